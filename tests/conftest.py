@@ -1,0 +1,67 @@
+"""Fixtures for the real things the tests use: the seed export, generated exports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mapping.paths import REPO_ROOT, SOURCE_DIR
+from mapping.reader import ExportFile
+
+SEED = SOURCE_DIR / "000_94202d362f8d137e.txt"
+GENERATOR = REPO_ROOT.parent / "shared" / "tools" / "gen_senacs.py"
+
+
+@pytest.fixture(scope="session")
+def seed_path() -> Path:
+    return SEED
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    return SEED.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def seed_export() -> tuple[ExportFile, list]:
+    """The seed, read: the file object (preamble, problems) and its 25 records."""
+    export = ExportFile(SEED)
+    records = list(export.records())
+    return export, records
+
+
+@pytest.fixture(scope="session")
+def seed_records(seed_export):
+    return seed_export[1]
+
+
+def generate_export(n: int, seed: int, out: Path) -> Path:
+    """Write n synthetic records with the shared generator (the exact source format)."""
+    if not GENERATOR.is_file():
+        raise RuntimeError(f"the record generator is missing: {GENERATOR} (../shared beside the repo)")
+    subprocess.run([sys.executable, str(GENERATOR), str(n), str(seed), str(out), "-q"], check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def generated_10k(tmp_path_factory) -> Path:
+    return generate_export(10_000, 7, tmp_path_factory.mktemp("gen") / "gen_10k.txt")
+
+
+def render_file(export: ExportFile, records) -> str:
+    """The whole file rendered back from what was read."""
+    text = "\n".join(export.preamble + [r.render() for r in records])
+    return text + ("\n" if export.final_newline else "")
+
+
+def read_text(text: str, tmp_path: Path, name: str = "export.txt", **kwargs):
+    """Write text (UTF-8) to a file and read it: (export, records, all problems as strings)."""
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    export = ExportFile(path, **kwargs)
+    records = list(export.records())
+    problems = [str(p) for r in records for p in r.problems] + [str(p) for p in export.problems]
+    return export, records, problems
