@@ -9,8 +9,9 @@ would turn "é" into "Ã©" in the published graph.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 # 64 KiB: big enough that per-block work is negligible, small enough that the
 # lines split out of a block are still in the CPU cache when they are read

@@ -15,16 +15,24 @@ one block and one record.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from itertools import compress
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from typing import NamedTuple
 
 from mapping.decoding import BLOCK_SIZE, DecodeInfo, EncodingRefused, iter_text
 from mapping.labels import (
-    FIELDS, FieldSpec, LABEL_LINES, LABEL_PREFIX, LIST_OPENER, NEXT_LIMIT, PAGE_HEADER, POSITIONS,
+    FIELDS,
+    LABEL_LINES,
+    LABEL_PREFIX,
+    LIST_OPENER,
+    NEXT_LIMIT,
+    PAGE_HEADER,
+    POSITIONS,
     RECORD_START,
+    FieldSpec,
 )
 from mapping.record import Problem, Record
 
@@ -196,9 +204,21 @@ def parse_record(lines: list[str], path: str, line: int, last: bool = False) -> 
         cuts = tuple(_segment(lines, candidates, lenient=True))
         _report_missing(list(cuts), lines, path, line, last, problems)
     _check_fields(lines, cuts, path, line, problems)
+    problems = _one_per_line(problems)
     # Every line is in the title or a field: a record starts "Actions", its title,
     # "- Structure organisatrice" (or is cut off within its first two lines).
     return Record(path, line, lines, cuts, tuple(problems))
+
+
+def _one_per_line(problems: list[Problem]) -> list[Problem]:
+    """In line order, the first explanation of each line (a typo is not also 'expected …')."""
+    seen: set[int] = set()
+    out = []
+    for problem in sorted(problems, key=lambda p: p.line):
+        if problem.line not in seen:
+            seen.add(problem.line)
+            out.append(problem)
+    return out
 
 
 class _Layout(NamedTuple):
@@ -316,10 +336,15 @@ def _report_missing(cuts: list[tuple[int, int]], lines: list[str], path: str, li
             continue
         nxt = min(q for q in seen if q > p)
         prev = max((after[q] for q in seen if q < p), default=0)
-        problems.append(Problem(path, line + after[nxt], (
-            f"missing label {spec.label_line!r}: expected it before "
-            f"{FIELDS[nxt].label_line!r}" + _lookalike(spec.label_line, lines, prev, after[nxt],
-                                                       line))))
+        typo = _lookalike(spec.label_line, lines, prev, after[nxt])
+        if typo is not None:
+            problems.append(Problem(path, line + typo, (
+                f"unknown label {lines[typo]!r} where {spec.label_line!r} is required "
+                f"(a typo?)")))
+        else:
+            problems.append(Problem(path, line + after[nxt], (
+                f"missing label {spec.label_line!r}: expected it before "
+                f"{FIELDS[nxt].label_line!r}")))
     missing_tail = [FIELDS[p].label_line for p in range(last_pos + 1, len(FIELDS))
                     if FIELDS[p].required]
     if missing_tail:
@@ -332,13 +357,10 @@ def _report_missing(cuts: list[tuple[int, int]], lines: list[str], path: str, li
             f"{names}{more}, found {lines[-1]!r}")))
 
 
-def _lookalike(label_line: str, lines: list[str], start: int, end: int, line: int) -> str:
-    """A hint naming the line that was probably meant as the missing label (a typo)."""
+def _lookalike(label_line: str, lines: list[str], start: int, end: int) -> int | None:
+    """The index of the line probably meant as the missing label (a typo), if any."""
     close = get_close_matches(label_line, lines[start + 1:end], n=1, cutoff=0.8)
-    if not close:
-        return ""
-    at = lines.index(close[0], start + 1)
-    return f" (line {line + at} reads {close[0]!r}: a typo?)"
+    return lines.index(close[0], start + 1) if close else None
 
 
 def _check_one(spec: FieldSpec, lines: list[str], start: int, end: int, path: str,

@@ -7,8 +7,9 @@ is computed from those lines, so nothing can drift between the two.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 from mapping.labels import FIELD_BY_KEY, FIELDS, LABEL_PREFIX, LIST_OPENER, FieldSpec
 

@@ -195,9 +195,7 @@ def test_unknown_label_where_one_is_required(seed_text, tmp_path):
     assert len(records) == 25
     name = tmp_path / "typo.txt"
     assert problems == [
-        f"{name}:157: missing label '- Dimension': expected it before "
-        "\"- Mots clés associés à l'action\" (line 155 reads '- Dimensoin': a typo?)",
-        f"{name}:155: expected a label, found '- Dimensoin'",
+        f"{name}:155: unknown label '- Dimensoin' where '- Dimension' is required (a typo?)",
         f"{name}:156: expected a label, found '- Accompagnement de projets'",
     ]
     assert records[2].render() == "\n".join(text.split("\n")[148:220])
@@ -209,8 +207,8 @@ def test_label_typo_after_free_text_is_named(seed_text, tmp_path):
     text = _seed_with(seed_text, "- Dimension\n- Citoyenneté", "- Dimensoin\n- Citoyenneté")
     _, records, problems = read_text(text, tmp_path, "typo.txt")
     assert problems == [
-        f"{tmp_path / 'typo.txt'}:13: missing label '- Dimension': expected it before "
-        "\"- Mots clés associés à l'action\" (line 11 reads '- Dimensoin': a typo?)"]
+        f"{tmp_path / 'typo.txt'}:11: unknown label '- Dimensoin' where '- Dimension' "
+        "is required (a typo?)"]
     assert records[0].end_reason == "Période de crise sanitaire.\n- Dimensoin\n- Citoyenneté"
 
 
@@ -219,11 +217,11 @@ def test_missing_required_label(seed_text, tmp_path):
     _, records, problems = read_text(text, tmp_path, "missing.txt")
     assert len(records) == 25
     name = tmp_path / "missing.txt"
-    assert problems[0] == (f"{name}:19: missing label '- Résumé': expected it "
+    # the three summary lines now follow the keyword list: each is reported, in line order
+    assert [p.split(": ")[0] for p in problems] == [f"{name}:{n}" for n in (16, 17, 18, 19)]
+    assert "expected a list item '- …', found 'Il s’agit de proposer" in problems[0]
+    assert problems[3] == (f"{name}:19: missing label '- Résumé': expected it "
                            "before \"- Qui est à l'initiative de l'action ?\"")
-    # the three summary lines now follow the keyword list: each is reported too
-    assert [p.split(": ")[0] for p in problems[1:]] == [f"{name}:{n}" for n in (16, 17, 18)]
-    assert "expected a list item '- …', found 'Il s’agit de proposer" in problems[1]
     # the summary text is not lost: it stays with the keywords block it now follows
     assert "Il s’agit de proposer" in records[0].field("keywords").text
 

@@ -1,0 +1,63 @@
+"""The ``senacs-kg`` command as users and scripts run it: a real subprocess, real files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SEED
+
+
+def senacs_kg(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mapping.cli", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_clean_seed_exits_0():
+    run = senacs_kg("check", str(SEED))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout == ""
+    assert "25 record(s): 0 error(s), 0 warning(s)" in run.stderr
+
+
+def test_check_reports_every_problem_as_file_line_and_exits_1(tmp_path, seed_text):
+    lines = seed_text.split("\n")
+    # Break two records: a typo in one label, a missing mandatory label in another.
+    typo = lines.index("- Dimension")
+    lines[typo] = "- Dimenssion"
+    missing = lines.index("- Public", typo + 40)
+    del lines[missing]
+    broken = tmp_path / "broken.txt"
+    broken.write_text("\n".join(lines), encoding="utf-8")
+
+    run = senacs_kg("check", str(broken))
+    assert run.returncode == 1
+    out = run.stdout.splitlines()
+    assert len(out) >= 2
+    assert all(line.startswith(f"{broken}:") for line in out)
+    assert any(f"{broken}:{typo + 1}:" in line and "typo" in line for line in out)
+    assert "25 record(s)" in run.stderr  # no record dropped
+
+
+def test_check_usage_errors_exit_2(tmp_path):
+    assert senacs_kg().returncode == 2
+    assert senacs_kg("check").returncode == 2
+    run = senacs_kg("check", str(tmp_path / "nope.txt"))
+    assert run.returncode == 2
+    assert "no such file" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert senacs_kg("check", "--encoding", "klingon", str(SEED)).returncode == 2
+
+
+def test_check_refuses_cp1252_then_reads_it_with_encoding(tmp_path, seed_text):
+    path = Path(tmp_path / "latin.txt")
+    path.write_bytes(seed_text.encode("cp1252"))
+    refused = senacs_kg("check", str(path))
+    assert refused.returncode == 1
+    assert "byte" in refused.stdout and "cp1252" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr
+
+    accepted = senacs_kg("check", "--encoding", "cp1252", str(path))
+    assert accepted.returncode == 0, accepted.stdout
+    assert "25 record(s)" in accepted.stderr
