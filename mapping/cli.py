@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mapping.reader import ExportFile
+from mapping.vocab import DEFAULT_BASE
+
+RELEASE_DUMP = "dataset.nt"  # a release directory's canonical dump
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -59,6 +62,45 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
+def _load_graph(name: str):
+    """An RDF file, or a release directory's canonical dump, parsed; UsageError when unreadable."""
+    from rdflib import Graph
+    from rdflib.util import guess_format
+
+    path = Path(name)
+    if path.is_dir():
+        path = path / RELEASE_DUMP
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file (expected an RDF file or a release directory)")
+    fmt = guess_format(str(path)) or "turtle"
+    graph = Graph()
+    try:
+        graph.parse(path, format=fmt)
+    except Exception as err:  # rdflib raises many kinds; the user gets one line
+        raise UsageError(f"{path}: not readable as {fmt}: {str(err).splitlines()[0]}") from None
+    return graph
+
+
+def cmd_export_text(args: argparse.Namespace) -> int:
+    """Render the records of a graph back into the export format."""
+    from mapping.export_text import GraphReader
+    from mapping.vocab import Iris
+
+    reader = GraphReader(_load_graph(args.source), Iris(args.base))
+    files = list(reader.files())
+    if not files:
+        raise UsageError(f"{args.source}: the graph holds no source file (senacs:SourceFile)")
+    if args.out is None:
+        for _, text in files:
+            sys.stdout.write(text)
+    else:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, text in files:
+            (args.out / name).write_bytes(text.encode("utf-8"))
+        print(f"senacs-kg export-text: {len(files)} file(s) written to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="senacs-kg",
@@ -74,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read the files in this encoding instead of refusing non-UTF-8 "
                             "(e.g. cp1252, latin-1)")
     check.set_defaults(func=cmd_check)
+
+    export = sub.add_parser(
+        "export-text", help="render the records of a graph back into the export format",
+        description="Render the records of an RDF file (N-Triples, Turtle, JSON-LD…) or of a "
+                    "release directory back into the SENACS export format, from the graph alone.")
+    export.add_argument("source", metavar="DIR_OR_FILE")
+    export.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="write one file per source export into DIR (default: stdout)")
+    export.add_argument("--base", default=DEFAULT_BASE,
+                        help=f"the IRI base the graph was built with (default {DEFAULT_BASE})")
+    export.set_defaults(func=cmd_export_text)
     return parser
 
 

@@ -65,3 +65,11 @@ def read_text(text: str, tmp_path: Path, name: str = "export.txt", **kwargs):
     records = list(export.records())
     problems = [str(p) for r in records for p in r.problems] + [str(p) for p in export.problems]
     return export, records, problems
+
+
+@pytest.fixture(scope="session")
+def seed_graph():
+    """The seed mapped to RDF (with the concept schemes it links to), in memory."""
+    from mapping.mapper import graph_of
+
+    return graph_of([ExportFile(SEED)])

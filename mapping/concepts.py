@@ -1,0 +1,84 @@
+"""The SKOS concept schemes of the controlled fields, as the mapping uses them.
+
+Known values come from ``ontology/schemes.ttl``. A value met in no scheme is
+never dropped: it gets a concept in its scheme, marked ``senacs:isNewValue``,
+and is counted here so the build report can list it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import NamedTuple
+
+from rdflib import Graph, Literal, URIRef
+
+from mapping.paths import ONTOLOGY_DIR
+from mapping.vocab import DEFAULT_BASE, RDF, SKOS, Iris, slug
+
+# The scheme of each controlled field of the form.
+SCHEME_OF_FIELD = {
+    "status": "status",
+    "dimension": "dimension",
+    "keywords": "keyword",
+    "initiators": "initiator",
+    "territory": "territory-scale",
+    "public": "public",
+    "partners": "partner-category",
+}
+PERSON_KINDS = "person-kind"
+
+
+class Concept(NamedTuple):
+    iri: URIRef
+    label: str
+    order: int | None  # rank among the form's checkboxes; None for a new value
+    new: bool
+
+
+def load_ontology_text(name: str, base: str) -> str:
+    """An ontology file's Turtle, its IRIs moved onto the configured base."""
+    text = (ONTOLOGY_DIR / name).read_text(encoding="utf-8")
+    return text if base == DEFAULT_BASE else text.replace(DEFAULT_BASE, base)
+
+
+class Schemes:
+    """Label → concept for every scheme, plus the new values met so far."""
+
+    def __init__(self, iris: Iris, path: Path | None = None) -> None:
+        self.iris = iris
+        graph = Graph()
+        if path is None:
+            graph.parse(data=load_ontology_text("schemes.ttl", iris.base), format="turtle")
+        else:
+            graph.parse(path)
+        order_prop = iris.DEF.formOrder
+        self._known: dict[tuple[str, str], Concept] = {}
+        scheme_names = {iris.scheme(s): s for s in [*SCHEME_OF_FIELD.values(), PERSON_KINDS]}
+        for concept in graph.subjects(RDF.type, SKOS.Concept):
+            scheme = scheme_names[graph.value(concept, SKOS.inScheme)]
+            label = next(str(lab) for lab in graph.objects(concept, SKOS.prefLabel)
+                         if lab.language == "fr")
+            order = graph.value(concept, order_prop)
+            self._known[(scheme, label)] = Concept(
+                URIRef(concept), label, None if order is None else int(order), False)
+        self.new_values: Counter[tuple[str, str]] = Counter()
+
+    def concept(self, scheme: str, label: str) -> Concept:
+        """The concept for a value; a new one (counted) when the scheme lacks it."""
+        known = self._known.get((scheme, label))
+        if known is not None:
+            return known
+        self.new_values[(scheme, label)] += 1
+        return Concept(self.iris.concept(scheme, slug(label)), label, None, True)
+
+    def new_concept_triples(self, concept: Concept, scheme: str) -> list[tuple]:
+        iri = concept.iri
+        return [(iri, RDF.type, SKOS.Concept),
+                (iri, SKOS.inScheme, self.iris.scheme(scheme)),
+                (iri, SKOS.prefLabel, Literal(concept.label, lang="fr")),
+                (iri, self.iris.DEF.isNewValue, Literal(True))]
+
+    def known(self, scheme: str) -> list[Concept]:
+        return sorted((c for (s, _), c in self._known.items() if s == scheme),
+                      key=lambda c: c.order if c.order is not None else -1)

@@ -1,0 +1,91 @@
+"""Namespaces and IRI rules: the one place that says what our IRIs look like.
+
+The endpoint may import this module (to map request paths onto IRIs); nothing
+else of ``mapping``. IRIs are readable and stable: they are computed from the
+values a record states (structure name, department, title), never from the
+order of a build or the clock.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import DCAT, DCTERMS, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
+
+DEFAULT_BASE = "https://w3id.org/senacs-kg/"
+
+SCHEMA = Namespace("https://schema.org/")
+ORG = Namespace("http://www.w3.org/ns/org#")
+IGEO = Namespace("http://rdf.insee.fr/def/geo#")
+ADMS = Namespace("http://www.w3.org/ns/adms#")
+WD = Namespace("http://www.wikidata.org/entity/")
+
+__all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
+           "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "DEFAULT_BASE"]
+
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+SLUG_MAX = 60
+
+
+def slug(text: str, max_len: int = SLUG_MAX) -> str:
+    """A readable IRI segment: ASCII lower case, words joined by ``-``.
+
+    ``"Café des parents (2019)"`` → ``cafe-des-parents-2019``. Long text is cut
+    at a word boundary; text with no letter or digit gives ``sans-nom``.
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    words = _NON_ALNUM.sub("-", ascii_text.lower()).strip("-")
+    if len(words) > max_len:
+        cut = words.rfind("-", 0, max_len + 1)
+        words = words[:cut if cut > max_len // 2 else max_len].strip("-")
+    return words or "sans-nom"
+
+
+class Iris:
+    """The IRI scheme of ../shared/DESIGN.md under one configurable base."""
+
+    def __init__(self, base: str = DEFAULT_BASE) -> None:
+        if not base.endswith("/"):
+            base += "/"
+        self.base = base
+        self.DEF = Namespace(base + "def#")
+        self.ontology = URIRef(base + "def")
+        self.dataset = URIRef(base + "dataset")
+
+    def _iri(self, *parts: str) -> URIRef:
+        return URIRef(self.base + "/".join(parts))
+
+    def action(self, structure_slug: str, title_slug: str) -> URIRef:
+        return self._iri("action", structure_slug, title_slug)
+
+    def structure(self, structure_slug: str) -> URIRef:
+        return self._iri("structure", structure_slug)
+
+    def organisation(self, org_slug: str) -> URIRef:
+        return self._iri("organisation", org_slug)
+
+    def concept(self, scheme: str, value_slug: str) -> URIRef:
+        return self._iri("concept", scheme, value_slug)
+
+    def scheme(self, scheme: str) -> URIRef:
+        return self._iri("concept", scheme)
+
+    def commune(self, insee_code: str) -> URIRef:
+        return self._iri("place", "commune", insee_code)
+
+    def department(self, code_or_slug: str) -> URIRef:
+        return self._iri("place", "departement", code_or_slug)
+
+    def source(self, file_name: str) -> URIRef:
+        return self._iri("source", file_name)
+
+    def field(self, key: str) -> URIRef:
+        """A field of the SENACS form (an individual of the ontology)."""
+        return self.DEF["field-" + key.replace("_", "-")]
+
+    @staticmethod
+    def structure_slug(name: str, department: str | None) -> str:
+        """Structures are told apart by name *and* department: generic names repeat."""
+        return slug(name) + ("-" + department if department else "")

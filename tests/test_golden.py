@@ -1,0 +1,57 @@
+"""Golden files: representative records and the Turtle they must map to (graph isomorphism).
+
+tests/golden/NAME.txt is the input, tests/golden/NAME.ttl the reviewed expected graph.
+finished_action_with_budget is the seed's first record; edge_cases holds a record outside
+Haute-Garonne with a new keyword, an attached file, an empty optional field, a line that
+looks like a label inside free text and HTML in the title, and a malformed record kept
+verbatim. After an intended change of the mapping, regenerate with
+``python tests/test_golden.py`` and review the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from rdflib import Graph
+from rdflib.compare import graph_diff, to_isomorphic
+
+from mapping.mapper import Mapper, map_exports
+from mapping.reader import ExportFile
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = sorted(p.stem for p in GOLDEN.glob("*.txt"))
+PREFIXES = {"senacs": "https://w3id.org/senacs-kg/def#", "schema": "https://schema.org/",
+            "prov": "http://www.w3.org/ns/prov#", "igeo": "http://rdf.insee.fr/def/geo#",
+            "org": "http://www.w3.org/ns/org#"}
+
+
+def mapped(name: str) -> Graph:
+    graph = Graph()
+    for prefix, ns in PREFIXES.items():
+        graph.bind(prefix, ns)
+    for triple in map_exports([ExportFile(GOLDEN / f"{name}.txt")], Mapper()):
+        graph.add(triple)
+    return graph
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_record_maps_to_its_golden_turtle(name):
+    got = to_isomorphic(mapped(name))
+    want = to_isomorphic(Graph().parse(GOLDEN / f"{name}.ttl"))
+    if got != want:
+        _, only_got, only_want = graph_diff(got, want)
+        pytest.fail(f"{name}: the mapping differs from the golden file\n"
+                    f"--- only in the mapping:\n{only_got.serialize(format='nt')}\n"
+                    f"--- only in {name}.ttl:\n{only_want.serialize(format='nt')}")
+
+
+def test_there_are_golden_cases():
+    assert len(CASES) >= 2
+
+
+if __name__ == "__main__":  # regenerate the golden files (review the diff!)
+    for case in CASES:
+        mapped(case).serialize(GOLDEN / f"{case}.ttl", format="turtle")
+        print(f"wrote {GOLDEN / case}.ttl", file=sys.stderr)
