@@ -11,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Graph
 
+from mapping import ntriples as nt
 from mapping.paths import ONTOLOGY_DIR
 from mapping.vocab import DEFAULT_BASE, RDF, SKOS, Iris, slug
 
@@ -30,7 +31,7 @@ PERSON_KINDS = "person-kind"
 
 
 class Concept(NamedTuple):
-    iri: URIRef
+    iri: str
     label: str
     order: int | None  # rank among the form's checkboxes; None for a new value
     new: bool
@@ -61,7 +62,7 @@ class Schemes:
                          if lab.language == "fr")
             order = graph.value(concept, order_prop)
             self._known[(scheme, label)] = Concept(
-                URIRef(concept), label, None if order is None else int(order), False)
+                str(concept), label, None if order is None else int(order), False)
         self.new_values: Counter[tuple[str, str]] = Counter()
 
     def concept(self, scheme: str, label: str) -> Concept:
@@ -70,14 +71,14 @@ class Schemes:
         if known is not None:
             return known
         self.new_values[(scheme, label)] += 1
-        return Concept(self.iris.concept(scheme, slug(label)), label, None, True)
+        return Concept(str(self.iris.concept(scheme, slug(label))), label, None, True)
 
-    def new_concept_triples(self, concept: Concept, scheme: str) -> list[tuple]:
-        iri = concept.iri
-        return [(iri, RDF.type, SKOS.Concept),
-                (iri, SKOS.inScheme, self.iris.scheme(scheme)),
-                (iri, SKOS.prefLabel, Literal(concept.label, lang="fr")),
-                (iri, self.iris.DEF.isNewValue, Literal(True))]
+    def new_concept_triples(self, concept: Concept, scheme: str) -> list[nt.Triple]:
+        iri = nt.iri(concept.iri)
+        return [(iri, nt.RDF_TYPE, nt.iri(SKOS.Concept)),
+                (iri, nt.iri(SKOS.inScheme), nt.iri(self.iris.scheme(scheme))),
+                (iri, nt.iri(SKOS.prefLabel), nt.fr(concept.label)),
+                (iri, nt.iri(self.iris.DEF.isNewValue), nt.boolean(True))]
 
     def known(self, scheme: str) -> list[Concept]:
         return sorted((c for (s, _), c in self._known.items() if s == scheme),

@@ -21,8 +21,8 @@ _NUMBER = r"\d{1,3}(?:[ \u00a0\u202f.]\d{3})+(?:,\d{1,2})?|\d+(?:,\d{1,2})?"
 _CURRENCY = r"(?:€|euros?\b|eur\b)"
 _AMOUNT = re.compile(rf"(?<![\d,.])(?P<num>{_NUMBER})\s?{_CURRENCY}", re.IGNORECASE)
 # "Aide aux séjours Caf : 3000": a budget line with a label and a bare number.
-_LABELLED = re.compile(rf"^(?P<label>[^\d:]*[^\W\d][^:\d]*?)\s*:\s*(?P<num>{_NUMBER})\s*(?:{_CURRENCY})?\s*$",
-                       re.IGNORECASE)
+_BARE_AMOUNT = re.compile(rf"\s*(?P<num>{_NUMBER})\s*(?:{_CURRENCY})?\s*", re.IGNORECASE)
+_LABEL = re.compile(r"[^\W\d]")
 _UNIT_PRICE = re.compile(rf"(?<![\d,.])(?P<num>{_NUMBER})\s?[xX×]\s?\d+\b")
 _TOTAL_WORD = re.compile(r"\btotal\b", re.IGNORECASE)
 _RATE = re.compile(r"\bpar (?:session|s[ée]ance|personne|participant|famille|enfant|mois|an|ann[ée]e"
@@ -52,11 +52,11 @@ def amounts(text: str) -> list[Amount]:
         matches = sorted([*_AMOUNT.finditer(line), *_UNIT_PRICE.finditer(line)],
                          key=lambda m: m.start())
         if not matches:
-            labelled = _LABELLED.match(line)
-            if labelled:
-                found.append(Amount(offset, parse_number(labelled["num"]),
-                                    labelled["label"].strip(" -"),
-                                    bool(_TOTAL_WORD.search(labelled["label"])), line.strip()))
+            label, colon, value = line.rpartition(":")
+            number = _BARE_AMOUNT.fullmatch(value) if colon else None
+            if number and _LABEL.search(label) and not any(c.isdigit() for c in label):
+                found.append(Amount(offset, parse_number(number["num"]), label.strip(" -"),
+                                    bool(_TOTAL_WORD.search(label)), line.strip()))
             continue
         for k, match in enumerate(matches):
             before = line[matches[k - 1].end() if k else 0:match.start()]
@@ -185,16 +185,22 @@ class StartDate:
         return f"{self.year:04d}-{self.month:02d}" if self.month else f"{self.year:04d}"
 
 
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _line_of(text: str, index: int) -> int:
+    return text.count("\n", 0, index)
+
+
 def start_date(text: str) -> StartDate | None:
     """The first "débuté en mars 2018", "Début de l'action : février 2019"… of a text."""
-    if _LONG_STANDING.search(text):
+    if not _YEAR.search(text) or _LONG_STANDING.search(text):
         return None
-    for offset, line in enumerate(text.split("\n")):
-        match = _START.search(line)
-        if match:
-            month = MONTHS[match["month"].lower()] if match["month"] else None
-            return StartDate(offset, int(match["year"]), month, match.group(0))
-    return None
+    match = _START.search(text)
+    if match is None:
+        return None
+    month = MONTHS[match["month"].lower()] if match["month"] else None
+    return StartDate(_line_of(text, match.start()), int(match["year"]), month, match.group(0))
 
 
 def start_date_of(texts: list[tuple[str, str]]) -> StartDate | None:
@@ -204,23 +210,26 @@ def start_date_of(texts: list[tuple[str, str]]) -> StartDate | None:
     Toussaint 2019" → October 2019); else a school year ("sur l'année 2018-2019"),
     with its month when another text says "d'octobre à juin".
     """
-    for key, text in texts:
+    dated = [(key, text) for key, text in texts if _YEAR.search(text)]
+    if not dated:
+        return None
+    for key, text in dated:
         found = start_date(text)
         if found:
             return StartDate(found.line, found.year, found.month, found.snippet, key)
-    if any(_LONG_STANDING.search(text) for _, text in texts):
+    if any(_LONG_STANDING.search(text) for _, text in dated):
         return None
     for pattern in (_HOLIDAY, _SCHOOL_YEAR):
-        for key, text in texts:
-            for offset, line in enumerate(text.split("\n")):
-                match = pattern.search(line)
-                if not match:
-                    continue
-                if pattern is _HOLIDAY:
-                    month = _HOLIDAYS[match["name"].lower()]
-                else:
-                    months = (_FROM_MONTH.search(t) for _, t in texts)
-                    first = next((m for m in months if m), None)
-                    month = MONTHS[first["month"].lower()] if first else None
-                return StartDate(offset, int(match["year"]), month, match.group(0), key)
+        for key, text in dated:
+            match = pattern.search(text)
+            if not match:
+                continue
+            if pattern is _HOLIDAY:
+                month = _HOLIDAYS[match["name"].lower()]
+            else:
+                months = (_FROM_MONTH.search(t) for _, t in texts)
+                first = next((m for m in months if m), None)
+                month = MONTHS[first["month"].lower()] if first else None
+            return StartDate(_line_of(text, match.start()), int(match["year"]), month,
+                             match.group(0), key)
     return None

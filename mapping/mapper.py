@@ -15,21 +15,21 @@ the record's text is also kept verbatim in ``senacs:sourceText``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import Graph
 
 from mapping import extract
+from mapping import ntriples as nt
 from mapping.concepts import PERSON_KINDS, SCHEME_OF_FIELD, Concept, Schemes, load_ontology_text
 from mapping.form import FormValues, render, values_of
 from mapping.labels import FIELD_BY_KEY, FIELDS
+from mapping.ntriples import RDF_TYPE, Triple
 from mapping.reader import ExportFile
 from mapping.record import Record
 from mapping.reference import Department, Reference
-from mapping.vocab import DCTERMS, IGEO, ORG, PROV, RDF, SCHEMA, SKOS, WD, XSD, Iris, slug
-
-Triple = tuple[URIRef, URIRef, URIRef | Literal | BNode]
+from mapping.vocab import DCTERMS, IGEO, ORG, PROV, SCHEMA, SKOS, WD, Iris, slug
 
 # Free-text fields and the property each is written with.
 TEXT_PROPERTIES = {
@@ -50,7 +50,8 @@ OPTIONAL_FIELDS = ("files", "end_reason", "precision")
 DATE_FIELDS = ("summary", "experience", "description", "end_reason", "result_territory",
                "result_centre", "result_residents", "limits", "perspectives", "people",
                "resources")
-STATUS_SCHEMA = {"En cours": SCHEMA.ActiveActionStatus, "Terminée": SCHEMA.CompletedActionStatus}
+STATUS_SCHEMA = {"En cours": nt.iri(SCHEMA.ActiveActionStatus),
+                 "Terminée": nt.iri(SCHEMA.CompletedActionStatus)}
 # Partner categories that name one body given the structure's department.
 DEPARTMENT_BODIES = {
     "Caf": ("caf", "Caisse d'allocations familiales {of}"),
@@ -63,8 +64,36 @@ PERSON_KIND_LABELS = {extract.STAFF: "professionnels", extract.VOLUNTEERS: "bén
                       extract.PARTICIPANTS: "participants"}
 
 
-def fr(text: str) -> Literal:
-    return Literal(text, lang="fr")
+class Terms:
+    """Every IRI the mapping writes, formatted once as an N-Triples term."""
+
+    def __init__(self, iris: Iris) -> None:
+        d = str(iris.DEF)
+        for name in ("Action", "Structure", "SourceFile", "Headcount", "DateMention",
+                     "organiserName", "hasEmptyField", "sourceText", "resolvedPartner",
+                     "organisationKind", "department", "commune", "siren", "budgetLine",
+                     "budgetTotal", "isTotal", "totalMethod", "extractedFrom", "sourceLine",
+                     "sourceSnippet", "headcount", "personKind", "startDate", "startMention",
+                     "date", "firstLine", "lastLine", "position", "preamble", "endsWithNewline",
+                     "recordCount", *TEXT_PROPERTIES.values(), *CONCEPT_PROPERTIES.values()):
+            setattr(self, name, f"<{d}{name}>")
+        self.title, self.source_title = nt.iri(DCTERMS.title), nt.iri(DCTERMS.title)
+        self.agent, self.name = nt.iri(SCHEMA.agent), nt.iri(SCHEMA.name)
+        self.actionStatus, self.media = nt.iri(SCHEMA.actionStatus), nt.iri(SCHEMA.associatedMedia)
+        self.MediaObject, self.MonetaryAmount = nt.iri(SCHEMA.MediaObject), nt.iri(SCHEMA.MonetaryAmount)
+        self.value, self.currency = nt.iri(SCHEMA.value), nt.iri(SCHEMA.currency)
+        self.minValue, self.maxValue = nt.iri(SCHEMA.minValue), nt.iri(SCHEMA.maxValue)
+        self.Organization = nt.iri(SCHEMA.Organization)
+        self.GovernmentOrganization = nt.iri(SCHEMA.GovernmentOrganization)
+        self.FormalOrganization = nt.iri(ORG.FormalOrganization)
+        self.Commune, self.Departement = nt.iri(IGEO.Commune), nt.iri(IGEO.Departement)
+        self.codeINSEE, self.nom = nt.iri(IGEO.codeINSEE), nt.iri(IGEO.nom)
+        self.exactMatch = nt.iri(SKOS.exactMatch)
+        self.wasDerivedFrom = nt.iri(PROV.wasDerivedFrom)
+        self.qualifiedDerivation = nt.iri(PROV.qualifiedDerivation)
+        self.Derivation, self.entity = nt.iri(PROV.Derivation), nt.iri(PROV.entity)
+        self.EUR = nt.text("EUR")
+        self.fields = {spec.key: nt.iri(iris.field(spec.key)) for spec in FIELDS}
 
 
 class ActionNamer:
@@ -79,7 +108,7 @@ class ActionNamer:
         self.iris = iris
         self._taken: set[str] = set()
 
-    def __call__(self, record: Record, structure_slug: str) -> URIRef:
+    def __call__(self, record: Record, structure_slug: str) -> str:
         title = slug(record.title) if record.title.strip() else "sans-titre"
         key = f"{structure_slug}/{title}"
         if key in self._taken:
@@ -89,7 +118,7 @@ class ActionNamer:
                 n += 1
                 key = f"{base}-{n}"
         self._taken.add(key)
-        return self.iris.action(*key.split("/", 1))
+        return f"{self.iris.base}action/{key}"
 
 
 class Mapper:
@@ -101,24 +130,24 @@ class Mapper:
         self.schemes = schemes or Schemes(self.iris)
         self.reference = reference or Reference.load()
         self.namer = ActionNamer(self.iris)
-        self.D = self.iris.DEF
+        self.t = Terms(self.iris)
 
     # -- files ---------------------------------------------------------------------------
 
-    def source_iri(self, path: str) -> URIRef:
-        return self.iris.source(Path(path).name)
+    def source_iri(self, path: str) -> str:
+        return nt.iri(f"{self.iris.base}source/{nt.safe_segment(Path(path).name)}")
 
     def file_triples(self, export: ExportFile, records: int) -> list[Triple]:
         """What the graph says of a source file once it has been read."""
-        src, D = self.source_iri(export.name), self.D
+        src, t = self.source_iri(export.name), self.t
         out: list[Triple] = [
-            (src, RDF.type, D.SourceFile),
-            (src, DCTERMS.title, Literal(Path(export.name).name)),
-            (src, D.endsWithNewline, Literal(export.final_newline)),
-            (src, D.recordCount, Literal(records, datatype=XSD.nonNegativeInteger)),
+            (src, RDF_TYPE, t.SourceFile),
+            (src, t.title, nt.text(Path(export.name).name)),
+            (src, t.endsWithNewline, nt.boolean(export.final_newline)),
+            (src, t.recordCount, nt.typed(str(records), "nonNegativeInteger")),
         ]
         if export.preamble:
-            out.append((src, D.preamble, Literal("\n".join(export.preamble))))
+            out.append((src, t.preamble, nt.text("\n".join(export.preamble))))
         return out
 
     # -- records -------------------------------------------------------------------------
@@ -129,18 +158,19 @@ class Mapper:
                                    dept.code if dept else (slug(record.department)
                                                            if record.department else None))
 
-    def map_record(self, record: Record) -> tuple[URIRef, list[Triple]]:
-        """Name the record's action and map it."""
+    def map_record(self, record: Record) -> tuple[str, list[Triple]]:
+        """Name the record's action and map it: (action IRI, triples)."""
         iri = self.namer(record, self.structure_slug(record))
         return iri, self.triples(record, iri)
 
-    def triples(self, record: Record, action: URIRef) -> list[Triple]:
-        D = self.D
-        out: list[Triple] = [(action, RDF.type, D.Action)]
+    def triples(self, record: Record, action_iri: str) -> list[Triple]:
+        t = self.t
+        action = nt.iri(action_iri)
+        out: list[Triple] = [(action, RDF_TYPE, t.Action)]
         add = out.append
         values = values_of(record)
         if record.title:
-            add((action, DCTERMS.title, fr(record.title)))
+            add((action, t.title, nt.fr(record.title)))
 
         dept = self.reference.department(record.department)
         if record.structure_name is not None:
@@ -148,7 +178,7 @@ class Mapper:
         for key, prop in TEXT_PROPERTIES.items():
             text = values.fields.get(key)
             if text:
-                add((action, D[prop], fr(text)))
+                add((action, getattr(t, prop), nt.fr(text)))
         # What the graph will give back: required fields are always shown.
         canonical = FormValues(values.title, dict(values.fields))
         for spec in FIELDS:
@@ -159,174 +189,175 @@ class Mapper:
             if not items:
                 continue
             scheme = SCHEME_OF_FIELD[key]
+            predicate = getattr(t, prop)
             concepts = [self.schemes.concept(scheme, item) for item in items]
             for concept in concepts:
-                add((action, D[prop], concept.iri))
+                add((action, predicate, nt.iri(concept.iri)))
                 if concept.new:
                     out.extend(self.schemes.new_concept_triples(concept, scheme))
             canonical.fields[key] = [c.label for c in _form_order(concepts)]
             if key == "status" and items[0] in STATUS_SCHEMA:
-                add((action, SCHEMA.actionStatus, STATUS_SCHEMA[items[0]]))
+                add((action, t.actionStatus, STATUS_SCHEMA[items[0]]))
         # The graph holds the territory once; its repeat prints the same value.
         canonical.fields["territory_repeat"] = canonical.fields.get("territory", [])
         for k, name in enumerate(values.fields.get("files") or ()):
-            media = URIRef(f"{action}#file-{k + 1}")
-            out += [(action, SCHEMA.associatedMedia, media), (media, RDF.type, SCHEMA.MediaObject),
-                    (media, SCHEMA.name, Literal(name)),
-                    (media, D.position, Literal(k, datatype=XSD.nonNegativeInteger))]
+            media = nt.iri(f"{action_iri}#file-{k + 1}")
+            out += [(action, t.media, media), (media, RDF_TYPE, t.MediaObject),
+                    (media, t.name, nt.text(name)),
+                    (media, t.position, nt.typed(str(k), "nonNegativeInteger"))]
         for key in OPTIONAL_FIELDS:
             if key in values.fields and not values.fields[key]:
-                add((action, D.hasEmptyField, self.iris.field(key)))
+                add((action, t.hasEmptyField, t.fields[key]))
         # The graph holds one structure line: the organiser's name and its department's name.
         line = record.structure_line
         if line is not None and dept is not None and record.department != dept.name:
             line = f"{record.structure_name} - {dept.name}"
         canonical.fields["structure"] = [line] if line is not None else []
         self._partners(record, action, dept, out)
-        self._extracted(record, action, out)
-        self._provenance(record, action, out)
+        self._extracted(record, action_iri, out)
+        self._provenance(record, action_iri, out)
         if render(canonical) != record.render():
-            add((action, D.sourceText, Literal(record.render())))
+            add((action, t.sourceText, nt.text(record.render())))
         return out
 
-    def _structure(self, record: Record, action: URIRef, dept: Department | None,
+    def _structure(self, record: Record, action: str, dept: Department | None,
                    out: list[Triple]) -> None:
-        D, name = self.D, record.structure_name
-        structure = self.iris.structure(self.structure_slug(record))
-        out += [(action, SCHEMA.agent, structure), (action, D.organiserName, Literal(name)),
-                (structure, RDF.type, D.Structure), (structure, SCHEMA.name, Literal(name))]
+        t, name = self.t, record.structure_name
+        structure = nt.iri(f"{self.iris.base}structure/{self.structure_slug(record)}")
+        out += [(action, t.agent, structure), (action, t.organiserName, nt.text(name)),
+                (structure, RDF_TYPE, t.Structure), (structure, t.name, nt.text(name))]
         if record.department is None:
             return
         place = self._department_place(record.department, dept, out)
-        out.append((structure, D.department, place))
+        out.append((structure, t.department, place))
         for commune in self.reference.structure_communes(name, record.department):
-            place = self.iris.commune(commune.insee)
-            out += [(structure, D.commune, place), (place, RDF.type, IGEO.Commune),
-                    (place, IGEO.codeINSEE, Literal(commune.insee)),
-                    (place, IGEO.nom, fr(commune.name))]
+            place = self._commune_place(commune.insee)
+            out += [(structure, t.commune, place), (place, RDF_TYPE, t.Commune),
+                    (place, t.codeINSEE, nt.text(commune.insee)),
+                    (place, t.nom, nt.fr(commune.name))]
             if commune.wikidata:
-                out.append((place, SKOS.exactMatch, WD[commune.wikidata]))
+                out.append((place, t.exactMatch, nt.iri(WD[commune.wikidata])))
             if dept is not None:
-                out.append((place, D.department, self.iris.department(dept.code)))
+                out.append((place, t.department, self._department_iri(dept.code)))
+
+    def _department_iri(self, code_or_slug: str) -> str:
+        return nt.iri(f"{self.iris.base}place/departement/{code_or_slug}")
+
+    def _commune_place(self, insee: str) -> str:
+        return nt.iri(f"{self.iris.base}place/commune/{insee}")
 
     def _department_place(self, written: str, dept: Department | None,
-                          out: list[Triple]) -> URIRef:
+                          out: list[Triple]) -> str:
+        t = self.t
         if dept is None:
-            place = self.iris.department(slug(written))
-            out += [(place, RDF.type, IGEO.Departement), (place, IGEO.nom, fr(written))]
+            place = self._department_iri(slug(written))
+            out += [(place, RDF_TYPE, t.Departement), (place, t.nom, nt.fr(written))]
             return place
-        place = self.iris.department(dept.code)
-        out += [(place, RDF.type, IGEO.Departement), (place, IGEO.codeINSEE, Literal(dept.code)),
-                (place, IGEO.nom, fr(dept.name))]
+        place = self._department_iri(dept.code)
+        out += [(place, RDF_TYPE, t.Departement), (place, t.codeINSEE, nt.text(dept.code)),
+                (place, t.nom, nt.fr(dept.name))]
         if dept.wikidata:
-            out.append((place, SKOS.exactMatch, WD[dept.wikidata]))
+            out.append((place, t.exactMatch, nt.iri(WD[dept.wikidata])))
         return place
 
-    def _partners(self, record: Record, action: URIRef, dept: Department | None,
+    def _partners(self, record: Record, action: str, dept: Department | None,
                   out: list[Triple]) -> None:
         """Resolve partner categories that name one body given the structure's place."""
         if dept is None:
             return
-        D = self.D
+        t = self.t
         for category in record.partner_categories:
             if category in DEPARTMENT_BODIES:
                 kind, pattern = DEPARTMENT_BODIES[category]
                 body = self.reference.bodies.get((kind, dept.code))
-                org = self.iris.organisation(f"{kind}-{dept.code.lower()}")
+                org = nt.iri(f"{self.iris.base}organisation/{kind}-{dept.code.lower()}")
                 name = body.name if body else pattern.format(of=dept.of_name)
-                out += [(action, D.resolvedPartner, org), (org, RDF.type, ORG.FormalOrganization),
-                        (org, RDF.type, SCHEMA.Organization if kind == "caf"
-                         else SCHEMA.GovernmentOrganization),
-                        (org, SCHEMA.name, fr(name)), (org, D.organisationKind, Literal(kind)),
-                        (org, D.department, self.iris.department(dept.code))]
+                out += [(action, t.resolvedPartner, org), (org, RDF_TYPE, t.FormalOrganization),
+                        (org, RDF_TYPE, t.Organization if kind == "caf"
+                         else t.GovernmentOrganization),
+                        (org, t.name, nt.fr(name)), (org, t.organisationKind, nt.text(kind)),
+                        (org, t.department, self._department_iri(dept.code))]
                 if body and body.siren:
-                    out.append((org, D.siren, Literal(body.siren)))
+                    out.append((org, t.siren, nt.text(body.siren)))
                 if body and body.wikidata:
-                    out.append((org, SKOS.exactMatch, WD[body.wikidata]))
+                    out.append((org, t.exactMatch, nt.iri(WD[body.wikidata])))
             elif category == "Commune" and record.structure_name:
                 for commune in self.reference.structure_communes(record.structure_name,
                                                                  record.department):
-                    org = self.iris.organisation(f"commune-{commune.insee}")
-                    out += [(action, D.resolvedPartner, org),
-                            (org, RDF.type, ORG.FormalOrganization),
-                            (org, RDF.type, SCHEMA.GovernmentOrganization),
-                            (org, SCHEMA.name, fr(f"Commune de {commune.name}")),
-                            (org, D.organisationKind, Literal("commune")),
-                            (org, D.commune, self.iris.commune(commune.insee)),
-                            (org, D.department, self.iris.department(dept.code))]
+                    org = nt.iri(f"{self.iris.base}organisation/commune-{commune.insee}")
+                    out += [(action, t.resolvedPartner, org),
+                            (org, RDF_TYPE, t.FormalOrganization),
+                            (org, RDF_TYPE, t.GovernmentOrganization),
+                            (org, t.name, nt.fr(f"Commune de {commune.name}")),
+                            (org, t.organisationKind, nt.text("commune")),
+                            (org, t.commune, self._commune_place(commune.insee)),
+                            (org, t.department, self._department_iri(dept.code))]
 
-    def _extracted(self, record: Record, action: URIRef, out: list[Triple]) -> None:
+    def _extracted(self, record: Record, action_iri: str, out: list[Triple]) -> None:
         """Amounts, headcounts and the start date, each with the field and line it came from."""
-        D = self.D
+        t = self.t
+        action = nt.iri(action_iri)
         resources = record.field("resources")
         if resources is not None and resources.values:
             text = resources.text
             found = extract.amounts(text)
-            source = self.iris.field("resources")
+            source = t.fields["resources"]
             for k, amount in enumerate(found, start=1):
-                node = URIRef(f"{action}#amount-{k}")
-                out += [(action, D.budgetLine, node), *self._money(node, amount.value),
-                        (node, D.isTotal, Literal(amount.is_total)),
-                        (node, D.extractedFrom, source),
-                        (node, D.sourceLine, _line(resources.line + 1 + amount.line)),
-                        (node, D.sourceSnippet, Literal(amount.snippet))]
+                node = nt.iri(f"{action_iri}#amount-{k}")
+                out += [(action, t.budgetLine, node), *self._money(node, amount.value),
+                        (node, t.isTotal, nt.boolean(amount.is_total)),
+                        (node, t.extractedFrom, source),
+                        (node, t.sourceLine, _line(resources.line + 1 + amount.line)),
+                        (node, t.sourceSnippet, nt.text(amount.snippet))]
                 if amount.label:
-                    out.append((node, SCHEMA.name, Literal(amount.label)))
+                    out.append((node, t.name, nt.text(amount.label)))
             total = extract.budget_total(found, text)
             if total is not None:
-                node = URIRef(f"{action}#budget")
-                out += [(action, D.budgetTotal, node), *self._money(node, total[0]),
-                        (node, D.totalMethod, Literal(total[1])),
-                        (node, D.extractedFrom, source)]
+                node = nt.iri(f"{action_iri}#budget")
+                out += [(action, t.budgetTotal, node), *self._money(node, total[0]),
+                        (node, t.totalMethod, nt.text(total[1])),
+                        (node, t.extractedFrom, source)]
         people = record.field("people")
         if people is not None and people.values:
-            source = self.iris.field("people")
+            source = t.fields["people"]
             for k, count in enumerate(extract.headcounts(people.text), start=1):
-                node = URIRef(f"{action}#headcount-{k}")
+                node = nt.iri(f"{action_iri}#headcount-{k}")
                 kind = self.schemes.concept(PERSON_KINDS, PERSON_KIND_LABELS[count.kind])
-                out += [(action, D.headcount, node), (node, RDF.type, D.Headcount),
-                        (node, D.personKind, kind.iri),
-                        (node, SCHEMA.minValue, Literal(count.minimum)),
-                        (node, SCHEMA.maxValue, Literal(count.maximum)),
-                        (node, D.extractedFrom, source),
-                        (node, D.sourceLine, _line(people.line + 1 + count.line)),
-                        (node, D.sourceSnippet, Literal(count.snippet))]
+                out += [(action, t.headcount, node), (node, RDF_TYPE, t.Headcount),
+                        (node, t.personKind, nt.iri(kind.iri)),
+                        (node, t.minValue, nt.integer(count.minimum)),
+                        (node, t.maxValue, nt.integer(count.maximum)),
+                        (node, t.extractedFrom, source),
+                        (node, t.sourceLine, _line(people.line + 1 + count.line)),
+                        (node, t.sourceSnippet, nt.text(count.snippet))]
                 if count.minimum == count.maximum:
-                    out.append((node, SCHEMA.value, Literal(count.minimum)))
+                    out.append((node, t.value, nt.integer(count.minimum)))
         fields = {key: record.field(key) for key in DATE_FIELDS}
         start = extract.start_date_of([(k, f.text) for k, f in fields.items() if f is not None])
         if start is not None:
-            node = URIRef(f"{action}#start")
-            date = Literal(start.iso, datatype=XSD.gYearMonth if start.month else XSD.gYear)
-            out += [(action, D.startDate, date), (action, D.startMention, node),
-                    (node, RDF.type, D.DateMention), (node, D.date, date),
-                    (node, D.extractedFrom, self.iris.field(start.key)),
-                    (node, D.sourceLine, _line(fields[start.key].line + 1 + start.line)),
-                    (node, D.sourceSnippet, Literal(start.snippet))]
+            node = nt.iri(f"{action_iri}#start")
+            date = nt.typed(start.iso, "gYearMonth" if start.month else "gYear")
+            out += [(action, t.startDate, date), (action, t.startMention, node),
+                    (node, RDF_TYPE, t.DateMention), (node, t.date, date),
+                    (node, t.extractedFrom, t.fields[start.key]),
+                    (node, t.sourceLine, _line(fields[start.key].line + 1 + start.line)),
+                    (node, t.sourceSnippet, nt.text(start.snippet))]
 
-    def _money(self, node: URIRef, value) -> list[Triple]:
-        return [(node, RDF.type, SCHEMA.MonetaryAmount),
-                (node, SCHEMA.value, decimal_literal(value)),
-                (node, SCHEMA.currency, Literal("EUR"))]
+    def _money(self, node: str, value) -> list[Triple]:
+        t = self.t
+        return [(node, RDF_TYPE, t.MonetaryAmount), (node, t.value, nt.decimal(value)),
+                (node, t.currency, t.EUR)]
 
-    def _provenance(self, record: Record, action: URIRef, out: list[Triple]) -> None:
-        D, src = self.D, self.source_iri(record.path)
-        node = URIRef(f"{action}#source")
-        out += [(action, PROV.wasDerivedFrom, src), (action, PROV.qualifiedDerivation, node),
-                (node, RDF.type, PROV.Derivation), (node, PROV.entity, src),
-                (node, D.firstLine, _line(record.line)), (node, D.lastLine, _line(record.end_line))]
-
-
-def decimal_literal(value) -> Literal:
-    """An xsd:decimal in its canonical form ("1350.0", "600.5"): same value, same bytes."""
-    text = format(value.normalize(), "f")
-    if "." not in text:
-        text += ".0"
-    return Literal(text, datatype=XSD.decimal)
+    def _provenance(self, record: Record, action_iri: str, out: list[Triple]) -> None:
+        t, src = self.t, self.source_iri(record.path)
+        action, node = nt.iri(action_iri), nt.iri(f"{action_iri}#source")
+        out += [(action, t.wasDerivedFrom, src), (action, t.qualifiedDerivation, node),
+                (node, RDF_TYPE, t.Derivation), (node, t.entity, src),
+                (node, t.firstLine, _line(record.line)), (node, t.lastLine, _line(record.end_line))]
 
 
-def _line(number: int) -> Literal:
-    return Literal(number, datatype=XSD.positiveInteger)
+def _line(number: int) -> str:
+    return nt.typed(str(number), "positiveInteger")
 
 
 def _form_order(concepts: list[Concept]) -> list[Concept]:
@@ -336,7 +367,7 @@ def _form_order(concepts: list[Concept]) -> list[Concept]:
     return sorted(unique, key=lambda c: (c.order is None, c.order or 0, c.label))
 
 
-def map_exports(exports: Iterable[ExportFile], mapper: Mapper | None = None):
+def map_exports(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> Iterator[Triple]:
     """Every triple of every record of the exports, file by file (a generator)."""
     mapper = mapper or Mapper()
     for export in exports:
@@ -355,13 +386,17 @@ def vocabulary_graph(iris: Iris) -> Graph:
     return graph
 
 
+def to_graph(triples: Iterable[Triple], graph: Graph | None = None) -> Graph:
+    """Mapped triples into an rdflib graph (tests and small inputs)."""
+    graph = graph if graph is not None else Graph()
+    graph.parse(data="".join(map(nt.line, triples)), format="nt")
+    return graph
+
+
 def graph_of(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> Graph:
     """The whole dataset of some exports in one in-memory graph (tests, small inputs)."""
     mapper = mapper or Mapper()
-    graph = vocabulary_graph(mapper.iris)
-    for triple in map_exports(exports, mapper):
-        graph.add(triple)
-    return graph
+    return to_graph(map_exports(exports, mapper), vocabulary_graph(mapper.iris))
 
 
 assert set(TEXT_PROPERTIES) | set(CONCEPT_PROPERTIES) | {"structure", "files", "territory_repeat"} \

@@ -81,7 +81,7 @@ class Record:
     on first use (most readers of a 100,000-record file never need them all).
     """
 
-    __slots__ = ("path", "line", "source_lines", "cuts", "problems", "_fields")
+    __slots__ = ("path", "line", "source_lines", "cuts", "problems", "_fields", "_by_key")
 
     def __init__(self, path: str, line: int, source_lines: list[str],
                  cuts: tuple[tuple[int, int], ...], problems: tuple[Problem, ...] = ()) -> None:
@@ -91,6 +91,7 @@ class Record:
         self.cuts = cuts  # (position in FIELDS, index in source_lines) of each label line
         self.problems = problems
         self._fields: tuple[Field, ...] | None = None
+        self._by_key: dict[str, Field] | None = None
 
     def __repr__(self) -> str:
         return f"<Record {self.path}:{self.line} {self.title!r}>"
@@ -135,10 +136,12 @@ class Record:
 
     def field(self, key: str) -> Field | None:
         """The first field with that key, or None if the record lacks it."""
-        for f in self.fields:
-            if f.key == key:
-                return f
-        return None
+        if self._by_key is None:
+            by_key: dict[str, Field] = {}
+            for f in self.fields:
+                by_key.setdefault(f.key, f)
+            self._by_key = by_key
+        return self._by_key.get(key)
 
     def text(self, key: str) -> str:
         """A free-text field's value ('' when absent or empty)."""

@@ -17,7 +17,7 @@ import pytest
 from rdflib import Graph
 from rdflib.compare import graph_diff, to_isomorphic
 
-from mapping.mapper import Mapper, map_exports
+from mapping.mapper import Mapper, map_exports, to_graph
 from mapping.reader import ExportFile
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -31,9 +31,7 @@ def mapped(name: str) -> Graph:
     graph = Graph()
     for prefix, ns in PREFIXES.items():
         graph.bind(prefix, ns)
-    for triple in map_exports([ExportFile(GOLDEN / f"{name}.txt")], Mapper()):
-        graph.add(triple)
-    return graph
+    return to_graph(map_exports([ExportFile(GOLDEN / f"{name}.txt")], Mapper()), graph)
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -69,7 +69,7 @@ def test_form_fields_match_the_reader_table(ontology):
 def test_schemes_cover_the_seed_and_site_values(seed_records):
     mapper = Mapper()
     for record in seed_records:
-        mapper.triples(record, URIRef(DEFAULT_BASE + "action/x/y"))
+        mapper.triples(record, DEFAULT_BASE + "action/x/y")
     assert mapper.schemes.new_values == {}  # every seed value is in a scheme
     schemes = Schemes(Iris())
     assert not schemes.concept("public", "Jeunes adultes").new

@@ -92,6 +92,9 @@ def workdir():
 def test_generated_records_read_back_exactly(workdir, recs, block_size, final_newline):
     for n, rec in enumerate(recs):
         assume(_no_false_start(rec["lines"], last=n == len(recs) - 1))
+    # A file ending in an empty line and no newline reads as one ending in a newline:
+    # the same bytes, so the reader cannot tell (it picks the newline).
+    assume(final_newline or recs[-1]["lines"][-1] != "")
     text = "\n".join([PAGE_HEADER] + ["\n".join(r["lines"]) for r in recs])
     text += "\n" if final_newline else ""
     path = workdir / "prop.txt"
