@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from mapping.vocab import DEFAULT_BASE
 RELEASE_DUMP = "dataset.nt"  # a release directory's canonical dump
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE
 
 
 class UsageError(Exception):
@@ -29,6 +31,25 @@ def _encoding(value: str) -> str:
         return codecs.lookup(value).name
     except LookupError:
         raise argparse.ArgumentTypeError(f"unknown encoding: {value}") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return number
+
+
+def _iso_date(value: str) -> str:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value}") from None
 
 
 def _existing_files(paths: Sequence[str]) -> list[Path]:
@@ -101,6 +122,84 @@ def cmd_export_text(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    """Read, map, validate and publish a release."""
+    from mapping.build import BuildConfig, build
+    from mapping.paths import BUILD_DIR, default_sources
+
+    sources = _existing_files(args.files) if args.files else default_sources()
+    if not sources:
+        raise UsageError("no input: name export files or put them in data/source/")
+    config = BuildConfig(sources=sources, out=args.out or BUILD_DIR, base=args.base,
+                         encoding=args.encoding, engine=args.engine, batch_size=args.batch_size,
+                         allow_input_errors=args.allow_input_errors,
+                         release_date=args.release_date)
+    if args.workers:
+        config.workers = args.workers
+    try:
+        outcome = build(config)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
+    print(f"senacs-kg build: {outcome.records} record(s), {outcome.violations} violation(s), "
+          f"{outcome.warnings} warning(s), {outcome.input_errors} input error(s); {timing}",
+          file=sys.stderr)
+    if not outcome.published:
+        print(f"senacs-kg build: refused ({outcome.reason}); nothing published. Report: "
+              f"{outcome.folder}/summary.txt", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"senacs-kg build: published {outcome.folder}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """SHACL-validate a release or an RDF file."""
+    import tempfile
+
+    import pyoxigraph as ox
+    from rdflib import Graph
+
+    from mapping import release
+    from mapping.build import shapes_text
+    from mapping.shacl import Validator, store_locator, summarize
+
+    path = Path(args.source)
+    base = args.base
+    if path.is_dir():
+        manifest = path / release.MANIFEST
+        if manifest.is_file():
+            damaged = release.verify(path)
+            if damaged:
+                print(f"senacs-kg validate: {path}: the release is damaged, its files do not "
+                      "match manifest.json:", file=sys.stderr)
+                for line in damaged:
+                    print(f"  {line}", file=sys.stderr)
+                return EXIT_USAGE
+            import json
+            base = json.loads(manifest.read_text(encoding="utf-8")).get("base", base)
+        path = path / RELEASE_DUMP
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file (expected an RDF file or a release directory)")
+    fmt = ox.RdfFormat.from_extension(path.suffix.lstrip(".")) if path.suffix else None
+    if fmt is None:
+        raise UsageError(f"{path}: unknown RDF format (use .nt, .ttl, .jsonld, .rdf, .nq or .trig)")
+    shapes = Graph().parse(args.shapes, format="turtle") if args.shapes else \
+        Graph().parse(data=shapes_text(base), format="turtle")
+    validator = Validator(shapes)
+    with tempfile.TemporaryDirectory(prefix="senacs-kg-validate-") as tmp:
+        store = ox.Store(tmp)
+        try:
+            store.bulk_load(path=str(path), format=fmt)
+        except (SyntaxError, ValueError, OSError) as err:
+            print(f"senacs-kg validate: {path}: not readable as {fmt.name}: {err}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        results = validator.run(store)
+        print(summarize(results, validator.messages, store_locator(store, base)), end="")
+        del store
+    return EXIT_PROBLEMS if any(r.is_violation for r in results) else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="senacs-kg",
@@ -127,6 +226,45 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--base", default=DEFAULT_BASE,
                         help=f"the IRI base the graph was built with (default {DEFAULT_BASE})")
     export.set_defaults(func=cmd_export_text)
+
+    build = sub.add_parser(
+        "build", help="read, map, validate and publish a release",
+        description="Read SENACS exports, map them to RDF, validate them with SHACL and write a "
+                    "release directory atomically. Exit status: 0 published, 1 refused "
+                    "(nothing published), 2 usage error.")
+    build.add_argument("files", nargs="*", metavar="FILE",
+                       help="SENACS text export(s) (default: data/source/*.txt)")
+    build.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="the release directory (default: data/build)")
+    build.add_argument("--base", default=DEFAULT_BASE, help=f"IRI base (default {DEFAULT_BASE})")
+    build.add_argument("--encoding", type=_encoding, default=None,
+                       help="read the files in this encoding instead of refusing non-UTF-8")
+    build.add_argument("--engine", choices=("sparql", "pyshacl"), default="sparql",
+                       help="SHACL engine: the shapes as SPARQL on Oxigraph (default, fast) or "
+                            "pySHACL (the reference, slow)")
+    build.add_argument("--batch-size", type=_positive, default=500, metavar="N",
+                       help="records validated together (default 500)")
+    build.add_argument("--workers", type=_positive, default=None, metavar="N",
+                       help="validation processes (default: up to 2, one per core)")
+    build.add_argument("--allow-input-errors", action="store_true",
+                       help="publish even when records have input errors (they are kept "
+                            "verbatim and listed in the report)")
+    build.add_argument("--release-date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
+                       help="the release's date, written in its metadata (never taken from the "
+                            "clock, so that same inputs give the same bytes)")
+    build.set_defaults(func=cmd_build)
+
+    validate = sub.add_parser(
+        "validate", help="SHACL-validate a release or an RDF file",
+        description="Validate a release directory (its dataset.nt, after checking its files "
+                    "against manifest.json) or an RDF file with the project's SHACL shapes. "
+                    "Exit status: 0 conforms (warnings allowed), 1 violations, 2 input error.")
+    validate.add_argument("source", metavar="DIR_OR_FILE")
+    validate.add_argument("--shapes", default=None, metavar="FILE",
+                          help="validate against these shapes (Turtle) instead of shapes/")
+    validate.add_argument("--base", default=DEFAULT_BASE,
+                          help=f"IRI base of a plain RDF file (default {DEFAULT_BASE})")
+    validate.set_defaults(func=cmd_validate)
     return parser
 
 
@@ -143,6 +281,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `senacs-kg check … | head`
         sys.stderr.close()
         return EXIT_PROBLEMS
+    except Exception as err:  # a bug of ours: one line for the user, the trace on demand
+        if os.environ.get("SENACS_KG_DEBUG"):
+            raise
+        print(f"senacs-kg: internal error: {type(err).__name__}: {err} (set SENACS_KG_DEBUG=1 "
+              "for the traceback, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
     return EXIT_OK  # unreachable: parser.error exits
 
 

@@ -144,7 +144,7 @@ class Mapper:
             (src, RDF_TYPE, t.SourceFile),
             (src, t.title, nt.text(Path(export.name).name)),
             (src, t.endsWithNewline, nt.boolean(export.final_newline)),
-            (src, t.recordCount, nt.typed(str(records), "nonNegativeInteger")),
+            (src, t.recordCount, nt.integer(records)),
         ]
         if export.preamble:
             out.append((src, t.preamble, nt.text("\n".join(export.preamble))))
@@ -204,7 +204,7 @@ class Mapper:
             media = nt.iri(f"{action_iri}#file-{k + 1}")
             out += [(action, t.media, media), (media, RDF_TYPE, t.MediaObject),
                     (media, t.name, nt.text(name)),
-                    (media, t.position, nt.typed(str(k), "nonNegativeInteger"))]
+                    (media, t.position, nt.integer(k))]
         for key in OPTIONAL_FIELDS:
             if key in values.fields and not values.fields[key]:
                 add((action, t.hasEmptyField, t.fields[key]))
@@ -357,7 +357,7 @@ class Mapper:
 
 
 def _line(number: int) -> str:
-    return nt.typed(str(number), "positiveInteger")
+    return nt.integer(number)
 
 
 def _form_order(concepts: list[Concept]) -> list[Concept]:

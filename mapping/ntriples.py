@@ -3,10 +3,14 @@
 A triple is three strings already in N-Triples syntax (``<iri>``,
 ``"text"@fr``, ``"12"^^<…#integer>``); a line is ``s p o .``. Building them
 directly is several times faster than building rdflib terms and serialising
-them, which matters at a million records. Literals are written in canonical
-N-Triples form (only ``"``, ``\\``, LF and CR escaped with a backslash, other
-control characters as ``\\uXXXX``) so that the same value always gives the same
-bytes. ``rdflib`` and ``pyoxigraph`` both parse the result.
+them, which matters at a million records. Integers are plain ``xsd:integer``
+and decimals carry no trailing zero, the forms Oxigraph stores (it would turn
+``xsd:positiveInteger`` into ``xsd:integer`` and ``1350.0`` into ``1350``), so
+the dump and the store hold the same terms. Literals are written in
+canonical N-Triples form, byte for byte as Oxigraph writes them (``"``, ``\\``,
+LF, CR, tab, backspace and form feed escaped with a backslash, other control
+characters as ``\\uXXXX``), so that the same value always gives the same bytes.
+``rdflib`` and ``pyoxigraph`` both parse the result.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 
 Triple = tuple[str, str, str]
 
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r"}
-_NEEDS_ESCAPE = re.compile(r'["\\\n\r\x00-\x09\x0b\x0c\x0e-\x1f\x7f]')
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+            "\f": "\\f"}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 
 
 def _escape_char(match: re.Match) -> str:
@@ -68,10 +73,8 @@ def boolean(value: bool) -> str:
 
 
 def decimal(value: Decimal) -> str:
-    """An xsd:decimal in canonical form ("1350.0", "600.5"): same value, same bytes."""
+    """An xsd:decimal in canonical form ("1350", "600.5"), as Oxigraph stores it."""
     lexical = format(value.normalize(), "f")
-    if "." not in lexical:
-        lexical += ".0"
     return f'"{lexical}"^^<{XSD}decimal>'
 
 

@@ -1,0 +1,223 @@
+"""Writing a release directory: sorted dumps, derived formats, manifest, atomic publication.
+
+A release is what portals harvest and what the server loads, so it is written
+whole or not at all: everything goes into a temporary directory beside the
+target, which then takes the target's place in one atomic ``renameat2``
+exchange (Linux); a crash at any moment, ``kill -9`` included, leaves the
+previous release as it was. Same inputs give the same bytes: lines are
+sorted, gzip carries no timestamp, JSON keys are sorted, and no date comes
+from the clock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gzip
+import hashlib
+import heapq
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pyoxigraph as ox
+
+DUMP = "dataset.nt"
+DUMP_GZ = "dataset.nt.gz"
+TURTLE = "dataset.ttl"
+JSONLD = "dataset.jsonld"
+MANIFEST = "manifest.json"
+PREFIXES = {
+    "senacs": "{base}def#", "concept": "{base}concept/", "action": "{base}action/",
+    "structure": "{base}structure/", "organisation": "{base}organisation/",
+    "schema": "https://schema.org/", "dcterms": "http://purl.org/dc/terms/",
+    "skos": "http://www.w3.org/2004/02/skos/core#", "prov": "http://www.w3.org/ns/prov#",
+    "org": "http://www.w3.org/ns/org#", "igeo": "http://rdf.insee.fr/def/geo#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+}
+CHUNK_LINES = 1_000_000  # lines sorted in memory at a time (about 200 MB)
+
+
+class SortedLines:
+    """An external sort of N-Triples lines: memory stays flat whatever the size."""
+
+    def __init__(self, workdir: Path, chunk_lines: int = CHUNK_LINES) -> None:
+        self.workdir = workdir
+        self.chunk_lines = chunk_lines
+        self._lines: list[str] = []
+        self._chunks: list[Path] = []
+
+    def extend(self, lines: Iterable[str]) -> None:
+        self._lines.extend(lines)
+        if len(self._lines) >= self.chunk_lines:
+            self._spill()
+
+    def _spill(self) -> None:
+        self._lines.sort()
+        path = self.workdir / f"chunk-{len(self._chunks):05d}.nt"
+        with path.open("w", encoding="utf-8") as out:
+            out.writelines(self._lines)
+        self._chunks.append(path)
+        self._lines = []
+
+    def merged(self) -> Iterator[str]:
+        """Every line once, in order (duplicates dropped)."""
+        self._lines.sort()
+        with ExitStack() as stack:
+            files = [stack.enter_context(p.open(encoding="utf-8")) for p in self._chunks]
+            previous = None
+            for line in heapq.merge(self._lines, *files):
+                if line != previous:
+                    yield line
+                    previous = line
+        for path in self._chunks:
+            path.unlink()
+        self._lines, self._chunks = [], []
+
+
+def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict[str, int]:
+    """The canonical dump (sorted N-Triples) and its gzip, then Turtle and JSON-LD from it.
+
+    Returns the number of triples and of instances per class (``rdf:type`` objects).
+    """
+    rdf_type = " <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+    classes: dict[str, int] = {}
+    triples = 0
+    with (folder / DUMP).open("w", encoding="utf-8") as out, \
+            (folder / DUMP_GZ).open("wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+        buffer: list[str] = []
+        for line in lines:
+            triples += 1
+            if rdf_type in line:
+                cls = line.rsplit(" ", 2)[-2]
+                classes[cls] = classes.get(cls, 0) + 1
+            buffer.append(line)
+            if len(buffer) >= 10_000:
+                data = "".join(buffer)
+                out.write(data)
+                gz.write(data.encode("utf-8"))
+                buffer = []
+        data = "".join(buffer)
+        out.write(data)
+        gz.write(data.encode("utf-8"))
+    prefixes = {k: v.format(base=base) for k, v in PREFIXES.items()}
+    for name, fmt in ((TURTLE, ox.RdfFormat.TURTLE), (JSONLD, ox.RdfFormat.JSON_LD)):
+        triples_in = ox.parse(path=str(folder / DUMP), format=ox.RdfFormat.N_TRIPLES)
+        ox.serialize(triples_in, str(folder / name), fmt, prefixes=prefixes)
+    return {"triples": triples, **{f"class {k}": v for k, v in sorted(classes.items())}}
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    sha = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            sha.update(block)
+            size += len(block)
+    return sha.hexdigest(), size
+
+
+def write_manifest(folder: Path, content: dict) -> dict:
+    """manifest.json: every file of the release with its sha256 and size, plus ``content``."""
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        digest, size = file_digest(path)
+        files[path.relative_to(folder).as_posix()] = {"sha256": digest, "bytes": size}
+    manifest = {**content, "files": files,
+                "release": files[DUMP]["sha256"][:16] if DUMP in files else None}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True,
+                                              ensure_ascii=False) + "\n", encoding="utf-8")
+    return manifest
+
+
+def verify(folder: Path) -> list[str]:
+    """Files of a release whose checksum or size no longer match its manifest."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    bad = []
+    for name, meta in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            bad.append(f"{name}: missing")
+            continue
+        digest, size = file_digest(path)
+        if (digest, size) != (meta["sha256"], meta["bytes"]):
+            bad.append(f"{name}: sha256 {digest[:12]}… ({size} bytes), manifest says "
+                       f"{meta['sha256'][:12]}… ({meta['bytes']} bytes)")
+    return bad
+
+
+# -- atomic publication -----------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system cannot."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return result == 0
+
+
+def staging_dir(out: Path) -> Path:
+    """A fresh temporary directory beside the target (same file system, so rename works)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(out)
+    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out.parent))
+    staged.chmod(0o755)  # mkdtemp makes it private; a release is served and harvested
+    return staged
+
+
+def clean_stale(out: Path) -> None:
+    """Remove what interrupted builds left beside the target (their process is gone)."""
+    prefix = f".{out.name}.building-"
+    for path in out.parent.glob(prefix + "*"):
+        pid = path.name[len(prefix):].split("-")[0]
+        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+    old = out.parent / f".{out.name}.old"
+    if old.exists() and out.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    elif old.exists():  # a crash between the two renames of the fallback: put it back
+        old.rename(out)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def publish(staged: Path, out: Path) -> None:
+    """Make ``staged`` the release at ``out`` in one step; the previous one is removed after."""
+    for path in (staged, *staged.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    if not out.exists():
+        staged.rename(out)
+    elif _exchange(staged, out):
+        shutil.rmtree(staged)  # now holds the previous release
+    else:  # no renameat2: two renames, repaired by clean_stale() if interrupted between them
+        old = out.parent / f".{out.name}.old"
+        out.rename(old)
+        staged.rename(out)
+        shutil.rmtree(old)
+    fd = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
