@@ -93,8 +93,13 @@ def _init_worker(engine: str, shapes: str, vocabulary: list[str]) -> None:
     _worker_validator = make_validator(engine, shapes, vocabulary)
 
 
-def _validate_batch(data: bytes) -> list[Result]:
-    return _worker_validator.validate_ntriples(data)
+def _validate_batch(data: bytes, context: bytes) -> list[Result]:
+    """Validate a batch; nodes that are only context (typed, described elsewhere) are skipped."""
+    results = _worker_validator.validate_ntriples(context + data)
+    if not context:
+        return results
+    skipped = {line.split(b" ", 1)[0].decode("utf-8") for line in context.splitlines()}
+    return [r for r in results if r.focus not in skipped]
 
 
 class _Locator:
@@ -177,11 +182,11 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
             if spot:
                 located.setdefault(result.focus, spot)
 
-    def flush() -> None:
+    def flush(context: str = "") -> None:
         nonlocal batch, batch_records, locator
         if batch:
-            pending.append((pool.submit(_validate_batch, "".join(batch).encode("utf-8")),
-                            locator))
+            pending.append((pool.submit(_validate_batch, "".join(batch).encode("utf-8"),
+                                        context.encode("utf-8")), locator))
             locator = _Locator()
             sorter.extend(batch)
             bar.update(batch_records)
@@ -192,6 +197,9 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     try:
         for path in config.sources:
             export = ExportFile(path, config.encoding)
+            # The file is described once its end is read; until then batches that point at
+            # it only know its type.
+            context = nt.line((mapper.source_iri(export.name), nt.RDF_TYPE, mapper.t.SourceFile))
             count = 0
             for record in export.records():
                 count += 1
@@ -208,7 +216,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
                 batch.extend(map(nt.line, triples))
                 batch_records += 1
                 if batch_records >= config.batch_size:
-                    flush()
+                    flush(context)
             for problem in export.problems:
                 problems.append(f"{path.name}:{problem.line}: "
                                 + ("warning: " if problem.severity == "warning" else "")

@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict[str, int]
     triples = 0
     with (folder / DUMP).open("w", encoding="utf-8") as out, \
             (folder / DUMP_GZ).open("wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
         buffer: list[str] = []
         for line in lines:
             triples += 1
@@ -105,11 +106,19 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict[str, int]
         data = "".join(buffer)
         out.write(data)
         gz.write(data.encode("utf-8"))
-    prefixes = {k: v.format(base=base) for k, v in PREFIXES.items()}
-    for name, fmt in ((TURTLE, ox.RdfFormat.TURTLE), (JSONLD, ox.RdfFormat.JSON_LD)):
-        triples_in = ox.parse(path=str(folder / DUMP), format=ox.RdfFormat.N_TRIPLES)
-        ox.serialize(triples_in, str(folder / name), fmt, prefixes=prefixes)
+    # Turtle and JSON-LD from the canonical dump, one process each (the two cores at once).
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        jobs = [pool.submit(_convert, folder / DUMP, folder / name, fmt, base)
+                for name, fmt in ((TURTLE, "TURTLE"), (JSONLD, "JSON_LD"))]
+        for job in jobs:
+            job.result()
     return {"triples": triples, **{f"class {k}": v for k, v in sorted(classes.items())}}
+
+
+def _convert(source: Path, target: Path, fmt: str, base: str) -> None:
+    prefixes = {k: v.format(base=base) for k, v in PREFIXES.items()}
+    triples = ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES)
+    ox.serialize(triples, str(target), getattr(ox.RdfFormat, fmt), prefixes=prefixes)
 
 
 def file_digest(path: Path) -> tuple[str, int]:

@@ -95,6 +95,14 @@ def test_export_text_and_validate_read_the_release(seed_release):
     assert valid.stdout.startswith("0 violation(s), 5 warning(s)")
 
 
+def test_small_batches_validate_like_one(seed_release, tmp_path):
+    # batches of 4 records: the source file is described only in the last one
+    run = senacs_kg("build", str(SEED), "--out", str(tmp_path / "r"), "--batch-size", "4",
+                    "--release-date", "2026-11-24")
+    assert run.returncode == 0, run.stderr
+    assert snapshot(tmp_path / "r") == snapshot(seed_release)
+
+
 def test_progress_is_silent_when_not_a_terminal(seed_release, tmp_path):
     run = senacs_kg("build", str(SEED), "--out", str(tmp_path / "r"))
     assert "\r" not in run.stderr and "records/s" not in run.stderr

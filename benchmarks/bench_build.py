@@ -1,0 +1,163 @@
+"""The release build at scale: time per stage and peak memory, beside pySHACL as the baseline.
+
+For each size (default 10,000 and 100,000 generated records) it runs, each in
+its own process so that peak memory is its own:
+
+- read: the reader alone; map: reading and mapping to N-Triples lines;
+- build: ``senacs-kg build`` (read, map and validate stream together, the shapes
+  validated as SPARQL on Oxigraph in worker processes; then write: sort, gzip,
+  Turtle, JSON-LD, manifest);
+- load: the release's dataset.nt bulk-loaded into an on-disk Oxigraph store;
+- baseline: pySHACL validating the whole graph at once (the reference
+  validator), at sizes up to --pyshacl-max records (it needs minutes and GBs
+  beyond that; the time is then extrapolated from the largest size measured and
+  marked so).
+
+Target (issue #4): 100,000 records built, validated and written in under
+3 minutes with peak memory under 2 GiB on the 2-core machine.
+
+    python benchmarks/bench_build.py
+    python benchmarks/bench_build.py --records 1000 10000 --pyshacl-max 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT.parent / "shared" / "tools" / "gen_senacs.py"
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
+def stage(name: str, source: Path, work: Path) -> dict:
+    """Run one stage in this process and return its figures."""
+    from mapping import ntriples as nt
+    from mapping.mapper import Mapper
+    from mapping.reader import ExportFile
+
+    start = time.perf_counter()
+    out: dict = {}
+    if name == "read":
+        out["records"] = sum(1 for _ in ExportFile(source).records())
+    elif name == "map":
+        mapper, lines = Mapper(), 0
+        for record in ExportFile(source).records():
+            lines += len([nt.line(t) for t in mapper.map_record(record)[1]])
+        out["triples"] = lines
+    elif name == "build":
+        from mapping.build import BuildConfig, build
+
+        outcome = build(BuildConfig(sources=[source], out=work / "release", progress=False))
+        assert outcome.published, outcome.reason
+        out["timings"] = outcome.timings
+        out["violations"], out["warnings"] = outcome.violations, outcome.warnings
+    elif name == "load":
+        import pyoxigraph as ox
+
+        store = ox.Store(str(work / "store"))
+        store.bulk_load(path=str(work / "release" / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
+        store.flush()
+        out["quads"] = len(store)
+    elif name == "baseline":
+        import pyshacl
+        from rdflib import Graph
+
+        from mapping.build import shapes_text
+        from mapping.vocab import DEFAULT_BASE
+
+        graph = Graph().parse(work / "release" / "dataset.nt", format="nt")
+        parsed = time.perf_counter()
+        _, report, _ = pyshacl.validate(graph, shacl_graph=Graph().parse(
+            data=shapes_text(DEFAULT_BASE), format="turtle"), inference="none")
+        out["parse_seconds"] = parsed - start
+        out["validate_seconds"] = time.perf_counter() - parsed
+    out["seconds"] = time.perf_counter() - start
+    out["peak_mb"], out["children_peak_mb"] = _peak_mb()
+    return out
+
+
+def run_stage(name: str, source: Path, work: Path) -> dict:
+    result = subprocess.run([sys.executable, __file__, "--stage", name, str(source), str(work)],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"stage {name} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench(n: int, workdir: Path, pyshacl_max: int, baseline_rate: list[float]) -> None:
+    source = workdir / f"gen_{n}.txt"
+    if not source.exists():
+        subprocess.run([sys.executable, str(GENERATOR), str(n), "7", str(source), "-q"],
+                       check=True)
+    work = workdir / f"work_{n}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    print(f"\n== {n:,} records ({source.stat().st_size / 1e6:.0f} MB of text)")
+    read = run_stage("read", source, work)
+    mapped = run_stage("map", source, work)
+    built = run_stage("build", source, work)
+    loaded = run_stage("load", source, work)
+    size = sum(p.stat().st_size for p in (work / "release").rglob("*") if p.is_file())
+    store = sum(p.stat().st_size for p in (work / "store").rglob("*") if p.is_file())
+    t = built["timings"]
+    print(f"  read            {read['seconds']:7.1f} s  {n / read['seconds']:9,.0f} records/s  "
+          f"peak {read['peak_mb']:6.0f} MB")
+    print(f"  read+map        {mapped['seconds']:7.1f} s  {n / mapped['seconds']:9,.0f} records/s  "
+          f"peak {mapped['peak_mb']:6.0f} MB  ({mapped['triples']:,} triples before dedup)")
+    print(f"  build           {built['seconds']:7.1f} s  = read+map+validate "
+          f"{t['read, map, validate']:.1f} s + write {t['write']:.1f} s;  peak main "
+          f"{built['peak_mb']:.0f} MB, largest worker {built['children_peak_mb']:.0f} MB  "
+          f"({built['violations']} violations, {built['warnings']} warnings)")
+    print(f"  load (Oxigraph) {loaded['seconds']:7.1f} s  {loaded['quads']:,} triples  peak "
+          f"{loaded['peak_mb']:.0f} MB; release {size / 1e6:.0f} MB, store {store / 1e6:.0f} MB")
+    if n <= pyshacl_max:
+        base = run_stage("baseline", source, work)
+        baseline_rate.append(base["validate_seconds"] / n)
+        print(f"  baseline pySHACL, whole graph: {base['validate_seconds']:.1f} s to validate "
+              f"(+ {base['parse_seconds']:.1f} s to parse), peak {base['peak_mb']:.0f} MB  -> "
+              f"our read+map+validate is {base['validate_seconds'] / t['read, map, validate']:.1f}x "
+              "faster than its validation alone")
+    elif baseline_rate:
+        guess = baseline_rate[-1] * n
+        print(f"  baseline pySHACL, whole graph: not run above {pyshacl_max:,} records; "
+              f"at its measured {baseline_rate[-1] * 1000:.1f} ms/record it would take "
+              f"≥ {guess:.0f} s (extrapolated, linear: a lower bound)")
+    target = "met" if n < 100_000 or (built["seconds"] < 180 and max(
+        built["peak_mb"], built["children_peak_mb"]) < 2048) else "NOT met"
+    if n >= 100_000:
+        print(f"  target (100,000 records < 180 s, < 2 GiB): {target}")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--stage":
+        print(json.dumps(stage(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=lambda s: int(float(s)), nargs="+",
+                        default=[10_000, 100_000])
+    parser.add_argument("--pyshacl-max", type=lambda s: int(float(s)), default=10_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="senacs-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    rates: list[float] = []
+    for n in sorted(args.records):
+        bench(n, workdir, args.pyshacl_max, rates)
+
+
+if __name__ == "__main__":
+    main()
