@@ -204,11 +204,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
             for record in export.records():
                 count += 1
                 where = f"{path.name}:{record.line}"
-                for problem in record.problems:
-                    problems.append(f"{path.name}:{problem.line}: "
-                                    + ("warning: " if problem.severity == "warning" else "")
-                                    + problem.message)
-                    input_errors += problem.severity == "error"
+                input_errors += _note_problems(record.problems, path, problems)
                 _, triples = mapper.map_record(record)
                 locator.add(triples, where)
                 for triple in triples:
@@ -217,11 +213,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
                 batch_records += 1
                 if batch_records >= config.batch_size:
                     flush(context)
-            for problem in export.problems:
-                problems.append(f"{path.name}:{problem.line}: "
-                                + ("warning: " if problem.severity == "warning" else "")
-                                + problem.message)
-                input_errors += problem.severity == "error"
+            input_errors += _note_problems(export.problems, path, problems)
             file_triples = mapper.file_triples(export, count)
             batch.extend(map(nt.line, file_triples))
             records += count
@@ -269,6 +261,15 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     release.publish(staged, config.out)
     return BuildOutcome(True, config.out, records, violations, len(results) - violations,
                         input_errors, timings)
+
+
+def _note_problems(found, path: Path, problems: list[str]) -> int:
+    """Add input problems as ``NAME:LINE: message`` (file names, so the report does not
+    depend on where the inputs were); return the number of errors."""
+    for problem in found:
+        warning = "warning: " if problem.severity == "warning" else ""
+        problems.append(f"{path.name}:{problem.line}: {warning}{problem.message}")
+    return sum(problem.severity == "error" for problem in found)
 
 
 def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:
