@@ -200,6 +200,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if any(r.is_violation for r in results) else EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve a release for development (production: gunicorn, see the README)."""
+    import importlib
+
+    # The one place mapping reaches the endpoint: the CLI is the single user door.
+    endpoint = importlib.import_module("endpoint.app")
+    store = importlib.import_module("endpoint.store")
+    config: dict[str, object] = {}
+    if args.release:
+        config["RELEASE_DIR"] = str(args.release)
+    if args.store:
+        config["STORE_DIR"] = str(args.store)
+    if args.base:
+        config["BASE"] = args.base
+    try:
+        app = endpoint.create_app(config)
+    except store.ReleaseError as err:
+        print(f"senacs-kg serve: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"senacs-kg serve: release {app.extensions['senacs']['release']} at "
+          f"http://{args.host}:{args.port}/sparql", file=sys.stderr, flush=True)
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="senacs-kg",
@@ -265,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--base", default=DEFAULT_BASE,
                           help=f"IRI base of a plain RDF file (default {DEFAULT_BASE})")
     validate.set_defaults(func=cmd_validate)
+
+    serve = sub.add_parser(
+        "serve", help="serve a release: SPARQL endpoint and linked data (development server)",
+        description="Serve a release on an embedded Oxigraph store (built from the release on "
+                    "first start, reopened afterwards). Settings also come from SENACS_KG_* "
+                    "environment variables and SENACS_KG_CONFIG_FILE (see the README).")
+    serve.add_argument("--release", type=Path, default=None, metavar="DIR",
+                       help="the release to serve (default: data/build)")
+    serve.add_argument("--store", type=Path, default=None, metavar="DIR",
+                       help="the on-disk store (default: data/store)")
+    serve.add_argument("--base", default=None, help="IRI base (default: the release's)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

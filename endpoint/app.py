@@ -1,0 +1,80 @@
+"""The Flask application factory: configuration, store, blueprints, error handlers."""
+
+from __future__ import annotations
+
+import atexit
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask, Response, request
+
+from endpoint import errors, sparql
+from endpoint.cache import AnswerCache
+from endpoint.config import load_config
+from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
+from mapping import release
+from mapping.vocab import DEFAULT_BASE
+
+PREFIXES = {
+    "senacs": "{base}def#", "concept": "{base}concept/", "schema": "https://schema.org/",
+    "dcterms": "http://purl.org/dc/terms/", "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#", "org": "http://www.w3.org/ns/org#",
+    "igeo": "http://rdf.insee.fr/def/geo#", "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+}
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(load_config(config))
+    release_dir = Path(str(app.config["RELEASE_DIR"]))
+    manifest_path = release_dir / release.MANIFEST
+    if not manifest_path.is_file():
+        raise ReleaseError(f"{release_dir}: no release here (no {release.MANIFEST}); build one "
+                           "with `senacs-kg build`")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    base = str(app.config["BASE"] or manifest.get("base") or DEFAULT_BASE)
+    base += "" if base.endswith("/") else "/"
+    app.config["BASE"] = base
+    app.config["PREFIXES"] = {k: v.format(base=base) for k, v in PREFIXES.items()}
+    if app.config["STORE"] == "remote":
+        if not app.config["REMOTE_ENDPOINT"]:
+            raise ReleaseError("STORE is 'remote' but REMOTE_ENDPOINT is not set")
+        store = RemoteStore(str(app.config["REMOTE_ENDPOINT"]),
+                            float(app.config["REMOTE_TIMEOUT"]), int(app.config["ROW_CAP"]))
+        release_id = manifest["release"]
+    else:
+        store_dir = Path(str(app.config["STORE_DIR"]))
+        release_id = prepare_store(release_dir, store_dir, base,
+                                   bool(app.config["VERIFY_RELEASE"]))
+        store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
+                              float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]))
+        atexit.register(store.close)
+    app.extensions["senacs"] = {
+        "store": store, "release": release_id, "manifest": manifest,
+        "triples": manifest.get("triples", 0),
+        "cache": AnswerCache(int(app.config["CACHE_ENTRIES"])),
+    }
+    errors.register(app)
+    app.register_blueprint(sparql.bp)
+
+    @app.after_request
+    def cors(response: Response) -> Response:
+        """Any web page may query the endpoint and read the data (GET and POST)."""
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = (
+            f"ETag, Link, Content-Location, Retry-After, {sparql.TRUNCATED_HEADER}")
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
+            response.headers["Access-Control-Max-Age"] = "86400"
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response(json.dumps({"status": "ok", "release": release_id}) + "\n",
+                        content_type="application/json")
+
+    return app

@@ -1,0 +1,57 @@
+"""Configuration: defaults, then a TOML file, then ``SENACS_KG_*`` environment variables, then
+what the caller passes to ``create_app``; later sources win.
+
+Environment values are read as JSON where they parse (``SENACS_KG_QUERY_TIMEOUT=2.5``,
+``SENACS_KG_SERVICE_ALLOWLIST='["https://query.wikidata.org/sparql"]'``), else as strings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from mapping.paths import BUILD_DIR, DATA_DIR
+
+PREFIX = "SENACS_KG_"
+
+DEFAULTS: dict[str, object] = {
+    "RELEASE_DIR": str(BUILD_DIR),  # the release to serve
+    "STORE_DIR": str(DATA_DIR / "store"),  # the on-disk Oxigraph store built from it
+    "BASE": None,  # the IRI base request paths are mapped onto (default: the release's)
+    "STORE": "embedded",  # or "remote"
+    "REMOTE_ENDPOINT": None,  # a SPARQL 1.1 endpoint URL for the remote store
+    "REMOTE_TIMEOUT": 30,
+    "QUERY_TIMEOUT": 10.0,  # seconds; the query is stopped, the client gets a 503
+    "QUERY_WORKERS": 2,  # processes answering queries (a runaway blocks only one)
+    "ROW_CAP": 10_000,  # rows (or triples) at most per result, signalled when reached
+    "MAX_QUERY_LENGTH": 32_768,  # characters
+    "MAX_CONTENT_LENGTH": 1_048_576,  # bytes of request body (Flask enforces it: 413)
+    "SERVICE_ALLOWLIST": [],  # endpoint IRIs SERVICE may call; none by default
+    "CACHE_ENTRIES": 512,  # results kept per release (0: no cache)
+    "VERIFY_RELEASE": True,  # check the release's checksums before loading it
+}
+
+
+def _parse(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_config(overrides: Mapping[str, object] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, object]:
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    config_file = (overrides or {}).get("CONFIG_FILE") or environ.get(PREFIX + "CONFIG_FILE")
+    if config_file:
+        with Path(str(config_file)).open("rb") as handle:
+            config.update({k.upper(): v for k, v in tomllib.load(handle).items()})
+    for key, value in environ.items():
+        if key.startswith(PREFIX) and key != PREFIX + "CONFIG_FILE":
+            config[key[len(PREFIX):]] = _parse(value)
+    config.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return config

@@ -1,0 +1,113 @@
+"""What a query may do here, read before it runs: its form, no Update, no SERVICE unless allowed.
+
+Oxigraph would execute SERVICE by fetching any URL, so a visitor could make
+the server call any address (127.0.0.1 included). The query text is scanned
+with a small SPARQL lexer (comments, strings and IRIs are skipped; ``\\u``
+escapes are decoded first, as SPARQL does) and every SERVICE target must be
+an IRI of the allow-list; a variable target is always refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD",
+                "WITH"}
+FORMS = {"SELECT": "select", "ASK": "ask", "CONSTRUCT": "graph", "DESCRIBE": "graph"}
+
+_TOKEN = re.compile(r'''
+    (?P<comment>\#[^\n]*)
+  | (?P<string>"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\'
+              |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<var>[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+)
+  | (?P<name>[^\W\d][\w.\-]*(?::[\w.\-:%\\]*)?|:[\w.\-:%\\]*)
+  | (?P<space>\s+)
+  | (?P<other>.)
+''', re.VERBOSE | re.DOTALL)
+_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+class Refused(Exception):
+    """The query is not allowed here (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+
+
+def tokens(query: str) -> list[Token]:
+    query = _ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), query)
+    out = []
+    for match in _TOKEN.finditer(query):
+        kind = match.lastgroup
+        if kind not in ("comment", "space"):
+            out.append(Token(kind, match.group(0)))
+    return out
+
+
+def query_form(toks: list[Token]) -> str | None:
+    """"select", "ask" or "graph" (CONSTRUCT, DESCRIBE), "update", or None if unknown."""
+    for tok in toks:
+        if tok.kind != "name":
+            continue
+        word = tok.text.upper()
+        if word in ("PREFIX", "BASE") or ":" in tok.text:
+            continue
+        if word in FORMS:
+            return FORMS[word]
+        if word in UPDATE_WORDS:
+            return "update"
+        return None
+    return None
+
+
+def _prefixes(toks: list[Token]) -> dict[str, str]:
+    found = {}
+    for i, tok in enumerate(toks[:-2]):
+        if tok.kind == "name" and tok.text.upper() == "PREFIX" and toks[i + 2].kind == "iri":
+            found[toks[i + 1].text.rstrip(":")] = toks[i + 2].text[1:-1]
+    return found
+
+
+def service_targets(toks: list[Token]) -> list[str | None]:
+    """The IRI each SERVICE calls (None for a variable or an unresolvable name)."""
+    prefixes = _prefixes(toks)
+    targets: list[str | None] = []
+    for i, tok in enumerate(toks):
+        if tok.kind != "name" or tok.text.upper() != "SERVICE":
+            continue
+        j = i + 1
+        if j < len(toks) and toks[j].kind == "name" and toks[j].text.upper() == "SILENT":
+            j += 1
+        target = toks[j] if j < len(toks) else None
+        if target is not None and target.kind == "iri":
+            targets.append(target.text[1:-1])
+        elif target is not None and target.kind == "name" and ":" in target.text:
+            prefix, _, local = target.text.partition(":")
+            targets.append(prefixes[prefix] + local if prefix in prefixes else None)
+        else:
+            targets.append(None)
+    return targets
+
+
+def check(query: str, allowlist: Iterable[str] = ()) -> str:
+    """The query's form; raises Refused for an Update or a SERVICE not in the allow-list."""
+    toks = tokens(query)
+    form = query_form(toks)
+    if form == "update":
+        raise Refused("SPARQL Update is not accepted: this endpoint is read-only")
+    allowed = set(allowlist)
+    for target in service_targets(toks):
+        if target is None:
+            raise Refused("SERVICE with a variable or an unknown prefix is not accepted; "
+                          "name the endpoint's IRI")
+        if target not in allowed:
+            raise Refused(f"SERVICE <{target}> is not accepted: federated queries may only call "
+                          "the endpoints of the server's SERVICE allow-list"
+                          + ("" if allowed else " (empty)"))
+    return form or "select"

@@ -1,0 +1,330 @@
+"""The store behind the endpoint: one small interface, an embedded and a remote implementation.
+
+``Store.query(text, default_graphs, named_graphs)`` returns a :class:`Answer`:
+the results in an interchange form (SPARQL JSON results for SELECT and ASK,
+N-Triples for CONSTRUCT and DESCRIBE), capped at ``row_cap`` rows with the
+truncation said, never silent. The SPARQL protocol layer turns them into what
+the client asked for. No other module knows which store answers.
+
+The embedded store is an on-disk Oxigraph store built from a release once and
+reopened on later starts. Queries run in worker processes, so that a query
+that exceeds its time is really stopped (its process is killed and replaced)
+while the other workers keep answering.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import multiprocessing
+import os
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mapping import release
+
+MARKER = "senacs-kg-store.json"
+DEFAULT_GRAPH_NAME = "dataset"  # {base}dataset names the default graph in dataset parameters
+
+
+class QueryError(Exception):
+    """The query is malformed or refused: a 400 with this message."""
+
+
+class QueryTimeout(Exception):
+    """The query ran past its time and was stopped: a 503."""
+
+
+class Overloaded(Exception):
+    """No worker could take the query in time: a 503."""
+
+
+class ReleaseError(Exception):
+    """The release cannot be served (missing, damaged): the server does not start."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: str  # "select", "ask" or "graph"
+    payload: bytes  # SPARQL JSON results, or N-Triples
+    truncated: bool = False
+    rows: int = 0
+
+
+# -- interchange ----------------------------------------------------------------------------------
+
+
+def term_json(term) -> dict:
+    import pyoxigraph as ox
+
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+            out["datatype"] = term.datatype.value
+        return out
+    return {"type": "triple", "value": {"subject": term_json(term.subject),
+                                        "predicate": term_json(term.predicate),
+                                        "object": term_json(term.object)}}
+
+
+def answer_of(result, row_cap: int) -> Answer:
+    """A pyoxigraph query result, capped, in the interchange form."""
+    import pyoxigraph as ox
+
+    if isinstance(result, ox.QueryBoolean):
+        return Answer("ask", json.dumps({"head": {}, "boolean": bool(result)}).encode())
+    if isinstance(result, ox.QuerySolutions):
+        names = [v.value for v in result.variables]
+        rows = []
+        truncated = False
+        for solution in result:
+            if len(rows) == row_cap:
+                truncated = True
+                break
+            rows.append({name: term_json(solution[name]) for name in names
+                         if solution[name] is not None})
+        data = {"head": {"vars": names}, "results": {"bindings": rows}}
+        return Answer("select", json.dumps(data, ensure_ascii=False).encode(), truncated,
+                      len(rows))
+    lines = []
+    truncated = False
+    for triple in result:
+        if len(lines) == row_cap:
+            truncated = True
+            break
+        lines.append(f"{triple} .\n")
+    return Answer("graph", "".join(lines).encode(), truncated, len(lines))
+
+
+# -- the embedded store ---------------------------------------------------------------------------
+
+
+def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = True) -> str:
+    """Make ``store_dir`` hold the release (loading it only if it does not already); its id.
+
+    A damaged release (files not matching manifest.json) is refused with the list of
+    damaged files. Concurrent starts (several gunicorn workers) wait on a lock.
+    """
+    manifest_path = release_dir / release.MANIFEST
+    if not manifest_path.is_file():
+        raise ReleaseError(f"{release_dir}: no release here (no {release.MANIFEST}); build one "
+                           "with `senacs-kg build`")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    release_id = manifest["release"]
+    store_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (store_dir.parent / f".{store_dir.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        marker = store_dir / MARKER
+        if marker.is_file():
+            held = json.loads(marker.read_text(encoding="utf-8"))
+            if held.get("release") == release_id and held.get("base") == base:
+                return release_id
+        if verify:
+            damaged = release.verify(release_dir)
+            if damaged:
+                raise ReleaseError(f"{release_dir}: the release is damaged, its files do not "
+                                   "match manifest.json: " + "; ".join(damaged))
+        _load(release_dir, store_dir, base, release_id)
+    return release_id
+
+
+def _load(release_dir: Path, store_dir: Path, base: str, release_id: str) -> None:
+    import pyoxigraph as ox
+
+    staged = store_dir.parent / f".{store_dir.name}.loading-{os.getpid()}"
+    shutil.rmtree(staged, ignore_errors=True)
+    store = ox.Store(str(staged))
+    store.bulk_load(path=str(release_dir / release.DUMP), format=ox.RdfFormat.N_TRIPLES)
+    ontology = ox.NamedNode(base + "def")
+    for path in sorted((release_dir / "ontology").glob("*.ttl")):
+        store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ontology)
+    store.flush()
+    del store
+    (staged / MARKER).write_text(json.dumps({"release": release_id, "base": base}) + "\n",
+                                 encoding="utf-8")
+    if store_dir.exists():
+        old = store_dir.parent / f".{store_dir.name}.old-{os.getpid()}"
+        store_dir.rename(old)
+        staged.rename(store_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staged.rename(store_dir)
+
+
+def _graph(name: str, base: str):
+    import pyoxigraph as ox
+
+    return ox.DefaultGraph() if name == base + DEFAULT_GRAPH_NAME else ox.NamedNode(name)
+
+
+def _worker(store_dir: str, base: str, conn) -> None:
+    """A query process: opens the store read-only and answers queries until told to stop."""
+    import pyoxigraph as ox
+
+    store = ox.Store.read_only(store_dir)
+    conn.send(("ready",))
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        if request is None:
+            return
+        text, default_graphs, named_graphs, row_cap = request
+        try:
+            options = {}
+            if default_graphs:
+                options["default_graph"] = [_graph(g, base) for g in default_graphs]
+            if named_graphs:
+                options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+            answer = answer_of(store.query(text, **options), row_cap)
+            conn.send(("ok", answer))
+        except SyntaxError as err:
+            conn.send(("syntax", str(err)))
+        except (OSError, ValueError, TypeError) as err:
+            conn.send(("error", str(err)))
+
+
+class _Process:
+    def __init__(self, ctx, store_dir: str, base: str) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(store_dir, base, child), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    def wait_ready(self, timeout: float) -> bool:
+        if not self.ready and self.conn.poll(timeout):
+            self.ready = self.conn.recv() == ("ready",)
+        return self.ready
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class EmbeddedStore:
+    """The release in an on-disk Oxigraph store, queried by a pool of worker processes."""
+
+    def __init__(self, store_dir: Path, base: str, workers: int = 2, timeout: float = 10.0,
+                 row_cap: int = 10_000) -> None:
+        self.store_dir, self.base = str(store_dir), base
+        self.timeout, self.row_cap = timeout, row_cap
+        self._ctx = multiprocessing.get_context("spawn")  # safe beside server threads
+        self._idle: queue.Queue[_Process] = queue.Queue()
+        self._all: list[_Process] = []
+        self._lock = threading.Lock()
+        for _ in range(max(1, workers)):
+            self._spawn()
+        for proc in list(self._all):
+            if not proc.wait_ready(60):
+                raise ReleaseError(f"{store_dir}: a query worker could not open the store")
+
+    def _spawn(self) -> None:
+        proc = _Process(self._ctx, self.store_dir, self.base)
+        with self._lock:
+            self._all.append(proc)
+        self._idle.put(proc)
+
+    def _replace(self, proc: _Process) -> None:
+        proc.kill()
+        with self._lock:
+            self._all.remove(proc)
+        self._spawn()
+
+    def query(self, text: str, default_graphs: Sequence[str] = (),
+              named_graphs: Sequence[str] = (), timeout: float | None = None) -> Answer:
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        try:
+            proc = self._idle.get(timeout=timeout)
+        except queue.Empty:
+            raise Overloaded(f"every query worker stayed busy for {timeout:g} s") from None
+        try:
+            if not proc.wait_ready(max(0.0, deadline - time.monotonic())):
+                self._idle.put(proc)
+                raise Overloaded("the query workers are starting")
+            proc.conn.send((text, list(default_graphs), list(named_graphs), self.row_cap))
+            if not proc.conn.poll(max(0.0, deadline - time.monotonic())):
+                self._replace(proc)  # really stops the query
+                proc = None
+                raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
+            status, *rest = proc.conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            if proc is not None:
+                self._replace(proc)
+            raise QueryError("the query worker stopped unexpectedly") from None
+        if proc is not None:
+            self._idle.put(proc)
+        if status == "ok":
+            return rest[0]
+        raise QueryError(rest[0])
+
+    def close(self) -> None:
+        with self._lock:
+            procs = list(self._all)
+        for proc in procs:
+            try:
+                proc.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            proc.process.join(2)
+            if proc.process.is_alive():
+                proc.kill()
+
+
+# -- a remote SPARQL endpoint ----------------------------------------------------------------------
+
+
+class RemoteStore:
+    """Any SPARQL 1.1 endpoint (Virtuoso, Fuseki, QLever, GraphDB) reached with SPARQLWrapper."""
+
+    def __init__(self, endpoint: str, timeout: float = 30.0, row_cap: int = 10_000) -> None:
+        self.endpoint, self.timeout, self.row_cap = endpoint, timeout, row_cap
+
+    def query(self, text: str, default_graphs: Sequence[str] = (),
+              named_graphs: Sequence[str] = (), timeout: float | None = None) -> Answer:
+        import pyoxigraph as ox
+        from SPARQLWrapper import POST, SPARQLWrapper
+        from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
+
+        client = SPARQLWrapper(self.endpoint)
+        client.setMethod(POST)
+        client.setQuery(text)
+        client.setTimeout(int(timeout or self.timeout))
+        for graph in default_graphs:
+            client.addDefaultGraph(graph)
+        for graph in named_graphs:
+            client.addNamedGraph(graph)
+        graph_form = client.queryType in ("CONSTRUCT", "DESCRIBE")
+        client.setOnlyConneg(True)
+        client.addCustomHttpHeader("Accept", "application/n-triples, text/plain;q=0.9"
+                                   if graph_form else "application/sparql-results+json")
+        try:
+            response = client.query().response
+            body = response.read()
+        except QueryBadFormed as err:
+            raise QueryError(str(err).splitlines()[-1]) from None
+        except (SPARQLWrapperException, OSError) as err:
+            if "timed out" in str(err):
+                raise QueryTimeout(f"the remote endpoint did not answer in {timeout} s") from None
+            raise QueryError(f"the remote endpoint failed: {err}") from None
+        if graph_form:
+            return answer_of(ox.parse(body, format=ox.RdfFormat.N_TRIPLES), self.row_cap)
+        return answer_of(ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON),
+                         self.row_cap)
+
+    def close(self) -> None:
+        pass

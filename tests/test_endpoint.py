@@ -1,0 +1,408 @@
+"""The SPARQL endpoint against a live server on 127.0.0.1: SPARQLWrapper and requests, as users.
+
+The server is `senacs-kg serve` in a real subprocess, serving the seed release,
+with a short query timeout and a small row cap so that the limits can be seen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import requests
+from conftest import SEED
+from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
+
+TITLES = "SELECT ?title WHERE { ?a <http://purl.org/dc/terms/title> ?title } ORDER BY ?title"
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+PREFIXES = "PREFIX senacs: <https://w3id.org/senacs-kg/def#>\n"
+ACTION_COUNT = PREFIXES + "SELECT (COUNT(?a) AS ?n) WHERE { ?a a senacs:Action }"
+CONSTRUCT = PREFIXES + ("CONSTRUCT { ?a senacs:status ?s } WHERE { ?a senacs:status ?s }")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server did not answer at {url}")
+
+
+@pytest.fixture(scope="session")
+def release_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("served") / "release"
+    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(SEED), "--out",
+                          str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
+def start_server(release: Path, store: Path, port: int, **settings) -> subprocess.Popen:
+    env = dict(os.environ)
+    env.update({f"SENACS_KG_{k}": json.dumps(v) for k, v in settings.items()})
+    proc = subprocess.Popen([sys.executable, "-m", "mapping.cli", "serve", "--release",
+                             str(release), "--store", str(store), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def server(release_dir, tmp_path_factory):
+    """The live server: its /sparql URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/sparql"
+    proc = start_server(release_dir, tmp_path_factory.mktemp("store") / "store", port,
+                        QUERY_TIMEOUT=2, ROW_CAP=20, MAX_QUERY_LENGTH=4000,
+                        MAX_CONTENT_LENGTH=20000, QUERY_WORKERS=2, CACHE_ENTRIES=0,
+                        SERVICE_ALLOWLIST=[url])
+    yield url
+    stop(proc)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    proc.wait(20)
+    if proc.stderr:
+        proc.stderr.close()
+
+
+class Client:
+    """SPARQLWrapper, closing each response (it leaves them open)."""
+
+    def __init__(self, url: str, query: str, fmt, method: str) -> None:
+        self.sparql = SPARQLWrapper(url)
+        self.sparql.setQuery(query)
+        self.sparql.setReturnFormat(fmt)
+        self.sparql.setMethod(method)
+
+    def queryAndConvert(self):  # noqa: N802 - SPARQLWrapper's name
+        result = self.sparql.query()
+        try:
+            return result.convert()
+        finally:
+            result.response.close()
+
+
+def wrapper(url: str, query: str, fmt, method: str = "GET") -> Client:
+    return Client(url, query, fmt, method)
+
+
+# -- every query form and format through SPARQLWrapper ---------------------------------------
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_select_as_json(server, method):
+    result = wrapper(server, ACTION_COUNT, JSON, method).queryAndConvert()
+    assert result["results"]["bindings"][0]["n"]["value"] == "25"
+
+
+def test_select_as_xml_csv_tsv(server):
+    xml = wrapper(server, ACTION_COUNT, XML).queryAndConvert()
+    values = [n.firstChild.data for n in xml.getElementsByTagName("literal")]
+    assert values == ["25"]
+    rows = list(csv.reader(io.StringIO(wrapper(server, ACTION_COUNT, CSV).queryAndConvert()
+                                       .decode())))
+    assert rows == [["n"], ["25"]]
+    tsv = wrapper(server, ACTION_COUNT, TSV).queryAndConvert().decode().splitlines()
+    assert tsv[0] == "?n" and tsv[1].startswith('"25"') or tsv[1].startswith("25")
+
+
+def test_ask(server):
+    assert wrapper(server, PREFIXES + "ASK { ?a a senacs:Action }", JSON).queryAndConvert()[
+        "boolean"] is True
+    assert wrapper(server, "ASK { <urn:x> <urn:y> <urn:z> }", XML).queryAndConvert() \
+        .getElementsByTagName("boolean")[0].firstChild.data == "false"
+
+
+@pytest.mark.parametrize("fmt, rdf", [(TURTLE, "turtle"), (N3, "turtle"), (RDFXML, "xml"),
+                                      (JSONLD, "json-ld")])
+def test_construct_in_every_rdf_format(server, fmt, rdf):
+    graph = wrapper(server, CONSTRUCT, fmt).queryAndConvert()
+    if isinstance(graph, bytes):
+        from rdflib import Graph
+
+        graph = Graph().parse(data=graph, format=rdf)
+    assert len(graph) == 20  # the row cap of this server (25 statuses)
+
+
+def test_describe(server):
+    action = ("<https://w3id.org/senacs-kg/action/sous-les-tilleuls-31/"
+              "bien-ensemble-sous-les-tilleuls-les-cafes-des-rencontres>")
+    response = requests.get(server, params={"query": f"DESCRIBE {action}"},
+                            headers={"Accept": "application/n-triples"}, timeout=10)
+    assert response.status_code == 200
+    triples = list(ox.parse(response.content, format=ox.RdfFormat.N_TRIPLES))
+    assert triples and all(str(t.subject) == action for t in triples)
+
+
+# -- the protocol: requests for statuses and headers -----------------------------------------
+
+
+def test_post_form_and_post_direct(server):
+    form = requests.post(server, data={"query": ACTION_COUNT},
+                         headers={"Accept": "application/sparql-results+json"}, timeout=10)
+    direct = requests.post(server, data=ACTION_COUNT.encode(),
+                           headers={"Content-Type": "application/sparql-query",
+                                    "Accept": "application/sparql-results+json"}, timeout=10)
+    assert form.status_code == direct.status_code == 200
+    assert form.json() == direct.json()
+
+
+def test_accept_q_values_and_format_parameter(server):
+    accept = "application/sparql-results+xml;q=0.5, text/csv;q=0.9, */*;q=0.1"
+    response = requests.get(server, params={"query": ACTION_COUNT}, headers={"Accept": accept},
+                            timeout=10)
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert response.headers["Vary"] == "Accept"
+    tsv = requests.get(server, params={"query": ACTION_COUNT, "format": "tsv"},
+                       headers={"Accept": "application/sparql-results+json"}, timeout=10)
+    assert tsv.headers["Content-Type"].startswith("text/tab-separated-values")
+    assert requests.get(server, params={"query": ACTION_COUNT}, timeout=10).headers[
+        "Content-Type"] == "application/sparql-results+json"
+
+
+def test_406_when_nothing_acceptable(server):
+    response = requests.get(server, params={"query": ACTION_COUNT},
+                            headers={"Accept": "image/png"}, timeout=10)
+    assert response.status_code == 406
+    assert "application/sparql-results+json" in response.text
+
+
+def test_400_with_the_parser_message(server):
+    response = requests.get(server, params={"query": "SELECT ?x WHERE { ?x ?y }"}, timeout=10)
+    assert response.status_code == 400
+    assert response.text.startswith("malformed query: error at 1:")
+    assert "Traceback" not in response.text
+    twice = requests.get(server, params=[("query", ACTION_COUNT), ("query", COUNT)], timeout=10)
+    assert twice.status_code == 400 and "2 times" in twice.text
+
+
+def test_405_415_413(server):
+    assert requests.put(server, data=ACTION_COUNT, timeout=10).status_code == 405
+    wrong = requests.post(server, data=ACTION_COUNT, headers={"Content-Type": "text/plain"},
+                          timeout=10)
+    assert wrong.status_code == 415 and "application/sparql-query" in wrong.text
+    long_query = ACTION_COUNT + " #" + "x" * 5000
+    assert requests.post(server, data={"query": long_query}, timeout=10).status_code == 413
+    huge = requests.post(server, data=b"x" * 30000,
+                         headers={"Content-Type": "application/sparql-query"}, timeout=10)
+    assert huge.status_code == 413
+
+
+def test_service_description_without_query(server):
+    response = requests.get(server, headers={"Accept": "text/turtle"}, timeout=10)
+    assert response.status_code == 200
+    graph = {str(t) for t in ox.parse(response.content, format=ox.RdfFormat.TURTLE,
+                                      base_iri=server)}
+    assert f"<{server}> <http://www.w3.org/ns/sparql-service-description#supportedLanguage> " \
+           "<http://www.w3.org/ns/sparql-service-description#SPARQL11Query>" in graph
+    jsonld = requests.get(server, headers={"Accept": "application/ld+json"}, timeout=10)
+    assert jsonld.headers["Content-Type"] == "application/ld+json"
+
+
+def test_cors(server):
+    response = requests.get(server, params={"query": ACTION_COUNT},
+                            headers={"Origin": "https://example.org"}, timeout=10)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = requests.options(server, headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Content-Type"}, timeout=10)
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_dataset_parameters(server):
+    base = "https://w3id.org/senacs-kg/"
+    # the ontology is the named graph {base}def; the data is the default graph {base}dataset
+    onto = requests.get(server, params={
+        "query": "SELECT (COUNT(*) AS ?n) WHERE { ?s a <http://www.w3.org/2002/07/owl#Ontology> }",
+        "default-graph-uri": base + "def"}, timeout=10).json()
+    assert onto["results"]["bindings"][0]["n"]["value"] == "1"
+    data = requests.get(server, params={"query": ACTION_COUNT,
+                                        "default-graph-uri": base + "dataset"}, timeout=10).json()
+    assert data["results"]["bindings"][0]["n"]["value"] == "25"
+    named = requests.post(server, data={
+        "query": "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+        "named-graph-uri": base + "def"}, timeout=10).json()
+    assert [b["g"]["value"] for b in named["results"]["bindings"]] == [base + "def"]
+
+
+# -- safe by default -------------------------------------------------------------------------
+
+
+def test_update_is_refused(server):
+    for response in (
+        requests.post(server, data={"update": "INSERT DATA { <urn:a> <urn:b> <urn:c> }"},
+                      timeout=10),
+        requests.post(server, data="CLEAR ALL", headers={
+            "Content-Type": "application/sparql-update"}, timeout=10),
+        requests.post(server, data={"query": "LOAD <http://127.0.0.1:1/x.ttl>"}, timeout=10),
+        requests.get(server, params={"update": "DROP ALL"}, timeout=10),
+    ):
+        assert response.status_code == 403
+        assert "read-only" in response.text
+    assert wrapper(server, ACTION_COUNT, JSON).queryAndConvert()["results"]["bindings"][0][
+        "n"]["value"] == "25"
+
+
+@pytest.mark.parametrize("service", [
+    "SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o }",
+    "SERVICE ?endpoint { ?s ?p ?o }",
+    "sErViCe SILENT <http://169.254.169.254/latest/meta-data> { ?s ?p ?o }",
+    "\\u0053ERVICE <http://localhost:22/> { ?s ?p ?o }",
+])
+def test_service_is_refused_unless_allowed(server, service):
+    response = requests.post(server, data={"query": f"SELECT * WHERE {{ {service} }}"},
+                             timeout=10)
+    assert response.status_code == 403, response.text
+    assert "SERVICE" in response.text
+
+
+def test_service_to_an_allowed_endpoint(server):
+    query = f"SELECT ?n WHERE {{ SERVICE <{server}> {{ {ACTION_COUNT[len(PREFIXES):]} }} }}"
+    response = requests.post(server, data={"query": PREFIXES + query}, timeout=20)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"]["bindings"][0]["n"]["value"] == "25"
+
+
+def test_row_cap_is_signalled(server):
+    response = requests.get(server, params={"query": TITLES}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["X-SPARQL-Truncated"] == "true; rows=20"
+    body = response.json()
+    assert len(body["results"]["bindings"]) == 20
+    assert body["head"]["link"] == ["urn:senacs-kg:truncated"]
+    xml = requests.get(server, params={"query": TITLES, "format": "xml"}, timeout=10)
+    assert 'link href="urn:senacs-kg:truncated"' in xml.text
+    untruncated = requests.get(server, params={"query": ACTION_COUNT}, timeout=10)
+    assert "X-SPARQL-Truncated" not in untruncated.headers
+
+
+def test_runaway_query_is_stopped_while_others_are_answered(server):
+    outcome = {}
+
+    def runaway():
+        start = time.monotonic()
+        response = requests.get(server, params={"query": RUNAWAY}, timeout=30)
+        outcome["status"], outcome["seconds"] = response.status_code, time.monotonic() - start
+        outcome["text"], outcome["retry"] = response.text, response.headers.get("Retry-After")
+
+    thread = threading.Thread(target=runaway)
+    thread.start()
+    time.sleep(0.3)  # the runaway holds one worker now
+    for _ in range(3):
+        start = time.monotonic()
+        small = requests.get(server, params={"query": ACTION_COUNT}, timeout=10)
+        assert small.status_code == 200
+        assert time.monotonic() - start < 1.0
+    thread.join()
+    assert outcome["status"] == 503
+    assert 1.5 < outcome["seconds"] < 6
+    assert "stopped" in outcome["text"] and outcome["retry"]
+    # the killed worker was replaced: the server still answers on all its workers
+    for _ in range(4):
+        assert requests.get(server, params={"query": ACTION_COUNT}, timeout=10).status_code == 200
+
+
+def test_no_traceback_ever(server):
+    for params in ({"query": "\x00\xff"}, {"query": "SELECT * WHERE { ?s ?p ?o } LIMIT -1"},
+                   {"query": ACTION_COUNT, "format": "bogus"},
+                   {"query": ACTION_COUNT, "default-graph-uri": "not an iri"}):
+        response = requests.get(server, params=params, timeout=10)
+        assert response.status_code in (400, 406), (params, response.status_code)
+        assert "Traceback" not in response.text
+
+
+def test_get_results_carry_an_etag(server):
+    first = requests.get(server, params={"query": ACTION_COUNT}, timeout=10)
+    assert first.headers["ETag"]
+    again = requests.get(server, params={"query": ACTION_COUNT}, timeout=10,
+                         headers={"If-None-Match": first.headers["ETag"]})
+    assert again.headers["ETag"] == first.headers["ETag"]
+
+
+# -- the store is built once and reopened ----------------------------------------------------
+
+
+def test_restart_reopens_the_store_without_reloading(release_dir, tmp_path):
+    store = tmp_path / "store"
+    port = free_port()
+    proc = start_server(release_dir, store, port)
+    stop(proc)
+    marker = (store / "senacs-kg-store.json").stat().st_mtime_ns
+    files = sorted(p.name for p in store.iterdir())
+    proc = start_server(release_dir, store, port)
+    try:
+        assert (store / "senacs-kg-store.json").stat().st_mtime_ns == marker
+        assert sorted(p.name for p in store.iterdir())[:len(files)] or files
+        response = requests.get(f"http://127.0.0.1:{port}/sparql",
+                                params={"query": ACTION_COUNT}, timeout=10)
+        assert response.json()["results"]["bindings"][0]["n"]["value"] == "25"
+    finally:
+        stop(proc)
+
+
+def test_gunicorn_serves_the_app(release_dir, tmp_path):
+    port = free_port()
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release_dir),
+               SENACS_KG_STORE_DIR=str(tmp_path / "store"))
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                             "--workers", "2", "--threads", "4", "endpoint:create_app()"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        for _ in range(4):
+            response = requests.get(f"http://127.0.0.1:{port}/sparql",
+                                    params={"query": ACTION_COUNT}, timeout=10)
+            assert response.json()["results"]["bindings"][0]["n"]["value"] == "25"
+    finally:
+        stop(proc)
+
+
+def test_a_damaged_release_is_refused_at_start(release_dir, tmp_path):
+    copy = tmp_path / "release"
+    for path in release_dir.rglob("*"):
+        if path.is_file():
+            target = copy / path.relative_to(release_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    with (copy / "dataset.nt").open("ab") as handle:
+        handle.write(b"<urn:a> <urn:b> <urn:c> .\n")
+    run = subprocess.run([sys.executable, "-m", "mapping.cli", "serve", "--release", str(copy),
+                          "--store", str(tmp_path / "store"), "--port", str(free_port())],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "damaged" in run.stderr and "dataset.nt" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_xml_results_are_well_formed(server):
+    response = requests.get(server, params={"query": ACTION_COUNT, "format": "xml"}, timeout=10)
+    root = ET.fromstring(response.content)
+    assert root.tag.endswith("sparql")
