@@ -85,10 +85,12 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
         if "query" in args:
             raise ProtocolError(400, "a direct POST carries the query in its body, not in "
                                      "the 'query' parameter")
-        body = request.get_data(cache=False)
+        charset = request.mimetype_params.get("charset", "utf-8").lower()
+        if charset not in ("utf-8", "utf8"):
+            raise ProtocolError(415, f"a direct POST query must be UTF-8, not {charset}")
         try:
-            text = body.decode(request.mimetype_params.get("charset", "utf-8"))
-        except (UnicodeDecodeError, LookupError):
+            text = request.get_data(cache=False).decode("utf-8")
+        except UnicodeDecodeError:
             raise ProtocolError(400, "the query body is not valid UTF-8") from None
         return text, args.getlist("default-graph-uri"), args.getlist("named-graph-uri")
     if mimetype == "application/sparql-update":
@@ -146,12 +148,14 @@ def sparql() -> Response:
 
 def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) -> Answer:
     state = current_app.extensions["senacs"]
-    key = (query, tuple(default_graphs), tuple(named_graphs))
+    key = (query, tuple(default_graphs), tuple(named_graphs), request.base_url)
     cached = state["cache"].get(key)
     if cached is not None:
         return cached
     try:
-        answer = state["store"].query(query, default_graphs, named_graphs)
+        # relative IRIs in a query resolve against the endpoint (SPARQL 1.1 Protocol, 2.1.4)
+        answer = state["store"].query(query, default_graphs, named_graphs,
+                                      base_iri=request.base_url)
     except QueryError as err:
         raise ProtocolError(400, f"malformed query: {err}") from None
     except (QueryTimeout, Overloaded) as err:

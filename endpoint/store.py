@@ -181,9 +181,9 @@ def _worker(store_dir: str, base: str, conn) -> None:
             return
         if request is None:
             return
-        text, default_graphs, named_graphs, row_cap = request
+        text, default_graphs, named_graphs, row_cap, base_iri = request
         try:
-            options = {}
+            options = {"base_iri": base_iri} if base_iri else {}
             if default_graphs:
                 options["default_graph"] = [_graph(g, base) for g in default_graphs]
             if named_graphs:
@@ -245,7 +245,8 @@ class EmbeddedStore:
         self._spawn()
 
     def query(self, text: str, default_graphs: Sequence[str] = (),
-              named_graphs: Sequence[str] = (), timeout: float | None = None) -> Answer:
+              named_graphs: Sequence[str] = (), timeout: float | None = None,
+              base_iri: str | None = None) -> Answer:
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         try:
@@ -256,7 +257,8 @@ class EmbeddedStore:
             if not proc.wait_ready(max(0.0, deadline - time.monotonic())):
                 self._idle.put(proc)
                 raise Overloaded("the query workers are starting")
-            proc.conn.send((text, list(default_graphs), list(named_graphs), self.row_cap))
+            proc.conn.send((text, list(default_graphs), list(named_graphs), self.row_cap,
+                            base_iri))
             if not proc.conn.poll(max(0.0, deadline - time.monotonic())):
                 self._replace(proc)  # really stops the query
                 proc = None
@@ -295,14 +297,15 @@ class RemoteStore:
         self.endpoint, self.timeout, self.row_cap = endpoint, timeout, row_cap
 
     def query(self, text: str, default_graphs: Sequence[str] = (),
-              named_graphs: Sequence[str] = (), timeout: float | None = None) -> Answer:
+              named_graphs: Sequence[str] = (), timeout: float | None = None,
+              base_iri: str | None = None) -> Answer:
         import pyoxigraph as ox
         from SPARQLWrapper import POST, SPARQLWrapper
         from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
 
         client = SPARQLWrapper(self.endpoint)
         client.setMethod(POST)
-        client.setQuery(text)
+        client.setQuery(f"BASE <{base_iri}>\n{text}" if base_iri else text)
         client.setTimeout(int(timeout or self.timeout))
         for graph in default_graphs:
             client.addDefaultGraph(graph)

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import SEED
+from conftest import free_port, start_server, stop, wait_for
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 TITLES = "SELECT ?title WHERE { ?a <http://purl.org/dc/terms/title> ?title } ORDER BY ?title"
@@ -30,45 +27,6 @@ RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?
 PREFIXES = "PREFIX senacs: <https://w3id.org/senacs-kg/def#>\n"
 ACTION_COUNT = PREFIXES + "SELECT (COUNT(?a) AS ?n) WHERE { ?a a senacs:Action }"
 CONSTRUCT = PREFIXES + ("CONSTRUCT { ?a senacs:status ?s } WHERE { ?a senacs:status ?s }")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer at {url}")
-
-
-@pytest.fixture(scope="session")
-def release_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("served") / "release"
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(SEED), "--out",
-                          str(out)], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    return out
-
-
-def start_server(release: Path, store: Path, port: int, **settings) -> subprocess.Popen:
-    env = dict(os.environ)
-    env.update({f"SENACS_KG_{k}": json.dumps(v) for k, v in settings.items()})
-    proc = subprocess.Popen([sys.executable, "-m", "mapping.cli", "serve", "--release",
-                             str(release), "--store", str(store), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=env)
-    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-    return proc
 
 
 @pytest.fixture(scope="session")
@@ -82,13 +40,6 @@ def server(release_dir, tmp_path_factory):
                         SERVICE_ALLOWLIST=[url])
     yield url
     stop(proc)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.wait(20)
-    if proc.stderr:
-        proc.stderr.close()
 
 
 class Client:
