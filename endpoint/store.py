@@ -319,7 +319,10 @@ class RemoteStore:
             response = client.query().response
             body = response.read()
         except QueryBadFormed as err:
-            raise QueryError(str(err).splitlines()[-1]) from None
+            detail = getattr(err, "response", b"") or b""
+            if isinstance(detail, bytes):
+                detail = detail.decode("utf-8", "replace")
+            raise QueryError(" ".join(str(detail or err).split())) from None
         except (SPARQLWrapperException, OSError) as err:
             if "timed out" in str(err):
                 raise QueryTimeout(f"the remote endpoint did not answer in {timeout} s") from None
