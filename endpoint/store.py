@@ -246,7 +246,7 @@ class EmbeddedStore:
 
     def query(self, text: str, default_graphs: Sequence[str] = (),
               named_graphs: Sequence[str] = (), timeout: float | None = None,
-              base_iri: str | None = None) -> Answer:
+              base_iri: str | None = None, row_cap: int | None = None) -> Answer:
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         try:
@@ -257,8 +257,8 @@ class EmbeddedStore:
             if not proc.wait_ready(max(0.0, deadline - time.monotonic())):
                 self._idle.put(proc)
                 raise Overloaded("the query workers are starting")
-            proc.conn.send((text, list(default_graphs), list(named_graphs), self.row_cap,
-                            base_iri))
+            proc.conn.send((text, list(default_graphs), list(named_graphs),
+                            self.row_cap if row_cap is None else row_cap, base_iri))
             if not proc.conn.poll(max(0.0, deadline - time.monotonic())):
                 self._replace(proc)  # really stops the query
                 proc = None
@@ -298,7 +298,7 @@ class RemoteStore:
 
     def query(self, text: str, default_graphs: Sequence[str] = (),
               named_graphs: Sequence[str] = (), timeout: float | None = None,
-              base_iri: str | None = None) -> Answer:
+              base_iri: str | None = None, row_cap: int | None = None) -> Answer:
         import pyoxigraph as ox
         from SPARQLWrapper import POST, SPARQLWrapper
         from SPARQLWrapper.SPARQLExceptions import QueryBadFormed, SPARQLWrapperException
@@ -327,10 +327,10 @@ class RemoteStore:
             if "timed out" in str(err):
                 raise QueryTimeout(f"the remote endpoint did not answer in {timeout} s") from None
             raise QueryError(f"the remote endpoint failed: {err}") from None
+        cap = self.row_cap if row_cap is None else row_cap
         if graph_form:
-            return answer_of(ox.parse(body, format=ox.RdfFormat.N_TRIPLES), self.row_cap)
-        return answer_of(ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON),
-                         self.row_cap)
+            return answer_of(ox.parse(body, format=ox.RdfFormat.N_TRIPLES), cap)
+        return answer_of(ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON), cap)
 
     def close(self) -> None:
         pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import subprocess
 import sys
@@ -357,3 +358,68 @@ def test_xml_results_are_well_formed(server):
     response = requests.get(server, params={"query": ACTION_COUNT, "format": "xml"}, timeout=10)
     root = ET.fromstring(response.content)
     assert root.tag.endswith("sparql")
+
+
+# -- linked data: dereferenceable IRIs and dumps (issue #6, first part) ----------------------
+
+ACTION_PATH = "/action/sous-les-tilleuls-31/bien-ensemble-sous-les-tilleuls-les-cafes-des-rencontres"
+
+
+def test_an_action_iri_dereferences_by_accept_and_by_extension(server):
+    root = server[:-len("/sparql")]
+    turtle = requests.get(root + ACTION_PATH, headers={"Accept": "text/turtle"}, timeout=10)
+    assert turtle.status_code == 200
+    assert turtle.headers["Content-Type"] == "text/turtle; charset=utf-8"
+    assert turtle.headers["Vary"] == "Accept"
+    assert turtle.headers["Content-Location"] == ACTION_PATH + ".ttl"
+    assert 'rel="alternate"; type="application/ld+json"' in turtle.headers["Link"]
+    triples = {str(t) for t in ox.parse(turtle.content, format=ox.RdfFormat.TURTLE)}
+    iri = "https://w3id.org/senacs-kg" + ACTION_PATH
+    assert f'<{iri}> <http://purl.org/dc/terms/title> "\\"Bien ensemble Sous les Tilleuls\\", ' \
+           'les cafés des rencontres"@fr' in triples
+    assert any(t.startswith(f"<{iri}#amount-1> ") for t in triples)  # its parts come along
+    nt = requests.get(root + ACTION_PATH + ".nt", timeout=10)
+    assert nt.headers["Content-Type"] == "application/n-triples"
+    assert {str(t) for t in ox.parse(nt.content, format=ox.RdfFormat.N_TRIPLES)} == triples
+    for ext, fmt in ((".jsonld", ox.RdfFormat.JSON_LD), (".rdf", ox.RdfFormat.RDF_XML)):
+        other = requests.get(root + ACTION_PATH + ext, timeout=10)
+        assert {str(t) for t in ox.parse(other.content, format=fmt)} == triples
+    page = requests.get(root + ACTION_PATH, headers={"Accept": "text/html"}, timeout=10)
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "&quot;Bien ensemble Sous les Tilleuls&quot;" in page.text
+
+
+def test_an_unknown_iri_is_a_helpful_404(server):
+    root = server[:-len("/sparql")]
+    response = requests.get(root + "/action/nope/nothing", timeout=10)
+    assert response.status_code == 404
+    assert "/sparql" in response.text and "Ressource inconnue" in response.text
+
+
+def test_dumps_with_etag_304_head_and_range(server, release_dir):
+    root = server[:-len("/sparql")]
+    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
+    full = requests.get(root + "/dumps/dataset.nt", timeout=10)
+    assert full.status_code == 200
+    assert full.content == (release_dir / "dataset.nt").read_bytes()
+    assert full.headers["ETag"] == f'"{manifest["files"]["dataset.nt"]["sha256"]}"'
+    assert full.headers["Last-Modified"]
+    again = requests.get(root + "/dumps/dataset.nt", timeout=10,
+                         headers={"If-None-Match": full.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    head = requests.head(root + "/dumps/dataset.nt.gz", timeout=10)
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) == \
+        manifest["files"]["dataset.nt.gz"]["bytes"]
+    part = requests.get(root + "/dumps/dataset.nt", headers={"Range": "bytes=0-99"}, timeout=10)
+    assert part.status_code == 206 and part.content == full.content[:100]
+    assert requests.get(root + "/dumps/manifest.json", timeout=10).json()["release"] == \
+        manifest["release"]
+
+
+@pytest.mark.parametrize("path", ["/dumps/../manifest.json", "/dumps/%2e%2e/%2e%2e/etc/passwd",
+                                  "/dumps/ontology/../../secret", "/dumps//etc/passwd"])
+def test_path_traversal_under_dumps_is_refused(server, path):
+    root = server[:-len("/sparql")]
+    response = requests.get(root + path, timeout=10)
+    assert response.status_code in (404, 400)
+    assert "root:" not in response.text

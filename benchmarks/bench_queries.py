@@ -1,0 +1,254 @@
+"""A researcher query mix against our endpoint, rdflib-endpoint and Virtuoso, on the same dump.
+
+For each size (default 10,000 and 100,000 generated records) a release is
+built, then served by:
+
+- senacs-kg under gunicorn, with its answer cache off ("cold") and on ("cached");
+- rdflib-endpoint (PyPI; rdflib's in-memory store), up to --rdflib-max records
+  (it needs minutes and GBs to load beyond that);
+- Virtuoso (Debian's virtuoso-opensource) loaded with dataset.nt.
+
+Each query of the mix is measured for median latency (5 sequential requests
+after one warm-up; the "first" column is the very first request) and for
+throughput with 8 concurrent clients for a few seconds. Targets (issue #5):
+at least 10x rdflib-endpoint's throughput on every query; median latency no
+worse than Virtuoso's on every query.
+
+    pip install rdflib-endpoint uvicorn     # the baseline, not a project dependency
+    python benchmarks/bench_queries.py
+    python benchmarks/bench_queries.py --records 10000 --seconds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT.parent / "shared" / "tools" / "gen_senacs.py"
+sys.path.insert(0, str(ROOT / "tests"))
+
+P = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
+PREFIX schema: <https://schema.org/>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+"""
+B = "https://w3id.org/senacs-kg/"
+MIX = {
+    "action description": P + f"""SELECT ?p ?o WHERE {{
+        <{B}action/centre-social-reynerie-31/ateliers-sociolinguistiques> ?p ?o }}""",
+    "count per keyword": P + """SELECT ?k (COUNT(?a) AS ?n) WHERE { ?a senacs:keyword ?k }
+        GROUP BY ?k ORDER BY DESC(?n)""",
+    # all pairs at once is the network analysis' job (senacs-kg network); a researcher asks
+    # which structures share partners with one structure
+    "shared partners": P + f"""SELECT ?other (COUNT(DISTINCT ?o) AS ?shared) WHERE {{
+        ?a1 schema:agent <{B}structure/centre-social-reynerie-31> ; senacs:resolvedPartner ?o .
+        ?a2 senacs:resolvedPartner ?o ; schema:agent ?other .
+        FILTER(?other != <{B}structure/centre-social-reynerie-31>) }}
+        GROUP BY ?other ORDER BY DESC(?shared) ?other LIMIT 20""",
+    "text search": P + """SELECT ?a ?t WHERE { ?a senacs:summary ?s ; dcterms:title ?t .
+        FILTER(CONTAINS(LCASE(STR(?s)), "numérique")) } LIMIT 50""",
+    "budget per dimension": P + """SELECT ?d (SUM(?v) AS ?total) (COUNT(?a) AS ?n) WHERE {
+        ?a senacs:dimension ?d ; senacs:budgetTotal/schema:value ?v } GROUP BY ?d""",
+    "paging": P + """SELECT ?a ?t WHERE { ?a a senacs:Action ; dcterms:title ?t }
+        ORDER BY ?t LIMIT 20 OFFSET 200""",
+    "construct structure": P + f"""CONSTRUCT {{ ?s ?p ?o . ?a schema:agent ?s }} WHERE {{
+        BIND(<{B}structure/centre-social-reynerie-31> AS ?s) {{ ?s ?p ?o }} UNION
+        {{ ?a schema:agent ?s }} }}""",
+    "describe partner": f"DESCRIBE <{B}organisation/caf-31>",
+}
+GRAPH_QUERIES = {"construct structure", "describe partner"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait(url: str, proc: subprocess.Popen | None, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"server exited while starting: {url}")
+        try:
+            if requests.get(url, params={"query": "ASK {}"}, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.5)
+    raise SystemExit(f"no answer from {url} after {seconds} s")
+
+
+def ask(url: str, name: str, session: requests.Session) -> float:
+    accept = "application/n-triples" if name in GRAPH_QUERIES else \
+        "application/sparql-results+json"
+    start = time.perf_counter()
+    response = session.post(url, data={"query": MIX[name]}, headers={"Accept": accept},
+                            timeout=600)
+    elapsed = time.perf_counter() - start
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: {name}: HTTP {response.status_code}: {response.text[:300]}")
+    return elapsed
+
+
+def _clients(url: str, name: str, seconds: float, clients: int = 8) -> int:
+    """Requests completed by ``clients`` threads asking ``name`` for ``seconds``."""
+    done = [0]
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def client() -> None:
+        own = requests.Session()
+        while time.monotonic() < stop:
+            ask(url, name, own)
+            with lock:
+                done[0] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done[0]
+
+
+def measure(url: str, seconds: float) -> dict[str, dict[str, float]]:
+    figures = {}
+    for name in MIX:
+        session = requests.Session()
+        first = ask(url, name, session)
+        latencies = [ask(url, name, session) for _ in range(5)]
+        start, done = time.monotonic(), _clients(url, name, seconds)
+        figures[name] = {"first": first, "median": statistics.median(latencies),
+                         "throughput": done / (time.monotonic() - start)}
+    return figures
+
+
+def serve_ours(release: Path, store: Path, cache: bool) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store),
+               SENACS_KG_CACHE_ENTRIES=str(512 if cache else 0), SENACS_KG_QUERY_TIMEOUT="120",
+               SENACS_KG_ROW_CAP="100000", SENACS_KG_QUERY_WORKERS="2")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                             "--workers", "1", "--threads", "16", "--timeout", "600",
+                             "endpoint:create_app()"], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/sparql"
+    wait(url, proc, 900)
+    return url, proc
+
+
+def serve_rdflib(dump: Path) -> tuple[str, subprocess.Popen]:
+    port = free_port()
+    exe = shutil.which("rdflib-endpoint") or str(Path(sys.executable).parent / "rdflib-endpoint")
+    proc = subprocess.Popen([exe, "serve", str(dump), "--host", "127.0.0.1", "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"  # rdflib-endpoint's CLI serves SPARQL at the root
+    wait(url, proc, 3600)
+    return url, proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def report(n: int, results: dict[str, dict]) -> None:
+    names = list(results)
+    print(f"\n  median latency in ms (first request in brackets) and throughput at 8 clients "
+          f"(requests/s), {n:,} records")
+    print("  " + f"{'query':<22}" + "".join(f"{s:>26}" for s in names))
+    for query in MIX:
+        cells = []
+        for server in names:
+            f = results[server].get(query)
+            cells.append(f"{f['median'] * 1000:8.1f} ({f['first'] * 1000:7.0f}) {f['throughput']:7.1f}/s"
+                         if f else f"{'not run':>26}")
+        print("  " + f"{query:<22}" + "".join(f"{c:>26}" for c in cells))
+    ours = results.get("senacs-kg cached") or {}
+    for other, rule in (("rdflib-endpoint", "throughput >= 10x"), ("virtuoso", "median <=")):
+        if other not in results:
+            continue
+        misses = []
+        for query in MIX:
+            mine, theirs = ours[query], results[other][query]
+            ok = (mine["throughput"] >= 10 * theirs["throughput"]) if other == "rdflib-endpoint" \
+                else (mine["median"] <= theirs["median"])
+            if not ok:
+                misses.append(query)
+        print(f"  target vs {other} ({rule}): "
+              + ("met on every query" if not misses else "NOT met on " + ", ".join(misses)))
+
+
+def bench(n: int, workdir: Path, seconds: float, rdflib_max: int) -> None:
+    from virtuoso import Virtuoso, available
+
+    source = workdir / f"gen_{n}.txt"
+    if not source.exists():
+        subprocess.run([sys.executable, str(GENERATOR), str(n), "7", str(source), "-q"], check=True)
+    release = workdir / f"release_{n}"
+    if not (release / "manifest.json").exists():
+        subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
+                        str(release)], check=True, cwd=ROOT)
+    print(f"\n== {n:,} records")
+    results: dict[str, dict] = {}
+    for label, cache in (("senacs-kg cold", False), ("senacs-kg cached", True)):
+        start = time.monotonic()
+        url, proc = serve_ours(release, workdir / f"store_{n}", cache)
+        print(f"  {label}: ready in {time.monotonic() - start:.1f} s (store built once, "
+              "then reopened)")
+        try:
+            results[label] = measure(url, seconds)
+        finally:
+            stop(proc)
+    if n <= rdflib_max:
+        start = time.monotonic()
+        url, proc = serve_rdflib(release / "dataset.nt")
+        print(f"  rdflib-endpoint: loaded in {time.monotonic() - start:.1f} s")
+        try:
+            results["rdflib-endpoint"] = measure(url, seconds)
+        finally:
+            stop(proc)
+    else:
+        print(f"  rdflib-endpoint: not run above {rdflib_max:,} records (--rdflib-max)")
+    if available():
+        start = time.monotonic()
+        with Virtuoso(workdir / f"virtuoso_{n}", release) as virtuoso:
+            print(f"  virtuoso: started and loaded in {time.monotonic() - start:.1f} s")
+            results["virtuoso"] = measure(virtuoso.endpoint, seconds)
+    else:
+        print("  virtuoso: not installed (apt-get install virtuoso-opensource)")
+    report(n, results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=lambda s: int(float(s)), nargs="+",
+                        default=[10_000, 100_000])
+    parser.add_argument("--seconds", type=float, default=5.0,
+                        help="duration of each throughput run")
+    parser.add_argument("--rdflib-max", type=lambda s: int(float(s)), default=10_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="senacs-bench-q-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    for n in sorted(args.records):
+        bench(n, workdir, args.seconds, args.rdflib_max)
+
+
+if __name__ == "__main__":
+    main()

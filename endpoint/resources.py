@@ -1,0 +1,122 @@
+"""Dereferenceable IRIs: every IRI a release mints answers at its path on this server.
+
+The request path is mapped onto the configured base (``/action/x/y`` →
+``{base}action/x/y``), so the same release dereferences locally and in
+production. RDF comes by Accept or by extension (``.ttl``, ``.nt``,
+``.jsonld``, ``.rdf``) with ``Vary: Accept``, ``Content-Location`` and a
+``Link`` to the alternates; 200 with Content-Location is used rather than a
+303 redirect (one round trip, and the resource and its description share the
+IRI's path). Browsers get an HTML page. An unknown IRI is a 404 with a page
+that says where to look.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, current_app, request
+
+from endpoint.conneg import choose
+from endpoint.errors import ProtocolError
+from endpoint.store import Overloaded, QueryError, QueryTimeout
+
+bp = Blueprint("resources", __name__)
+
+ROOTS = ("action", "structure", "organisation", "concept", "place", "source")
+EXTENSIONS = {".ttl": "text/turtle", ".nt": "application/n-triples",
+              ".jsonld": "application/ld+json", ".rdf": "application/rdf+xml",
+              ".html": "text/html"}
+RDF_FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
+               "application/ld+json": ox.RdfFormat.JSON_LD,
+               "application/rdf+xml": ox.RdfFormat.RDF_XML}
+OFFERS = ["text/html", *RDF_FORMATS]
+RESOURCE_CAP = 100_000  # triples; far above any resource a release mints
+
+
+def describe(iri: str) -> bytes:
+    """The resource's triples and those of its hash-IRI parts (amounts, provenance…)."""
+    query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
+        {{ BIND(<{iri}> AS ?s) ?s ?p ?o }} UNION
+        {{ <{iri}> ?q ?s . FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{iri}#")) ?s ?p ?o }} }}"""
+    try:
+        # a resource is described whole: the SPARQL row cap is for open-ended queries
+        answer = current_app.extensions["senacs"]["store"].query(query, row_cap=RESOURCE_CAP)
+    except QueryError as err:
+        raise ProtocolError(400, f"not a resource IRI: {err}") from None
+    except (QueryTimeout, Overloaded) as err:
+        raise ProtocolError(503, str(err), retry_after=5) from None
+    return answer.payload
+
+
+@bp.route("/<any(action, structure, organisation, concept, place, source):root>/<path:rest>")
+def resource(root: str, rest: str) -> Response:
+    ext = next((e for e in EXTENSIONS if rest.endswith(e)), None)
+    path = f"{root}/{rest[:-len(ext)] if ext else rest}"
+    iri = current_app.config["BASE"] + path
+    if ext:
+        media = EXTENSIONS[ext]
+    else:
+        media = choose(request.headers.get("Accept"), OFFERS)
+        if media is None:
+            raise ProtocolError(406, "this resource is available as " + ", ".join(OFFERS))
+    data = describe(iri)
+    if not data:
+        return not_found(iri)
+    if media == "text/html":
+        body = html_page(iri, data).encode("utf-8")
+        content_type = "text/html; charset=utf-8"
+    else:
+        triples = ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
+        body = data if media == "application/n-triples" else ox.serialize(
+            triples, format=RDF_FORMATS[media], prefixes=current_app.config["PREFIXES"])
+        content_type = media + ("; charset=utf-8" if media.startswith("text/") else "")
+    response = Response(body, content_type=content_type)
+    here = f"/{path}"
+    if not ext:
+        response.headers["Vary"] = "Accept"
+        suffix = {v: k for k, v in EXTENSIONS.items()}[media]
+        response.headers["Content-Location"] = here + suffix
+    response.headers["Link"] = ", ".join(
+        f'<{here}{e}>; rel="alternate"; type="{m}"' for e, m in EXTENSIONS.items())
+    response.set_etag(f"{current_app.extensions['senacs']['release']}-{media}-{path}")
+    return response.make_conditional(request)
+
+
+def not_found(iri: str) -> Response:
+    body = f"""<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>Ressource inconnue — unknown resource</title>
+</head><body><h1>Ressource inconnue</h1>
+<p>Aucune ressource <code>{escape(iri)}</code> dans cette publication.
+<span lang="en">No resource with this IRI in this release.</span></p>
+<p>Cherchez-la avec une requête SPARQL sur <a href="/sparql">/sparql</a>, ou partez de
+<a href="/">la page d'accueil</a>.</p></body></html>"""
+    return Response(body, status=404, content_type="text/html; charset=utf-8")
+
+
+def _term_html(term) -> str:
+    if isinstance(term, ox.NamedNode):
+        value = term.value
+        base = current_app.config["BASE"]
+        href = "/" + value[len(base):] if value.startswith(base) else value
+        return f'<a href="{escape(href)}">{escape(value)}</a>'
+    if isinstance(term, ox.Literal):
+        lang = f' lang="{escape(term.language)}"' if term.language else ""
+        text = escape(term.value).replace("\n", "<br>")
+        return f"<span{lang}>{text}</span>"
+    return escape(str(term))
+
+
+def html_page(iri: str, data: bytes) -> str:
+    """A plain page of the resource's statements (every value escaped)."""
+    rows = []
+    for triple in sorted(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), key=str):
+        subject = "" if triple.subject.value == iri else _term_html(triple.subject)
+        rows.append(f"<tr><td>{subject}</td><td>{_term_html(triple.predicate)}</td>"
+                    f"<td>{_term_html(triple.object)}</td></tr>")
+    return f"""<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>{escape(iri)}</title></head>
+<body><h1>{escape(iri)}</h1>
+<table><thead><tr><th>partie</th><th>propriété</th><th>valeur</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+<p><a href="/sparql">SPARQL</a></p></body></html>"""
