@@ -17,6 +17,7 @@ from html import escape
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
+from endpoint import pages
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
 from endpoint.store import Overloaded, QueryError, QueryTimeout
@@ -64,7 +65,10 @@ def resource(root: str, rest: str) -> Response:
     if not data:
         return not_found(iri)
     if media == "text/html":
-        body = html_page(iri, data).encode("utf-8")
+        node = pages.load(iri, data)
+        senacs = current_app.config["BASE"] + "def#"
+        body = (pages.action_page(node, senacs) if root == "action"
+                else pages.generic_page(node, root, senacs)).encode("utf-8")
         content_type = "text/html; charset=utf-8"
     else:
         triples = ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
@@ -94,29 +98,8 @@ def not_found(iri: str) -> Response:
     return Response(body, status=404, content_type="text/html; charset=utf-8")
 
 
-def _term_html(term) -> str:
-    if isinstance(term, ox.NamedNode):
-        value = term.value
-        base = current_app.config["BASE"]
-        href = "/" + value[len(base):] if value.startswith(base) else value
-        return f'<a href="{escape(href)}">{escape(value)}</a>'
-    if isinstance(term, ox.Literal):
-        lang = f' lang="{escape(term.language)}"' if term.language else ""
-        text = escape(term.value).replace("\n", "<br>")
-        return f"<span{lang}>{text}</span>"
-    return escape(str(term))
-
-
-def html_page(iri: str, data: bytes) -> str:
-    """A plain page of the resource's statements (every value escaped)."""
-    rows = []
-    for triple in sorted(ox.parse(data, format=ox.RdfFormat.N_TRIPLES), key=str):
-        subject = "" if triple.subject.value == iri else _term_html(triple.subject)
-        rows.append(f"<tr><td>{subject}</td><td>{_term_html(triple.predicate)}</td>"
-                    f"<td>{_term_html(triple.object)}</td></tr>")
-    return f"""<!DOCTYPE html>
-<html lang="fr"><head><meta charset="utf-8"><title>{escape(iri)}</title></head>
-<body><h1>{escape(iri)}</h1>
-<table><thead><tr><th>partie</th><th>propriété</th><th>valeur</th></tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
-<p><a href="/sparql">SPARQL</a></p></body></html>"""
+@bp.route("/")
+def home() -> Response:
+    response = Response(pages.home_page(), content_type="text/html; charset=utf-8")
+    response.set_etag(f"{current_app.extensions['senacs']['release']}-home")
+    return response.make_conditional(request)

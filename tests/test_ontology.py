@@ -89,3 +89,15 @@ def test_a_configured_base_moves_every_iri():
     iris = Iris("https://example.org/kg/")
     schemes = Schemes(iris)
     assert str(schemes.concept("status", "En cours").iri) == "https://example.org/kg/concept/status/en-cours"
+
+
+def test_form_fields_name_the_property_of_their_value(ontology):
+    from mapping.mapper import CONCEPT_PROPERTIES, TEXT_PROPERTIES
+
+    iris = Iris()
+    expected = {**{k: iris.DEF[v] for k, v in {**TEXT_PROPERTIES, **CONCEPT_PROPERTIES,
+                                               "territory_repeat": "territoryScale"}.items()},
+                "structure": URIRef("https://schema.org/agent"),
+                "files": URIRef("https://schema.org/associatedMedia")}
+    for spec in FIELDS:
+        assert ontology.value(iris.field(spec.key), iris.DEF.valueProperty) == expected[spec.key]

@@ -1,0 +1,220 @@
+"""HTML pages for people: what the graph says of a resource, read through SPARQL.
+
+Data access (queries, through the store interface, so remote stores work too)
+is kept apart from presentation (Jinja templates in ``endpoint/templates``,
+which escape every value). French first; English labels are given beside.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+from flask import current_app, render_template
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel", "https://schema.org/name",
+               "http://purl.org/dc/terms/title", "http://rdf.insee.fr/def/geo#nom")
+# Labels of the standard terms the pages show (the ontology labels its own terms).
+KNOWN_LABELS = {
+    "http://purl.org/dc/terms/title": ("titre", "title"),
+    "https://schema.org/agent": ("structure organisatrice", "organising structure"),
+    "https://schema.org/name": ("nom", "name"),
+    "https://schema.org/actionStatus": ("statut (schema.org)", "status (schema.org)"),
+    "https://schema.org/associatedMedia": ("fichier joint", "attached file"),
+    RDF_TYPE: ("type", "type"),
+    "http://www.w3.org/ns/prov#wasDerivedFrom": ("provient de", "derived from"),
+    "http://www.w3.org/ns/prov#qualifiedDerivation": ("provenance", "provenance"),
+    "http://www.w3.org/2004/02/skos/core#prefLabel": ("libellé", "label"),
+    "http://www.w3.org/2004/02/skos/core#inScheme": ("schéma", "scheme"),
+    "http://www.w3.org/2004/02/skos/core#exactMatch": ("équivalent", "exact match"),
+    "http://rdf.insee.fr/def/geo#nom": ("nom", "name"),
+    "http://rdf.insee.fr/def/geo#codeINSEE": ("code INSEE", "INSEE code"),
+}
+
+
+@dataclass
+class Node:
+    """One resource as the page sees it: its statements and the labels of what it links to."""
+
+    iri: str
+    values: dict[str, list] = field(default_factory=lambda: defaultdict(list))
+    parts: dict[str, dict[str, list]] = field(default_factory=dict)  # hash IRIs
+
+    def one(self, prop: str):
+        found = self.values.get(prop)
+        return found[0] if found else None
+
+
+def _select(query: str) -> list[dict]:
+    answer = current_app.extensions["senacs"]["store"].query(query, row_cap=5000)
+    results = ox.parse_query_results(answer.payload, format=ox.QueryResultsFormat.JSON)
+    names = [v.value for v in results.variables]
+    return [{n: row[n] for n in names} for row in results]
+
+
+def load(iri: str, data: bytes) -> Node:
+    node = Node(iri)
+    for triple in ox.parse(data, format=ox.RdfFormat.N_TRIPLES):
+        subject, prop = triple.subject.value, triple.predicate.value
+        target = node.values if subject == iri else node.parts.setdefault(
+            subject, defaultdict(list))
+        target[prop].append(triple.object)
+    return node
+
+
+def labels_of(iris: set[str]) -> dict[str, dict[str, str]]:
+    """fr/en labels (or names, titles) of the given IRIs, from the data and the ontology."""
+    if not iris:
+        return {}
+    values = " ".join(f"<{i}>" for i in sorted(iris))
+    props = " ".join(f"<{p}>" for p in (*LABEL_PROPS, "http://www.w3.org/2000/01/rdf-schema#label"))
+    rows = _select(f"""SELECT ?x ?label WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {props} }}
+        {{ ?x ?p ?label }} UNION {{ GRAPH <{current_app.config['BASE']}def> {{ ?x ?p ?label }} }}
+        }}""")
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    for iri, (fr, en) in KNOWN_LABELS.items():
+        if iri in iris:
+            found[iri] = {"fr": fr, "en": en}
+    for row in rows:
+        label = row["label"]
+        lang = getattr(label, "language", None) or ""
+        found[row["x"].value].setdefault(lang or "fr", label.value)
+    return found
+
+
+def href(iri: str) -> str:
+    base = current_app.config["BASE"]
+    return "/" + iri[len(base):] if iri.startswith(base) else iri
+
+
+def _form_fields() -> list[dict]:
+    rows = _select(f"""PREFIX senacs: <{current_app.config['BASE']}def#>
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT ?f ?pos ?prop ?fr ?en WHERE {{ GRAPH <{current_app.config['BASE']}def> {{
+          ?f a senacs:FormField ; senacs:position ?pos ; senacs:valueProperty ?prop ;
+             rdfs:label ?fr , ?en . FILTER(lang(?fr) = "fr" && lang(?en) = "en") }} }}
+        ORDER BY ?pos""")
+    return [{"iri": r["f"].value, "prop": r["prop"].value, "fr": r["fr"].value,
+             "en": r["en"].value} for r in rows]
+
+
+def _json_ld(data: dict) -> str:
+    """schema.org JSON-LD, safe inside a <script> element (no <, > or & left as such)."""
+    text = json.dumps(data, ensure_ascii=False, indent=1)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def action_page(node: Node, senacs: str) -> str:
+    linked = {t.value for vs in node.values.values() for t in vs if isinstance(t, ox.NamedNode)}
+    labels = labels_of(linked | set(node.values))
+    fields = [f for f in _form_fields() if f["iri"].rsplit("field-", 1)[-1] != "territory-repeat"]
+    parts = node.parts
+    extracted: dict[str, list[dict]] = defaultdict(list)
+    for part_iri, values in sorted(parts.items()):
+        source = values.get(senacs + "extractedFrom")
+        if not source:
+            continue
+        kind = part_iri.rsplit("#", 1)[-1].split("-")[0]
+        entry = {"kind": kind, "line": _value(values.get(senacs + "sourceLine")),
+                 "snippet": _value(values.get(senacs + "sourceSnippet"))}
+        if kind == "amount":
+            entry["text"] = f"{_value(values.get('https://schema.org/value'))} €" + (
+                " (total écrit)" if _value(values.get(senacs + "isTotal")) == "true" else "")
+        elif kind == "budget":
+            stated = _value(values.get(senacs + "totalMethod")) == "stated"
+            entry["text"] = (f"budget total : {_value(values.get('https://schema.org/value'))} € "
+                             f"({'écrit' if stated else 'somme des postes'})")
+        elif kind == "headcount":
+            low = _value(values.get("https://schema.org/minValue"))
+            high = _value(values.get("https://schema.org/maxValue"))
+            person = values.get(senacs + "personKind")
+            kind_label = labels_of({person[0].value}).get(person[0].value, {}) if person else {}
+            entry["text"] = f"{low if low == high else f'{low} à {high}'} {kind_label.get('fr', '')}"
+        elif kind == "start":
+            entry["text"] = f"début : {_value(values.get(senacs + 'date'))}"
+        extracted[source[0].value].append(entry)
+    for entries in extracted.values():
+        entries.sort(key=lambda e: (int(e["line"] or 0), e["kind"] == "budget"))
+    derivation = next((v for k, v in parts.items() if k.endswith("#source")), {})
+    source_file = node.one("http://www.w3.org/ns/prov#wasDerivedFrom")
+    structure = node.one("https://schema.org/agent")
+    title = _value(node.values.get("http://purl.org/dc/terms/title")) or "(sans titre)"
+    ld = {"@context": "https://schema.org", "@type": "Action", "@id": node.iri, "name": title}
+    if structure is not None:
+        ld["agent"] = {"@type": "Organization", "@id": structure.value,
+                       "name": labels.get(structure.value, {}).get("fr", "")}
+    summary = _value(node.values.get(senacs + "summary"))
+    if summary:
+        ld["description"] = summary
+    status = node.one("https://schema.org/actionStatus")
+    if status is not None:
+        ld["actionStatus"] = status.value
+    return render_template(
+        "action.html", node=node, title=title, fields=fields, labels=labels,
+        extracted=extracted, href=href, structure=structure, senacs=senacs,
+        first_line=_value(derivation.get(senacs + "firstLine")),
+        last_line=_value(derivation.get(senacs + "lastLine")),
+        source_name=labels_of({source_file.value}).get(source_file.value, {}).get("fr")
+        if source_file else None,
+        partners=sorted(node.values.get(senacs + "resolvedPartner", []), key=lambda t: t.value),
+        json_ld=_json_ld(ld))
+
+
+def _value(values) -> str | None:
+    return values[0].value if values else None
+
+
+def generic_page(node: Node, kind: str, senacs: str) -> str:
+    """Structures, organisations, concepts, places, source files: statements plus who links here."""
+    linked = {t.value for vs in node.values.values() for t in vs if isinstance(t, ox.NamedNode)}
+    labels = labels_of(linked | set(node.values) | {node.iri})
+    name = labels.get(node.iri, {}).get("fr") or node.iri.rsplit("/", 1)[-1]
+    incoming, heading, extra, extra_heading = [], "", [], ""
+    if kind == "structure":
+        heading = "Actions de la structure"
+        incoming = _select(f"""SELECT ?x ?label WHERE {{ ?x <https://schema.org/agent> <{node.iri}> ;
+            <http://purl.org/dc/terms/title> ?label }} ORDER BY ?label LIMIT 1000""")
+        extra_heading = "Partenaires identifiés"
+        extra = _select(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
+            ?a <https://schema.org/agent> <{node.iri}> ; <{senacs}resolvedPartner> ?x .
+            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label ORDER BY DESC(?n)""")
+    elif kind == "organisation":
+        heading = "Structures qui travaillent avec cet organisme"
+        incoming = _select(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
+            ?a <{senacs}resolvedPartner> <{node.iri}> ; <https://schema.org/agent> ?x .
+            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label ORDER BY DESC(?n) ?label
+            LIMIT 1000""")
+    elif kind == "concept":
+        heading = "Actions"
+        incoming = _select(f"""SELECT ?x ?label WHERE {{ ?x ?p <{node.iri}> ;
+            a <{senacs}Action> ; <http://purl.org/dc/terms/title> ?label }} ORDER BY ?label
+            LIMIT 1000""")
+    ld = {"@context": "https://schema.org", "@id": node.iri, "name": name,
+          "@type": {"structure": "Organization", "organisation": "GovernmentOrganization",
+                    "concept": "DefinedTerm", "place": "Place"}.get(kind, "Thing")}
+    return render_template("resource.html", node=node, name=name, kind=kind, labels=labels,
+                           href=href, incoming=incoming, heading=heading, extra=extra,
+                           extra_heading=extra_heading, json_ld=_json_ld(ld))
+
+
+def home_page() -> str:
+    senacs = current_app.config["BASE"] + "def#"
+    counts = {}
+    for label, cls in (("actions", senacs + "Action"), ("structures", senacs + "Structure"),
+                       ("organismes", "http://www.w3.org/ns/org#FormalOrganization"),
+                       ("concepts", "http://www.w3.org/2004/02/skos/core#Concept")):
+        rows = _select(f"SELECT (COUNT(?x) AS ?n) WHERE {{ ?x a <{cls}> }}")
+        counts[label] = rows[0]["n"].value if rows else "0"
+    organisations = _select(f"""SELECT ?x ?label (COUNT(DISTINCT ?s) AS ?n) WHERE {{
+        ?a <{senacs}resolvedPartner> ?x ; <https://schema.org/agent> ?s .
+        ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label ORDER BY DESC(?n) LIMIT 10""")
+    keywords = _select(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{ ?a <{senacs}keyword> ?x .
+        ?x <http://www.w3.org/2004/02/skos/core#prefLabel> ?label . FILTER(lang(?label) = "fr") }}
+        GROUP BY ?x ?label ORDER BY DESC(?n) LIMIT 20""")
+    state = current_app.extensions["senacs"]
+    return render_template("home.html", counts=counts, organisations=organisations,
+                           keywords=keywords, href=href, release=state["release"],
+                           files=sorted(state["manifest"]["files"]))
