@@ -19,13 +19,13 @@ import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from importlib import metadata
+from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from rdflib import Graph
 
+from mapping import metadata, release
 from mapping import ntriples as nt
-from mapping import release
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
 from mapping.paths import SHAPES_DIR
@@ -52,6 +52,11 @@ class BuildConfig:
     allow_input_errors: bool = False
     release_date: str | None = None  # ISO date from configuration; never the clock
     progress: bool | None = None  # None: only when stderr is a terminal
+    dataset_info: metadata.MetadataConfig = field(default_factory=metadata.MetadataConfig)
+
+    def __post_init__(self) -> None:
+        if self.release_date and not self.dataset_info.release_date:
+            self.dataset_info.release_date = self.release_date
 
 
 @dataclass
@@ -165,6 +170,11 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     input_errors = 0
     records = 0
     predicates: Counter[str] = Counter()
+    places: set[str] = set()
+    years: set[str] = set()
+    first_action: list[str] = []
+    department = f"<{iris.DEF}department>"
+    start_date = f"<{iris.DEF}startDate>"
     files = []
     start = time.perf_counter()
     pool = ProcessPoolExecutor(max_workers=config.workers, initializer=_init_worker,
@@ -205,10 +215,16 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
                 count += 1
                 where = f"{path.name}:{record.line}"
                 input_errors += _note_problems(record.problems, path, problems)
-                _, triples = mapper.map_record(record)
+                action, triples = mapper.map_record(record)
+                if not first_action:
+                    first_action.append(action)
                 locator.add(triples, where)
                 for triple in triples:
                     predicates[triple[1]] += 1
+                    if triple[1] == department:
+                        places.add(triple[2][1:-1])
+                    elif triple[1] == start_date:
+                        years.add(triple[2][1:5])
                 batch.extend(map(nt.line, triples))
                 batch_records += 1
                 if batch_records >= config.batch_size:
@@ -252,8 +268,17 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     start = time.perf_counter()
     counts = release.write_dumps(sorter.merged(), staged, iris.base)
     shutil.rmtree(work)
+    report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
+    dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
+             for name, *_ in metadata.DUMPS}
+    keywords = sorted(c.label for c in mapper.schemes.known("keyword"))
+    period = (min(years), max(years)) if years else None
+    spatial = sorted(p for p in places if "/place/departement/" in p)
+    release.write_turtle(metadata.catalog(iris.base, dumps, config.dataset_info, keywords, spatial,
+                                          period), staged / release.CATALOG, iris.base)
+    release.write_turtle(metadata.void(iris.base, counts, first_action[0] if first_action
+                                       else None), staged / release.VOID, iris.base)
     timings["write"] = time.perf_counter() - start
-    report["counts"] = counts
     (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
                                             ensure_ascii=False) + "\n", encoding="utf-8")
     _copy_vocabularies(staged, iris.base, shapes)
@@ -339,6 +364,6 @@ def _manifest_content(config, iris, files, counts, report) -> dict:
 
 def _version(package: str) -> str:
     try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
+        return importlib_metadata.version(package)
+    except importlib_metadata.PackageNotFoundError:
         return "unknown"

@@ -32,6 +32,8 @@ DUMP_GZ = "dataset.nt.gz"
 TURTLE = "dataset.ttl"
 JSONLD = "dataset.jsonld"
 MANIFEST = "manifest.json"
+CATALOG = "catalog.ttl"
+VOID = "void.ttl"
 PREFIXES = {
     "senacs": "{base}def#", "concept": "{base}concept/", "action": "{base}action/",
     "structure": "{base}structure/", "organisation": "{base}organisation/",
@@ -80,22 +82,31 @@ class SortedLines:
         self._lines, self._chunks = [], []
 
 
-def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict[str, int]:
+def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict:
     """The canonical dump (sorted N-Triples) and its gzip, then Turtle and JSON-LD from it.
 
-    Returns the number of triples and of instances per class (``rdf:type`` objects).
+    Returns what VoID and the build report count: triples, instances per class,
+    triples per property, distinct subjects and IRI subjects (entities).
     """
-    rdf_type = " <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
     classes: dict[str, int] = {}
-    triples = 0
+    properties: dict[str, int] = {}
+    triples = subjects = entities = 0
+    previous_subject = None
     with (folder / DUMP).open("w", encoding="utf-8") as out, \
             (folder / DUMP_GZ).open("wb") as raw, \
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
         buffer: list[str] = []
         for line in lines:
             triples += 1
-            if rdf_type in line:
-                cls = line.rsplit(" ", 2)[-2]
+            subject, predicate, rest = line.split(" ", 2)
+            if subject != previous_subject:
+                subjects += 1
+                entities += subject.startswith("<")
+                previous_subject = subject
+            properties[predicate] = properties.get(predicate, 0) + 1
+            if predicate == rdf_type:
+                cls = rest[:-3]  # drop " .\n"
                 classes[cls] = classes.get(cls, 0) + 1
             buffer.append(line)
             if len(buffer) >= 10_000:
@@ -112,7 +123,18 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict[str, int]
                 for name, fmt in ((TURTLE, "TURTLE"), (JSONLD, "JSON_LD"))]
         for job in jobs:
             job.result()
-    return {"triples": triples, **{f"class {k}": v for k, v in sorted(classes.items())}}
+    return {"triples": triples, "subjects": subjects, "entities": entities,
+            "classes": dict(sorted(classes.items())), "properties": dict(sorted(properties.items()))}
+
+
+def write_turtle(ntriples: str, path: Path, base: str) -> None:
+    """Small metadata graphs (catalog, VoID) as readable Turtle."""
+    prefixes = {k: v.format(base=base) for k, v in PREFIXES.items()}
+    prefixes.update({"dcat": "http://www.w3.org/ns/dcat#", "void": "http://rdfs.org/ns/void#",
+                     "foaf": "http://xmlns.com/foaf/0.1/", "spdx": "http://spdx.org/rdf/terms#",
+                     "vcard": "http://www.w3.org/2006/vcard/ns#"})
+    triples = ox.parse(ntriples.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    ox.serialize(triples, str(path), ox.RdfFormat.TURTLE, prefixes=prefixes)
 
 
 def _convert(source: Path, target: Path, fmt: str, base: str) -> None:

@@ -69,7 +69,7 @@ def test_build_report_counts_and_lists(seed_release):
     report = json.loads((seed_release / "build-report.json").read_text(encoding="utf-8"))
     assert report["records"] == 25
     assert report["input_problems"] == [] and report["new_vocabulary"] == []
-    assert report["counts"][f"class <{'https://w3id.org/senacs-kg/def#'}Action>"] == 25
+    assert report["counts"]["classes"]["<https://w3id.org/senacs-kg/def#Action>"] == 25
     assert report["extraction"]["amounts"] == 27 and report["extraction"]["start_dates"] == 10
     assert report["validation"] == {"engine": "sparql", "violations": 0, "warnings": 5,
                                     "by_shape": {"Structure-commune-present":

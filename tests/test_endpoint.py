@@ -331,7 +331,7 @@ def test_gunicorn_serves_the_app(release_dir, tmp_path):
         wait_for(f"http://127.0.0.1:{port}/healthz", proc)
         for _ in range(4):
             response = requests.get(f"http://127.0.0.1:{port}/sparql",
-                                    params={"query": ACTION_COUNT}, timeout=10)
+                                    params={"query": ACTION_COUNT}, timeout=30)
             assert response.json()["results"]["bindings"][0]["n"]["value"] == "25"
     finally:
         stop(proc)
@@ -386,7 +386,7 @@ def test_an_action_iri_dereferences_by_accept_and_by_extension(server):
         assert {str(t) for t in ox.parse(other.content, format=fmt)} == triples
     page = requests.get(root + ACTION_PATH, headers={"Accept": "text/html"}, timeout=10)
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert "&quot;Bien ensemble Sous les Tilleuls&quot;" in page.text
+    assert "&#34;Bien ensemble Sous les Tilleuls&#34;" in page.text
 
 
 def test_an_unknown_iri_is_a_helpful_404(server):
