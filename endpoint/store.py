@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from mapping import release
@@ -86,25 +87,21 @@ def answer_of(result, row_cap: int) -> Answer:
         return Answer("ask", json.dumps({"head": {}, "boolean": bool(result)}).encode())
     if isinstance(result, ox.QuerySolutions):
         names = [v.value for v in result.variables]
-        rows = []
-        truncated = False
-        for solution in result:
-            if len(rows) == row_cap:
-                truncated = True
-                break
-            rows.append({name: term_json(solution[name]) for name in names
-                         if solution[name] is not None})
+        solutions, truncated = _take(result, row_cap)
+        rows = [{name: term_json(s[name]) for name in names if s[name] is not None}
+                for s in solutions]
         data = {"head": {"vars": names}, "results": {"bindings": rows}}
         return Answer("select", json.dumps(data, ensure_ascii=False).encode(), truncated,
                       len(rows))
-    lines = []
-    truncated = False
-    for triple in result:
-        if len(lines) == row_cap:
-            truncated = True
-            break
-        lines.append(f"{triple} .\n")
-    return Answer("graph", "".join(lines).encode(), truncated, len(lines))
+    triples, truncated = _take(result, row_cap)
+    return Answer("graph", "".join(f"{t} .\n" for t in triples).encode(), truncated,
+                  len(triples))
+
+
+def _take(items, cap: int) -> tuple[list, bool]:
+    """At most ``cap`` items, and whether there were more."""
+    taken = list(islice(items, cap + 1))
+    return taken[:cap], len(taken) > cap
 
 
 # -- the embedded store ---------------------------------------------------------------------------
