@@ -1,4 +1,5 @@
-"""The release's own descriptions at their standard places: DCAT catalog, VoID, ontology.
+"""The release's own descriptions at their standard places: DCAT catalog, VoID, example queries,
+ontology.
 
 ``/catalog`` (DCAT-AP 3) and ``/.well-known/void`` are plain Turtle by default
 and JSON-LD, RDF/XML or N-Triples by Accept (never gzip: data.gouv.fr's
@@ -59,6 +60,11 @@ def catalog() -> Response:
 @bp.route("/.well-known/void")
 def void() -> Response:
     return _graph_response(_release_file(release.VOID), list(FORMATS))
+
+
+@bp.route("/.well-known/sparql-examples")
+def examples() -> Response:
+    return _graph_response(_release_file(release.EXAMPLES), list(FORMATS))
 
 
 @bp.route("/def")

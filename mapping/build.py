@@ -28,7 +28,7 @@ from mapping import metadata, release
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
-from mapping.paths import SHAPES_DIR
+from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
 from mapping.shacl import PyshaclValidator, Result, Validator, report_turtle, summarize
 from mapping.vocab import DEFAULT_BASE, Iris
@@ -303,6 +303,10 @@ def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:
         (staged / "ontology" / name).write_text(load_ontology_text(name, base), encoding="utf-8")
     (staged / "shapes").mkdir()
     (staged / "shapes" / SHAPES_FILE).write_text(shapes, encoding="utf-8")
+    examples = EXAMPLES_FILE.read_text(encoding="utf-8")
+    (staged / release.EXAMPLES).write_text(
+        examples if base == DEFAULT_BASE else examples.replace(DEFAULT_BASE, base),
+        encoding="utf-8")
 
 
 def _build_report(config, mapper, records, files, problems, predicates, results, iris) -> dict:

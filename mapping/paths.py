@@ -15,6 +15,7 @@ DATA_DIR = REPO_ROOT / "data"
 SOURCE_DIR = DATA_DIR / "source"
 REFERENCE_DIR = DATA_DIR / "reference"
 BUILD_DIR = DATA_DIR / "build"
+EXAMPLES_FILE = DATA_DIR / "queries" / "examples.ttl"  # the example-query catalogue
 
 
 def default_sources() -> list[Path]:

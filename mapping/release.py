@@ -33,6 +33,7 @@ TURTLE = "dataset.ttl"
 JSONLD = "dataset.jsonld"
 MANIFEST = "manifest.json"
 CATALOG = "catalog.ttl"
+EXAMPLES = "examples.ttl"
 VOID = "void.ttl"
 PREFIXES = {
     "senacs": "{base}def#", "concept": "{base}concept/", "action": "{base}action/",
