@@ -225,6 +225,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_network(args: argparse.Namespace) -> int:
+    """Shared-partner networks, from a release or from a SPARQL endpoint."""
+    import importlib
+    import json as json_module
+
+    network = importlib.import_module("analysis.network")
+    sources = importlib.import_module("analysis.sources")
+    from mapping.paths import BUILD_DIR
+
+    if args.endpoint:
+        select, base = sources.endpoint_select(args.endpoint), args.base or DEFAULT_BASE
+    else:
+        release_dir = args.release or BUILD_DIR
+        if not (release_dir / "dataset.nt").is_file():
+            raise UsageError(f"{release_dir}: no release here (build one with `senacs-kg build`)")
+        select, base = sources.release_select(release_dir), args.base or \
+            sources.release_base(release_dir)
+    try:
+        networks = network.fetch(select, base, categories=args.categories)
+    except Exception as err:  # an unreachable or failing endpoint: one line
+        raise UsageError(f"could not read the network: {err}") from None
+    graph = getattr(networks, args.graph)
+    stats = network.annotate(graph)
+    written = network.write(graph, args.format, args.out)
+    print(f"senacs-kg network: {args.graph}: " + json_module.dumps(stats) + "; wrote "
+          + ", ".join(str(p) for p in written), file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="senacs-kg",
@@ -304,6 +333,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
+
+    net = sub.add_parser(
+        "network", help="shared-partner networks (GraphML, GEXF, CSV, PNG, SVG)",
+        description="Build the structure-partner network from a release or a SPARQL endpoint "
+                    "and write one of its graphs with node metrics (degree, weighted degree, "
+                    "betweenness, community).")
+    net.add_argument("--release", type=Path, default=None, metavar="DIR",
+                     help="read this release (default: data/build)")
+    net.add_argument("--endpoint", default=None, metavar="URL",
+                     help="read through this SPARQL endpoint instead of a release")
+    net.add_argument("--base", default=None, help="IRI base (default: the release's)")
+    net.add_argument("--graph", choices=("structures", "partners", "bipartite"),
+                     default="structures",
+                     help="structures linked by shared partners (default), partners linked by "
+                          "shared structures, or the bipartite graph")
+    net.add_argument("--categories", action="store_true",
+                     help="use partner categories (Caf, Commune…) instead of resolved bodies")
+    net.add_argument("--format", required=True, choices=("graphml", "gexf", "csv", "png", "svg"))
+    net.add_argument("--out", type=Path, required=True, metavar="FILE",
+                     help="the file to write (csv: the nodes; the edges go to FILE.edges.csv)")
+    net.set_defaults(func=cmd_network)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Network analysis of the graph (shared partners between structures), read through SPARQL."""

@@ -1,0 +1,187 @@
+"""Shared-partner networks: which structures work with the same bodies, and which bodies connect them.
+
+The data is read through SPARQL (any function that answers a SELECT with
+SPARQL JSON results: the embedded store, the HTTP endpoint, a remote Virtuoso),
+so the analysis is the same wherever the graph lives. The graphs and metrics
+are networkx's; nothing here re-implements a graph algorithm.
+
+- the bipartite graph: structures on one side, partners on the other, an edge
+  when some action of the structure names the partner;
+- its weighted projections: structures linked by the number of partners they
+  share, partners linked by the number of structures they share;
+- per node: degree, weighted degree, betweenness; per graph: components,
+  density, communities (Louvain, fixed seed: the same data gives the same
+  communities).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+from networkx.algorithms import bipartite
+
+SENACS = "{base}def#"
+RESOLVED_QUERY = """PREFIX senacs: <{base}def#>
+PREFIX schema: <https://schema.org/>
+SELECT DISTINCT ?structure ?structureName ?partner ?partnerName WHERE {{
+  ?action schema:agent ?structure ; senacs:resolvedPartner ?partner .
+  ?structure schema:name ?structureName . ?partner schema:name ?partnerName .
+}} ORDER BY ?structure ?partner"""
+CATEGORY_QUERY = """PREFIX senacs: <{base}def#>
+PREFIX schema: <https://schema.org/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+SELECT DISTINCT ?structure ?structureName ?partner ?partnerName WHERE {{
+  ?action schema:agent ?structure ; senacs:partnerCategory ?partner .
+  ?structure schema:name ?structureName .
+  ?partner skos:prefLabel ?partnerName . FILTER(lang(?partnerName) = "fr")
+}} ORDER BY ?structure ?partner"""
+
+Select = Callable[[str], list[dict[str, str]]]  # a SELECT query -> rows of {variable: value}
+
+
+@dataclass
+class Networks:
+    bipartite: nx.Graph
+    structures: nx.Graph  # structures linked by shared partners (weight = how many)
+    partners: nx.Graph  # partners linked by shared structures (weight = how many)
+
+
+def fetch(select: Select, base: str, categories: bool = False) -> Networks:
+    rows = select((CATEGORY_QUERY if categories else RESOLVED_QUERY).format(base=base))
+    graph = nx.Graph()
+    for row in rows:
+        graph.add_node(row["structure"], label=row["structureName"], kind="structure",
+                       bipartite=0)
+        graph.add_node(row["partner"], label=row["partnerName"], kind="partner", bipartite=1)
+        graph.add_edge(row["structure"], row["partner"])
+    structures = [n for n, d in graph.nodes(data=True) if d["kind"] == "structure"]
+    partners = [n for n, d in graph.nodes(data=True) if d["kind"] == "partner"]
+    return Networks(canonical(graph), _projection(graph, structures), _projection(graph, partners))
+
+
+def _projection(graph: nx.Graph, nodes: list[str]) -> nx.Graph:
+    projected = bipartite.weighted_projected_graph(graph, sorted(nodes))
+    for node in projected:
+        projected.nodes[node].update(graph.nodes[node])
+    return canonical(projected)
+
+
+def canonical(graph: nx.Graph) -> nx.Graph:
+    """The same graph with nodes and edges in sorted order: networkx keeps insertion order,
+    and a projection's comes from sets, whose order changes from one process to the next."""
+    ordered = nx.Graph()
+    ordered.add_nodes_from(sorted(graph.nodes(data=True), key=lambda n: n[0]))
+    ordered.add_edges_from(sorted((min(a, b), max(a, b), d) for a, b, d in graph.edges(data=True)))
+    return ordered
+
+
+def annotate(graph: nx.Graph) -> dict[str, object]:
+    """Per-node metrics written onto the nodes; per-graph metrics returned."""
+    weighted = dict(graph.degree(weight="weight"))
+    # betweenness over distances that shrink as links strengthen
+    for _, _, data in graph.edges(data=True):
+        data["distance"] = 1 / data.get("weight", 1)
+    betweenness = nx.betweenness_centrality(graph, weight="distance") if len(graph) else {}
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=0) \
+        if graph.number_of_edges() else [{n} for n in graph]
+    community_of = {n: i for i, members in enumerate(sorted(communities, key=lambda c: sorted(c)))
+                    for n in members}
+    for node in graph:
+        graph.nodes[node].update(degree=graph.degree(node), weighted_degree=weighted[node],
+                                 betweenness=round(betweenness.get(node, 0.0), 6),
+                                 community=community_of[node])
+    for _, _, data in graph.edges(data=True):
+        del data["distance"]
+    return {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+            "components": nx.number_connected_components(graph) if len(graph) else 0,
+            "density": round(nx.density(graph), 6) if len(graph) > 1 else 0.0,
+            "communities": len(communities)}
+
+
+def write(graph: nx.Graph, fmt: str, out: Path) -> list[Path]:
+    """Write a graph as GraphML, GEXF, CSV (nodes and edges) or a PNG/SVG drawing."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "graphml":
+        nx.write_graphml(graph, out)
+        return [out]
+    if fmt == "gexf":
+        nx.write_gexf(graph, out)
+        return [out]
+    if fmt == "csv":
+        edges = out.with_name(out.stem + ".edges.csv") if out.suffix == ".csv" else \
+            out.with_name(out.name + ".edges.csv")
+        out.write_text(nodes_csv(graph), encoding="utf-8")
+        edges.write_text(edges_csv(graph), encoding="utf-8")
+        return [out, edges]
+    if fmt in ("png", "svg"):
+        draw(graph, out, fmt)
+        return [out]
+    raise ValueError(f"unknown network format {fmt!r}: graphml, gexf, csv, png or svg")
+
+
+def nodes_csv(graph: nx.Graph) -> str:
+    buffer = io.StringIO()
+    fields = ["id", "label", "kind", "degree", "weighted_degree", "betweenness", "community"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for node in sorted(graph):
+        writer.writerow({"id": node, **graph.nodes[node]})
+    return buffer.getvalue()
+
+
+def edges_csv(graph: nx.Graph) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["source", "target", "weight"])
+    for a, b, data in sorted(graph.edges(data=True), key=lambda e: tuple(sorted(e[:2]))):
+        source, target = sorted((a, b))
+        writer.writerow([source, target, data.get("weight", 1)])
+    return buffer.getvalue()
+
+
+def layout(graph: nx.Graph) -> dict:
+    """Each connected component laid out on its own (fixed seed), largest first, in a grid:
+    one spring layout for all would fling small components to the edges."""
+    import math
+
+    components = sorted((sorted(c) for c in nx.connected_components(graph)),
+                        key=lambda c: (-len(c), c))
+    columns = max(1, math.ceil(math.sqrt(len(components))))
+    positions = {}
+    for i, nodes in enumerate(components):
+        sub = graph.subgraph(nodes)
+        local = nx.spring_layout(sub, seed=0, weight="weight") if len(nodes) > 1 \
+            else {nodes[0]: (0.0, 0.0)}
+        size = 1.0 if i == 0 else 0.5
+        x0, y0 = (i % columns) * 2.5, -(i // columns) * 2.5
+        for node, (x, y) in local.items():
+            positions[node] = (x0 + size * x, y0 + size * y)
+    return positions
+
+
+def draw(graph: nx.Graph, out: Path, fmt: str) -> None:
+    """A static drawing (spring layout with a fixed seed; thicker edges for more sharing)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(12, 9), dpi=100)
+    positions = layout(graph)
+    widths = [0.5 + data.get("weight", 1) for _, _, data in graph.edges(data=True)]
+    colors = [graph.nodes[n].get("community", 0) for n in graph]
+    nx.draw_networkx_edges(graph, positions, ax=axes, width=widths, alpha=0.4)
+    nx.draw_networkx_nodes(graph, positions, ax=axes, node_color=colors, cmap="tab20",
+                           node_size=[80 + 40 * graph.degree(n) for n in graph])
+    nx.draw_networkx_labels(graph, positions, ax=axes, font_size=7,
+                            labels={n: graph.nodes[n].get("label", n)[:30] for n in graph})
+    axes.set_axis_off()
+    figure.tight_layout()
+    metadata = {"Software": "senacs-kg"} if fmt == "png" else {"Date": None}
+    figure.savefig(out, format=fmt, metadata=metadata)
+    plt.close(figure)
