@@ -56,6 +56,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         "store": store, "release": release_id, "manifest": manifest,
         "triples": manifest.get("triples", 0),
         "cache": AnswerCache(int(app.config["CACHE_ENTRIES"])),
+        "examples": sparql.load_examples(release_dir / release.EXAMPLES),
     }
     errors.register(app)
     app.register_blueprint(sparql.bp)

@@ -117,9 +117,20 @@ def negotiate(kind: str) -> str:
     return media
 
 
+def wants_page() -> bool:
+    """A browser (text/html preferred over every result format) gets the query page."""
+    if request.method != "GET" or request.values.get("format") or request.values.get("output"):
+        return False
+    offers = ["text/html", *RESULT_TYPES, *GRAPH_TYPES]
+    return choose(request.headers.get("Accept"), offers) == "text/html" and \
+        "text/html" in (request.headers.get("Accept") or "")
+
+
 @bp.route("/sparql", methods=["GET", "POST"])
 def sparql() -> Response:
     query, default_graphs, named_graphs = read_request()
+    if wants_page():
+        return query_page(query or "")
     if query is None:
         return service_description()
     config = current_app.config
@@ -191,6 +202,55 @@ def render(answer: Answer, media: str) -> bytes:
     elif answer.truncated and fmt == ox.QueryResultsFormat.XML:
         body = body.replace(b"<head>", b'<head><link href="urn:senacs-kg:truncated"/>', 1)
     return body
+
+
+EXAMPLE_QUERY = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
+PREFIX sh: <http://www.w3.org/ns/shacl#>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+SELECT ?example ?label ?query WHERE {
+  ?example a sh:SPARQLExecutable ; rdfs:label ?label .
+  { ?example sh:select ?query } UNION { ?example sh:ask ?query }
+  UNION { ?example sh:construct ?query }
+  FILTER(lang(?label) = "fr")
+} ORDER BY ?label"""
+DEFAULT_QUERY = """PREFIX senacs: <{base}def#>
+PREFIX schema: <https://schema.org/>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX org: <http://www.w3.org/ns/org#>
+PREFIX igeo: <http://rdf.insee.fr/def/geo#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+
+SELECT ?action ?title WHERE {{
+  ?action a senacs:Action ; dcterms:title ?title .
+}} ORDER BY ?title LIMIT 20
+"""
+
+
+def load_examples(path) -> list[dict[str, str]]:
+    """The example catalogue of a release, for the query page's picker."""
+    if not path.is_file():
+        return []
+    store = ox.Store()
+    store.load(path=str(path), format=ox.RdfFormat.TURTLE)
+    return [{"id": row["example"].value.rsplit("#", 1)[-1], "label": row["label"].value,
+             "query": row["query"].value} for row in store.query(EXAMPLE_QUERY)]
+
+
+def query_page(initial: str) -> Response:
+    from flask import render_template
+
+    from endpoint.pages import _json_ld
+
+    examples = current_app.extensions["senacs"]["examples"]
+    body = render_template(
+        "query.html", examples=examples, endpoint=request.base_url,
+        initial=initial or DEFAULT_QUERY.format(base=current_app.config["BASE"]),
+        examples_json=_json_ld({ex["id"]: ex for ex in examples}))
+    response = Response(body, content_type="text/html; charset=utf-8")
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 def service_description() -> Response:

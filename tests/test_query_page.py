@@ -1,0 +1,91 @@
+"""The query page in a real browser: pick an example, run it, see the rows, follow a link.
+
+Playwright drives Debian's chromium (/usr/bin/chromium, installed by .ci/run); no browser is
+downloaded.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from browser import CHROMIUM, FLAGS
+from conftest import free_port, start_server, stop
+from playwright.sync_api import sync_playwright
+
+
+@pytest.fixture(scope="module")
+def site(release_dir, tmp_path_factory):
+    port = free_port()
+    proc = start_server(release_dir, tmp_path_factory.mktemp("qp") / "store", port)
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM, "chromium is not installed (.ci/run installs it)"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM,
+                                     args=[f for f in FLAGS if f != "--headless"])
+        yield chromium
+        chromium.close()
+
+
+def test_a_browser_gets_the_page_and_clients_get_results(site):
+    page = requests.get(site + "/sparql", headers={"Accept": "text/html,*/*;q=0.8"}, timeout=10)
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "PREFIX senacs:" in page.text and "Actions par mot clé" in page.text
+    sd = requests.get(site + "/sparql", timeout=10)
+    assert sd.headers["Content-Type"].startswith("text/turtle")
+
+
+def test_pick_an_example_run_it_see_rows_and_follow_a_link(site, browser):
+    page = browser.new_page()
+    page.goto(site + "/sparql")
+    page.select_option("#examples", "actions-of-a-structure")
+    assert "centre-social-reynerie-31" in page.input_value("#query")
+    page.click("#run")
+    page.wait_for_selector("#results table tbody tr")
+    rows = page.locator("#results table tbody tr")
+    assert rows.count() == 3  # the seed's three actions of the Reynerie centre
+    assert "query=" in page.url  # the query is kept in the URL
+    assert "3 ligne(s)" in page.inner_text("#status")
+    csv_link = page.get_attribute("#downloads a", "href")
+    assert "format=csv" in csv_link
+    assert requests.get(site + csv_link, timeout=10).text.splitlines()[0] == "action,title,status"
+    first = rows.first.locator("a").first
+    target = first.inner_text()
+    first.click()
+    page.wait_for_selector("h1")
+    assert page.url.startswith(site + "/action/centre-social-reynerie-31/")
+    assert target.endswith(page.url[len(site):])
+    page.close()
+
+
+def test_screenshot_of_the_query_page(site, browser, tmp_path):
+    """For people to look at; checked only for size."""
+    page = browser.new_page(viewport={"width": 1100, "height": 1300})
+    page.goto(site + "/sparql")
+    page.select_option("#examples", "actions-per-keyword")
+    page.click("#run")
+    page.wait_for_selector("#results table tbody tr")
+    shot = tmp_path / "query.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    page.close()
+
+
+def test_a_link_reproduces_the_query_and_errors_are_readable(site, browser):
+    page = browser.new_page()
+    page.goto(site + "/sparql?" + requests.compat.urlencode({
+        "query": "PREFIX senacs: <https://w3id.org/senacs-kg/def#> "
+                 "SELECT (COUNT(?a) AS ?n) WHERE { ?a a senacs:Action }"}))
+    page.wait_for_selector("#results table tbody tr")
+    assert page.inner_text("#results table tbody tr td") == "25"
+    assert page.locator("#highlight .k").count() >= 3  # SELECT, COUNT, WHERE… highlighted
+    page.fill("#query", "SELECT ?x WHERE { ?x ?y }")
+    page.click("#run")
+    page.wait_for_selector("#status.error")
+    assert "Erreur 400" in page.inner_text("#status")
+    assert "malformed query" in page.inner_text("#status")
+    page.close()
