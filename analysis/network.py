@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import networkx as nx
@@ -44,11 +45,31 @@ SELECT DISTINCT ?structure ?structureName ?partner ?partnerName WHERE {{
 Select = Callable[[str], list[dict[str, str]]]  # a SELECT query -> rows of {variable: value}
 
 
-@dataclass
 class Networks:
-    bipartite: nx.Graph
-    structures: nx.Graph  # structures linked by shared partners (weight = how many)
-    partners: nx.Graph  # partners linked by shared structures (weight = how many)
+    """The bipartite graph, and its projections computed when first asked for."""
+
+    def __init__(self, graph: nx.Graph) -> None:
+        self.bipartite = canonical(graph)
+
+    def side(self, kind: str) -> list[str]:
+        return [n for n, d in self.bipartite.nodes(data=True) if d["kind"] == kind]
+
+    @cached_property
+    def structures(self) -> nx.Graph:
+        """Structures linked by shared partners (weight: how many)."""
+        return _projection(self.bipartite, self.side("structure"))
+
+    @cached_property
+    def partners(self) -> nx.Graph:
+        """Partners linked by shared structures (weight: how many)."""
+        return _projection(self.bipartite, self.side("partner"))
+
+    def projection_edges_at_least(self, name: str) -> int:
+        """A lower bound of a projection's links, without computing it: the node of the other
+        side with the most neighbours links all of them pairwise."""
+        other = "partner" if name == "structures" else "structure"
+        most = max((self.bipartite.degree(n) for n in self.side(other)), default=0)
+        return most * (most - 1) // 2
 
 
 def fetch(select: Select, base: str, categories: bool = False) -> Networks:
@@ -59,9 +80,7 @@ def fetch(select: Select, base: str, categories: bool = False) -> Networks:
                        bipartite=0)
         graph.add_node(row["partner"], label=row["partnerName"], kind="partner", bipartite=1)
         graph.add_edge(row["structure"], row["partner"])
-    structures = [n for n, d in graph.nodes(data=True) if d["kind"] == "structure"]
-    partners = [n for n, d in graph.nodes(data=True) if d["kind"] == "partner"]
-    return Networks(canonical(graph), _projection(graph, structures), _projection(graph, partners))
+    return Networks(graph)
 
 
 def _projection(graph: nx.Graph, nodes: list[str]) -> nx.Graph:
@@ -80,13 +99,27 @@ def canonical(graph: nx.Graph) -> nx.Graph:
     return ordered
 
 
+BETWEENNESS_BUDGET = 5_000_000  # source nodes × edges; beyond, betweenness is sampled
+
+
 def annotate(graph: nx.Graph) -> dict[str, object]:
-    """Per-node metrics written onto the nodes; per-graph metrics returned."""
+    """Per-node metrics written onto the nodes; per-graph metrics returned.
+
+    Exact betweenness costs nodes × edges; beyond BETWEENNESS_BUDGET it is estimated from a
+    sample of source nodes (fixed seed, so reproducible) that fits the budget.
+    """
     weighted = dict(graph.degree(weight="weight"))
     # betweenness over distances that shrink as links strengthen
     for _, _, data in graph.edges(data=True):
         data["distance"] = 1 / data.get("weight", 1)
-    betweenness = nx.betweenness_centrality(graph, weight="distance") if len(graph) else {}
+    edges = max(1, graph.number_of_edges())
+    sample = max(20, BETWEENNESS_BUDGET // edges)
+    sampled = len(graph) * edges > BETWEENNESS_BUDGET and sample < len(graph)
+    # unweighted graphs (the bipartite one) need breadth-first search, not Dijkstra: far faster
+    weighted_links = any(d.get("weight", 1) != 1 for _, _, d in graph.edges(data=True))
+    betweenness = nx.betweenness_centrality(
+        graph, weight="distance" if weighted_links else None, k=sample if sampled else None,
+        seed=0) if len(graph) else {}
     communities = nx.community.louvain_communities(graph, weight="weight", seed=0) \
         if graph.number_of_edges() else [{n} for n in graph]
     community_of = {n: i for i, members in enumerate(sorted(communities, key=lambda c: sorted(c)))
@@ -100,7 +133,8 @@ def annotate(graph: nx.Graph) -> dict[str, object]:
     return {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
             "components": nx.number_connected_components(graph) if len(graph) else 0,
             "density": round(nx.density(graph), 6) if len(graph) > 1 else 0.0,
-            "communities": len(communities)}
+            "communities": len(communities),
+            "betweenness": f"estimated from {sample} sources" if sampled else "exact"}
 
 
 def write(graph: nx.Graph, fmt: str, out: Path) -> list[Path]:
@@ -110,7 +144,10 @@ def write(graph: nx.Graph, fmt: str, out: Path) -> list[Path]:
         nx.write_graphml(graph, out)
         return [out]
     if fmt == "gexf":
-        nx.write_gexf(graph, out)
+        # networkx stamps today's date in <meta>: drop it, same graph must give same bytes
+        text = "\n".join(nx.generate_gexf(graph)) + "\n"
+        out.write_text(re.sub(r'<meta lastmodifieddate="[^"]*">', "<meta>", text, count=1),
+                       encoding="utf-8")
         return [out]
     if fmt == "csv":
         edges = out.with_name(out.stem + ".edges.csv") if out.suffix == ".csv" else \

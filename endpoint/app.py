@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, resources, sparql
+from endpoint import described, dumps, errors, network, resources, sparql
 from endpoint.cache import AnswerCache
 from endpoint.config import load_config
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(dumps.bp)
     app.register_blueprint(resources.bp)
     app.register_blueprint(described.bp)
+    app.register_blueprint(network.bp)
 
     @app.after_request
     def cors(response: Response) -> Response:

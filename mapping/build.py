@@ -266,7 +266,9 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
                             input_errors, timings, refused)
 
     start = time.perf_counter()
-    counts = release.write_dumps(sorter.merged(), staged, iris.base)
+    network_lines: list[str] = []
+    counts = release.write_dumps(sorter.merged(), staged, iris.base, NETWORK_PREDICATES(iris),
+                                 network_lines)
     shutil.rmtree(work)
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
@@ -279,6 +281,9 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     release.write_turtle(metadata.void(iris.base, counts, first_action[0] if first_action
                                        else None), staged / release.VOID, iris.base)
     timings["write"] = time.perf_counter() - start
+    start = time.perf_counter()
+    report["network"] = write_network(network_lines, staged / "network", iris.base)
+    timings["network"] = time.perf_counter() - start
     (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
                                             ensure_ascii=False) + "\n", encoding="utf-8")
     _copy_vocabularies(staged, iris.base, shapes)
@@ -295,6 +300,59 @@ def _note_problems(found, path: Path, problems: list[str]) -> int:
         warning = "warning: " if problem.severity == "warning" else ""
         problems.append(f"{path.name}:{problem.line}: {warning}{problem.message}")
     return sum(problem.severity == "error" for problem in found)
+
+
+def NETWORK_PREDICATES(iris: Iris) -> frozenset[str]:  # noqa: N802 - a constant of the base
+    """The triples the network analysis reads (kept aside while the dump is written)."""
+    return frozenset({"<https://schema.org/agent>", "<https://schema.org/name>",
+                      f"<{iris.DEF}resolvedPartner>", f"<{iris.DEF}partnerCategory>",
+                      "<http://www.w3.org/2004/02/skos/core#prefLabel>"})
+
+
+def write_network(lines: list[str], folder: Path, base: str) -> dict:
+    """The release's network files, computed through SPARQL like `senacs-kg network`.
+
+    The bipartite graph and the partners' projection always; a projection only up to
+    MAX_EDGES links: when one body (the Caf) partners nearly every structure, the structures'
+    projection is nearly complete and grows with the square of the structures (448,000 links
+    for 963 structures at 10,000 records), too big to be useful as a file.
+    """
+    import importlib
+
+    import pyoxigraph as ox
+
+    network = importlib.import_module("analysis.network")
+    store = ox.Store()
+    store.bulk_load("".join(lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+
+    def select(query: str) -> list[dict[str, str]]:
+        results = store.query(query)
+        names = [v.value for v in results.variables]
+        return [{n: row[n].value for n in names if row[n] is not None} for row in results]
+
+    networks = network.fetch(select, base)
+    folder.mkdir()
+    stats = {}
+    graphs = {}
+    for name in ("bipartite", "partners", "structures"):
+        bound = 0 if name == "bipartite" else networks.projection_edges_at_least(name)
+        graph = getattr(networks, name) if bound <= MAX_EDGES else None
+        if graph is not None and graph.number_of_edges() <= MAX_EDGES:
+            graphs[name] = graph
+        else:
+            links = graph.number_of_edges() if graph is not None else f"at least {bound}"
+            stats[name] = (f"not written: {links} links (more than {MAX_EDGES}); "
+                           f"`senacs-kg network --graph {name}` computes it")
+    for name, graph in graphs.items():
+        stats[name] = network.annotate(graph)
+        for fmt, suffix in (("graphml", ".graphml"), ("gexf", ".gexf"), ("csv", ".csv")):
+            network.write(graph, fmt, folder / f"{name}{suffix}")
+    (folder / "network.json").write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n",
+                                         encoding="utf-8")
+    return stats
+
+
+MAX_EDGES = 50_000
 
 
 def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:

@@ -83,7 +83,8 @@ class SortedLines:
         self._lines, self._chunks = [], []
 
 
-def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict:
+def write_dumps(lines: Iterable[str], folder: Path, base: str,
+                keep: frozenset[str] = frozenset(), kept: list[str] | None = None) -> dict:
     """The canonical dump (sorted N-Triples) and its gzip, then Turtle and JSON-LD from it.
 
     Returns what VoID and the build report count: triples, instances per class,
@@ -106,6 +107,8 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict:
                 entities += subject.startswith("<")
                 previous_subject = subject
             properties[predicate] = properties.get(predicate, 0) + 1
+            if predicate in keep and kept is not None:
+                kept.append(line)
             if predicate == rdf_type:
                 cls = rest[:-3]  # drop " .\n"
                 classes[cls] = classes.get(cls, 0) + 1

@@ -89,3 +89,36 @@ def test_a_link_reproduces_the_query_and_errors_are_readable(site, browser):
     assert "Erreur 400" in page.inner_text("#status")
     assert "malformed query" in page.inner_text("#status")
     page.close()
+
+
+# -- the network view ---------------------------------------------------------------------------
+
+
+def test_release_network_files_are_served(site, release_dir):
+    import json
+
+    stats = json.loads((release_dir / "network" / "network.json").read_text(encoding="utf-8"))
+    assert stats["structures"]["nodes"] == 10 and stats["bipartite"]["betweenness"] == "exact"
+    data = requests.get(site + "/network/structures.view.json", timeout=10).json()
+    assert data["shown"] == data["total"] == 10
+    assert all({"x", "y", "label", "community", "degree"} <= set(n) for n in data["nodes"])
+    graphml = requests.get(site + "/network/partners.graphml", timeout=10)
+    assert graphml.status_code == 200 and graphml.headers["ETag"]
+    assert b"<graphml" in graphml.content
+    assert requests.get(site + "/network/../manifest.json", timeout=10).status_code == 404
+
+
+def test_network_view_in_the_browser(site, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1100, "height": 1000})
+    page.goto(site + "/network/")
+    page.wait_for_selector("#view circle")
+    assert page.locator("#view circle").count() == 10
+    all_links = page.locator("#view line").count()
+    page.fill("#minWeight", "2")
+    page.dispatch_event("#minWeight", "input")
+    assert page.locator("#view line").count() < all_links
+    page.screenshot(path=str(tmp_path / "network.png"))
+    page.locator("#view circle").first.click()
+    page.wait_for_selector("h1")
+    assert "/structure/" in page.url
+    page.close()
