@@ -57,7 +57,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         "triples": manifest.get("triples", 0),
         "cache": AnswerCache(int(app.config["CACHE_ENTRIES"])),
         "examples": sparql.load_examples(release_dir / release.EXAMPLES),
+        "warmed": 0,
     }
+    if app.extensions["senacs"]["cache"].entries and app.config["WARM_CACHE"]:
+        sparql.warm(app, app.extensions["senacs"]["examples"])
     errors.register(app)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(dumps.bp)
@@ -70,7 +73,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         """Any web page may query the endpoint and read the data (GET and POST)."""
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Expose-Headers"] = (
-            f"ETag, Link, Content-Location, Retry-After, {sparql.TRUNCATED_HEADER}")
+            f"ETag, Link, Content-Location, Retry-After, X-Cache, {sparql.TRUNCATED_HEADER}")
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
@@ -79,7 +82,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
-        return Response(json.dumps({"status": "ok", "release": release_id}) + "\n",
-                        content_type="application/json")
+        state = app.extensions["senacs"]
+        body = {"status": "ok", "release": release_id, "examples_warmed": state["warmed"],
+                "examples": len(state["examples"])}
+        return Response(json.dumps(body) + "\n", content_type="application/json")
 
     return app

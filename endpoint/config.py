@@ -31,6 +31,7 @@ DEFAULTS: dict[str, object] = {
     "MAX_CONTENT_LENGTH": 1_048_576,  # bytes of request body (Flask enforces it: 413)
     "SERVICE_ALLOWLIST": [],  # endpoint IRIs SERVICE may call; none by default
     "CACHE_ENTRIES": 512,  # results kept per release (0: no cache)
+    "WARM_CACHE": True,  # answer the example catalogue in the background at start
     "VERIFY_RELEASE": True,  # check the release's checksums before loading it
 }
 

@@ -149,6 +149,7 @@ def sparql() -> Response:
     body = render(answer, media)
     response = Response(body, content_type=_content_type(media))
     response.headers["Vary"] = "Accept"
+    response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
         response.headers[TRUNCATED_HEADER] = f"true; rows={answer.rows}"
     if request.method == "GET":
@@ -159,20 +160,47 @@ def sparql() -> Response:
 
 def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) -> Answer:
     state = current_app.extensions["senacs"]
-    key = (query, tuple(default_graphs), tuple(named_graphs), request.base_url)
+    key = (query, tuple(default_graphs), tuple(named_graphs))
     cached = state["cache"].get(key)
     if cached is not None:
+        request.environ["senacs.cache"] = "hit"
         return cached
+    request.environ["senacs.cache"] = "miss"
     try:
-        # relative IRIs in a query resolve against the endpoint (SPARQL 1.1 Protocol, 2.1.4)
-        answer = state["store"].query(query, default_graphs, named_graphs,
-                                      base_iri=request.base_url)
+        answer = answer_query(state["store"], current_app.config["BASE"], query, default_graphs,
+                              named_graphs)
     except QueryError as err:
         raise ProtocolError(400, f"malformed query: {err}") from None
     except (QueryTimeout, Overloaded) as err:
         raise ProtocolError(503, str(err), retry_after=5) from None
     state["cache"].put(key, answer)
     return answer
+
+
+def answer_query(store, base: str, query: str, default_graphs=(), named_graphs=()) -> Answer:
+    # relative IRIs in a query resolve against the endpoint (SPARQL 1.1 Protocol, 2.1.4): its
+    # public IRI, the same whatever host name the request came through
+    return store.query(query, default_graphs, named_graphs, base_iri=base + "sparql")
+
+
+def warm(app, examples: list[dict[str, str]]) -> None:
+    """Answer the example catalogue once in the background, so its first visitors wait no more
+    than the next ones (aggregates over a large release take seconds on Oxigraph)."""
+    import threading
+
+    state = app.extensions["senacs"]
+
+    def run() -> None:
+        for example in examples:
+            key = (example["query"], (), ())
+            try:
+                state["cache"].put(key, answer_query(state["store"], app.config["BASE"],
+                                                     example["query"]))
+                state["warmed"] += 1
+            except (QueryError, QueryTimeout, Overloaded):
+                continue
+
+    threading.Thread(target=run, name="senacs-warm-cache", daemon=True).start()
 
 
 def _content_type(media: str) -> str:

@@ -169,3 +169,21 @@ def test_ask_and_construct_examples(endpoint, seed_records):
     titles = {t.object.value for t in triples if t.predicate.value.endswith("/title")}
     assert titles == {r.title for r in seed_records if r.structure_name == "CENTRE SOCIAL D'EMPALOT"}
     assert slug("CENTRE SOCIAL D'EMPALOT") in query_of("structure-card")
+
+
+def test_the_catalogue_is_answered_ahead_of_its_first_visitor(endpoint):
+    import time
+
+    health = endpoint[:-len("/sparql")] + "/healthz"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = requests.get(health, timeout=10).json()
+        if state["examples_warmed"] == state["examples"]:
+            break
+        time.sleep(0.2)
+    assert state["examples_warmed"] == state["examples"] == 14
+    first = requests.post(endpoint, data={"query": query_of("budget-per-dimension")}, timeout=10)
+    assert first.headers["X-Cache"] == "hit"
+    other = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(isLiteral(?o)) }"
+    assert requests.post(endpoint, data={"query": other}, timeout=10).headers["X-Cache"] == "miss"
+    assert requests.post(endpoint, data={"query": other}, timeout=10).headers["X-Cache"] == "hit"
