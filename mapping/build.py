@@ -31,7 +31,7 @@ from mapping.mapper import Mapper, vocabulary_graph
 from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
 from mapping.shacl import PyshaclValidator, Result, Validator, report_turtle, summarize
-from mapping.vocab import DEFAULT_BASE, Iris
+from mapping.vocab import DEFAULT_BASE, Iris, rebase
 
 SHAPES_FILE = "senacs.shapes.ttl"
 ONTOLOGY_FILES = ("senacs.ttl", "form.ttl", "schemes.ttl")
@@ -72,8 +72,7 @@ class BuildOutcome:
 
 
 def shapes_text(base: str) -> str:
-    text = (SHAPES_DIR / SHAPES_FILE).read_text(encoding="utf-8")
-    return text if base == DEFAULT_BASE else text.replace(DEFAULT_BASE, base)
+    return rebase((SHAPES_DIR / SHAPES_FILE).read_text(encoding="utf-8"), base)
 
 
 def vocabulary_lines(iris: Iris) -> list[str]:
@@ -361,10 +360,8 @@ def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:
         (staged / "ontology" / name).write_text(load_ontology_text(name, base), encoding="utf-8")
     (staged / "shapes").mkdir()
     (staged / "shapes" / SHAPES_FILE).write_text(shapes, encoding="utf-8")
-    examples = EXAMPLES_FILE.read_text(encoding="utf-8")
     (staged / release.EXAMPLES).write_text(
-        examples if base == DEFAULT_BASE else examples.replace(DEFAULT_BASE, base),
-        encoding="utf-8")
+        rebase(EXAMPLES_FILE.read_text(encoding="utf-8"), base), encoding="utf-8")
 
 
 def _build_report(config, mapper, records, files, problems, predicates, results, iris) -> dict:

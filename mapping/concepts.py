@@ -15,7 +15,7 @@ from rdflib import Graph
 
 from mapping import ntriples as nt
 from mapping.paths import ONTOLOGY_DIR
-from mapping.vocab import DEFAULT_BASE, RDF, SKOS, Iris, slug
+from mapping.vocab import RDF, SKOS, Iris, rebase, slug
 
 # The scheme of each controlled field of the form.
 SCHEME_OF_FIELD = {
@@ -39,8 +39,7 @@ class Concept(NamedTuple):
 
 def load_ontology_text(name: str, base: str) -> str:
     """An ontology file's Turtle, its IRIs moved onto the configured base."""
-    text = (ONTOLOGY_DIR / name).read_text(encoding="utf-8")
-    return text if base == DEFAULT_BASE else text.replace(DEFAULT_BASE, base)
+    return rebase((ONTOLOGY_DIR / name).read_text(encoding="utf-8"), base)
 
 
 class Schemes:

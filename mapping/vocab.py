@@ -23,7 +23,7 @@ ADMS = Namespace("http://www.w3.org/ns/adms#")
 WD = Namespace("http://www.wikidata.org/entity/")
 
 __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
-           "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "DEFAULT_BASE"]
+           "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE"]
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 SLUG_MAX = 60
@@ -41,6 +41,11 @@ def slug(text: str, max_len: int = SLUG_MAX) -> str:
         cut = words.rfind("-", 0, max_len + 1)
         words = words[:cut if cut > max_len // 2 else max_len].strip("-")
     return words or "sans-nom"
+
+
+def rebase(text: str, base: str) -> str:
+    """Turtle written under the default base (ontology, shapes, examples), moved onto ``base``."""
+    return text if base == DEFAULT_BASE else text.replace(DEFAULT_BASE, base)
 
 
 class Iris:
