@@ -8,10 +8,8 @@ from pathlib import Path
 import pyoxigraph as ox
 
 
-def release_select(release_dir: Path):
-    """A SELECT function over a release's canonical dump, loaded into an in-memory store."""
-    store = ox.Store()
-    store.bulk_load(path=str(release_dir / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
+def store_select(store: ox.Store):
+    """A SELECT function over an Oxigraph store: rows of {variable: value}."""
 
     def select(query: str) -> list[dict[str, str]]:
         results = store.query(query)
@@ -19,6 +17,13 @@ def release_select(release_dir: Path):
         return [{n: row[n].value for n in names if row[n] is not None} for row in results]
 
     return select
+
+
+def release_select(release_dir: Path):
+    """A SELECT function over a release's canonical dump, loaded into an in-memory store."""
+    store = ox.Store()
+    store.bulk_load(path=str(release_dir / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
+    return store_select(store)
 
 
 def endpoint_select(url: str, timeout: float = 120):

@@ -321,15 +321,10 @@ def write_network(lines: list[str], folder: Path, base: str) -> dict:
     import pyoxigraph as ox
 
     network = importlib.import_module("analysis.network")
+    sources = importlib.import_module("analysis.sources")
     store = ox.Store()
     store.bulk_load("".join(lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
-
-    def select(query: str) -> list[dict[str, str]]:
-        results = store.query(query)
-        names = [v.value for v in results.variables]
-        return [{n: row[n].value for n in names if row[n] is not None} for row in results]
-
-    networks = network.fetch(select, base)
+    networks = network.fetch(sources.store_select(store), base)
     folder.mkdir()
     stats = {}
     graphs = {}
