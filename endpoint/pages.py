@@ -109,7 +109,9 @@ def _json_ld(data: dict) -> str:
 
 def action_page(node: Node, senacs: str) -> str:
     linked = {t.value for vs in node.values.values() for t in vs if isinstance(t, ox.NamedNode)}
-    labels = labels_of(linked | set(node.values))
+    kinds = {t.value for values in node.parts.values()
+             for t in values.get(senacs + "personKind", [])}
+    labels = labels_of(linked | kinds | set(node.values))  # one query for the whole page
     fields = [f for f in _form_fields() if f["iri"].rsplit("field-", 1)[-1] != "territory-repeat"]
     parts = node.parts
     extracted: dict[str, list[dict]] = defaultdict(list)
@@ -131,7 +133,7 @@ def action_page(node: Node, senacs: str) -> str:
             low = _value(values.get("https://schema.org/minValue"))
             high = _value(values.get("https://schema.org/maxValue"))
             person = values.get(senacs + "personKind")
-            kind_label = labels_of({person[0].value}).get(person[0].value, {}) if person else {}
+            kind_label = labels.get(person[0].value, {}) if person else {}
             entry["text"] = f"{low if low == high else f'{low} à {high}'} {kind_label.get('fr', '')}"
         elif kind == "start":
             entry["text"] = f"début : {_value(values.get(senacs + 'date'))}"
@@ -157,8 +159,7 @@ def action_page(node: Node, senacs: str) -> str:
         extracted=extracted, href=href, structure=structure, senacs=senacs,
         first_line=_value(derivation.get(senacs + "firstLine")),
         last_line=_value(derivation.get(senacs + "lastLine")),
-        source_name=labels_of({source_file.value}).get(source_file.value, {}).get("fr")
-        if source_file else None,
+        source_name=labels.get(source_file.value, {}).get("fr") if source_file else None,
         partners=sorted(node.values.get(senacs + "resolvedPartner", []), key=lambda t: t.value),
         json_ld=_json_ld(ld))
 
