@@ -286,7 +286,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
                                             ensure_ascii=False) + "\n", encoding="utf-8")
     _copy_vocabularies(staged, iris.base, shapes)
-    release.write_manifest(staged, _manifest_content(config, iris, files, counts, report))
+    release.write_manifest(staged, _manifest_content(config, iris, files, counts, report), dumps)
     release.publish(staged, config.out)
     return BuildOutcome(True, config.out, records, violations, len(results) - violations,
                         input_errors, timings)

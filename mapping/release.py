@@ -157,12 +157,21 @@ def file_digest(path: Path) -> tuple[str, int]:
     return sha.hexdigest(), size
 
 
-def write_manifest(folder: Path, content: dict) -> dict:
-    """manifest.json: every file of the release with its sha256 and size, plus ``content``."""
+def write_manifest(folder: Path, content: dict, known: dict[str, dict] | None = None) -> dict:
+    """manifest.json: every file of the release with its sha256 and size, plus ``content``.
+
+    ``known`` gives the digests already computed (the dumps, hashed for the catalog), so that
+    gigabytes are not read twice.
+    """
+    known = known or {}
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
-        digest, size = file_digest(path)
-        files[path.relative_to(folder).as_posix()] = {"sha256": digest, "bytes": size}
+        name = path.relative_to(folder).as_posix()
+        if name in known:
+            files[name] = dict(known[name])
+        else:
+            digest, size = file_digest(path)
+            files[name] = {"sha256": digest, "bytes": size}
     manifest = {**content, "files": files,
                 "release": files[DUMP]["sha256"][:16] if DUMP in files else None}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True,
