@@ -182,6 +182,12 @@ def _compile(shapes: Graph, shape, target: str, path: str | None) -> list[Check]
     return out
 
 
+def messages_of(shapes: Graph) -> dict[str, list[tuple[str, str]]]:
+    """Each shape's sh:message, as (text, language) pairs."""
+    return {str(s): [(str(m), m.language) for m in shapes.objects(s, SH.message)]
+            for s in set(shapes.subjects(SH.message, None))}
+
+
 class Validator:
     """Runs the compiled shapes over batches of N-Triples."""
 
@@ -189,8 +195,7 @@ class Validator:
         self.shapes = shapes
         self.checks = compile_shapes(shapes)
         self.vocabulary = "".join(vocabulary).encode("utf-8")
-        self.messages = {str(s): [(str(m), m.language) for m in shapes.objects(s, SH.message)]
-                         for s in set(shapes.subjects(SH.message, None))}
+        self.messages = messages_of(shapes)
 
     def run(self, store: ox.Store) -> list[Result]:
         found: set[Result] = set()
@@ -218,8 +223,7 @@ class PyshaclValidator:
     def __init__(self, shapes: Graph, vocabulary: Iterable[str] = ()) -> None:
         self.shapes = shapes
         self.vocabulary = "".join(vocabulary)
-        self.messages = {str(s): [(str(m), m.language) for m in shapes.objects(s, SH.message)]
-                         for s in set(shapes.subjects(SH.message, None))}
+        self.messages = messages_of(shapes)
 
     def validate_ntriples(self, data: bytes) -> list[Result]:
         import pyshacl
