@@ -30,7 +30,7 @@ from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
 from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
-from mapping.shacl import PyshaclValidator, Result, Validator, report_turtle, summarize
+from mapping.shacl import PyshaclValidator, Result, Validator, messages_of, report_turtle, summarize
 from mapping.vocab import DEFAULT_BASE, Iris, rebase
 
 SHAPES_FILE = "senacs.shapes.ttl"
@@ -242,7 +242,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     timings["read, map, validate"] = time.perf_counter() - start
     results = sorted(set(results))
     violations = sum(r.is_violation for r in results)
-    messages = make_validator("sparql", shapes, []).messages
+    messages = messages_of(Graph().parse(data=shapes, format="turtle"))
     summary = summarize(results, messages, located.get)
     report = _build_report(config, mapper, records, files, problems, predicates, results, iris)
 
