@@ -122,3 +122,14 @@ def test_categories_instead_of_bodies(release_dir):
     graph = network.fetch(release_select(release_dir), B, categories=True).bipartite
     labels = {d["label"] for _, d in graph.nodes(data=True) if d["kind"] == "partner"}
     assert {"Caf", "Commune", "Association locale"} <= labels
+
+
+def test_network_cli_bad_input_is_a_one_line_error(tmp_path):
+    for args in (["--release", str(tmp_path / "none")],
+                 ["--endpoint", "http://127.0.0.1:1/sparql"]):
+        run = subprocess.run([sys.executable, "-m", "mapping.cli", "network", *args,
+                              "--format", "csv", "--out", str(tmp_path / "n.csv")],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2, run.stderr
+        assert "Traceback" not in run.stderr
+        assert "no release here" in run.stderr or "could not read the network" in run.stderr
