@@ -22,9 +22,7 @@ worse than Virtuoso's on every query.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,9 +32,8 @@ import time
 from pathlib import Path
 
 import requests
+from common import ROOT, free_port, release_of, serve_gunicorn, stop, wait
 
-ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT.parent / "shared" / "tools" / "gen_senacs.py"
 sys.path.insert(0, str(ROOT / "tests"))
 
 P = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
@@ -69,25 +66,6 @@ MIX = {
     "describe partner": f"DESCRIBE <{B}organisation/caf-31>",
 }
 GRAPH_QUERIES = {"construct structure", "describe partner"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait(url: str, proc: subprocess.Popen | None, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"server exited while starting: {url}")
-        try:
-            if requests.get(url, params={"query": "ASK {}"}, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.5)
-    raise SystemExit(f"no answer from {url} after {seconds} s")
 
 
 def ask(url: str, name: str, session: requests.Session) -> float:
@@ -136,17 +114,9 @@ def measure(url: str, seconds: float) -> dict[str, dict[str, float]]:
 
 
 def serve_ours(release: Path, store: Path, cache: bool) -> tuple[str, subprocess.Popen]:
-    port = free_port()
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store),
-               SENACS_KG_CACHE_ENTRIES=str(512 if cache else 0), SENACS_KG_QUERY_TIMEOUT="120",
-               SENACS_KG_ROW_CAP="100000", SENACS_KG_QUERY_WORKERS="2")
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "1", "--threads", "16", "--timeout", "600",
-                             "endpoint:create_app()"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/sparql"
-    wait(url, proc, 900)
-    return url, proc
+    root, proc = serve_gunicorn(release, store, CACHE_ENTRIES=512 if cache else 0,
+                                QUERY_TIMEOUT=120, ROW_CAP=100000, QUERY_WORKERS=2)
+    return root + "/sparql", proc
 
 
 def serve_rdflib(dump: Path) -> tuple[str, subprocess.Popen]:
@@ -157,14 +127,6 @@ def serve_rdflib(dump: Path) -> tuple[str, subprocess.Popen]:
     url = f"http://127.0.0.1:{port}/"  # rdflib-endpoint's CLI serves SPARQL at the root
     wait(url, proc, 3600)
     return url, proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def report(n: int, results: dict[str, dict]) -> None:
@@ -197,13 +159,7 @@ def report(n: int, results: dict[str, dict]) -> None:
 def bench(n: int, workdir: Path, seconds: float, rdflib_max: int) -> None:
     from virtuoso import Virtuoso, available
 
-    source = workdir / f"gen_{n}.txt"
-    if not source.exists():
-        subprocess.run([sys.executable, str(GENERATOR), str(n), "7", str(source), "-q"], check=True)
-    release = workdir / f"release_{n}"
-    if not (release / "manifest.json").exists():
-        subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
-                        str(release)], check=True, cwd=ROOT)
+    release = release_of(n, workdir)
     print(f"\n== {n:,} records")
     results: dict[str, dict] = {}
     for label, cache in (("senacs-kg cold", False), ("senacs-kg cached", True)):

@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from endpoint import described, dumps, errors, network, resources, sparql
-from endpoint.cache import AnswerCache
+from endpoint.cache import DISK_FILE, CachedStore
 from endpoint.config import load_config
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
 from mapping import release
@@ -45,21 +45,24 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         store = RemoteStore(str(app.config["REMOTE_ENDPOINT"]),
                             float(app.config["REMOTE_TIMEOUT"]), int(app.config["ROW_CAP"]))
         release_id = manifest["release"]
+        disk = None  # the remote endpoint's data may change under us: memory only
     else:
         store_dir = Path(str(app.config["STORE_DIR"]))
         release_id = prepare_store(release_dir, store_dir, base,
                                    bool(app.config["VERIFY_RELEASE"]))
         store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
                               float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]))
-        atexit.register(store.close)
+        disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
+    store = CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
+                        float(app.config["CACHE_DISK_MB"]))
+    atexit.register(store.close)
     app.extensions["senacs"] = {
         "store": store, "release": release_id, "manifest": manifest,
         "triples": manifest.get("triples", 0),
-        "cache": AnswerCache(int(app.config["CACHE_ENTRIES"])),
         "examples": sparql.load_examples(release_dir / release.EXAMPLES),
-        "warmed": 0,
+        "warmed": 0, "home_warmed": False,
     }
-    if app.extensions["senacs"]["cache"].entries and app.config["WARM_CACHE"]:
+    if store.enabled and app.config["WARM_CACHE"]:
         sparql.warm(app, app.extensions["senacs"]["examples"])
     errors.register(app)
     app.register_blueprint(sparql.bp)
@@ -84,7 +87,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     def healthz() -> Response:
         state = app.extensions["senacs"]
         body = {"status": "ok", "release": release_id, "examples_warmed": state["warmed"],
-                "examples": len(state["examples"])}
+                "examples": len(state["examples"]), "home_warmed": state["home_warmed"]}
         return Response(json.dumps(body) + "\n", content_type="application/json")
 
     return app

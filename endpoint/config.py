@@ -30,8 +30,10 @@ DEFAULTS: dict[str, object] = {
     "MAX_QUERY_LENGTH": 32_768,  # characters
     "MAX_CONTENT_LENGTH": 1_048_576,  # bytes of request body (Flask enforces it: 413)
     "SERVICE_ALLOWLIST": [],  # endpoint IRIs SERVICE may call; none by default
-    "CACHE_ENTRIES": 512,  # results kept per release (0: no cache)
-    "WARM_CACHE": True,  # answer the example catalogue in the background at start
+    "CACHE_ENTRIES": 512,  # answers kept in each server process's memory (0: none)
+    "CACHE_DISK_MB": 512,  # answers kept on disk beside the store, shared, kept across restarts
+    "WARM_CACHE": True,  # answer the example catalogue and the home page in the background
+    "WARM_TIMEOUT": 600.0,  # seconds each of those may take (they run once per release)
     "VERIFY_RELEASE": True,  # check the release's checksums before loading it
 }
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import current_app, render_template
+from flask import current_app, g, render_template
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel", "https://schema.org/name",
@@ -49,7 +50,9 @@ class Node:
 
 
 def _select(query: str) -> list[dict]:
-    answer = current_app.extensions["senacs"]["store"].query(query, row_cap=5000)
+    # the background warm-up (sparql.warm) may take longer than a visitor's query
+    answer = current_app.extensions["senacs"]["store"].query(
+        query, row_cap=5000, timeout=g.get("senacs_query_timeout"))
     results = ox.parse_query_results(answer.payload, format=ox.QueryResultsFormat.JSON)
     names = [v.value for v in results.variables]
     return [{n: row[n] for n in names} for row in results]
@@ -70,10 +73,12 @@ def labels_of(iris: set[str]) -> dict[str, dict[str, str]]:
     if not iris:
         return {}
     values = " ".join(f"<{i}>" for i in sorted(iris))
-    props = " ".join(f"<{p}>" for p in (*LABEL_PROPS, "http://www.w3.org/2000/01/rdf-schema#label"))
-    rows = _select(f"""SELECT ?x ?label WHERE {{ VALUES ?x {{ {values} }} VALUES ?p {{ {props} }}
+    props = ", ".join(f"<{p}>" for p in (*LABEL_PROPS, "http://www.w3.org/2000/01/rdf-schema#label"))
+    # a FILTER on ?p, not a second VALUES: Oxigraph then walks each IRI's own statements
+    # (0.7 ms) instead of joining two value tables against every statement (70 ms at 10k)
+    rows = _select(f"""SELECT ?x ?label WHERE {{ VALUES ?x {{ {values} }}
         {{ ?x ?p ?label }} UNION {{ GRAPH <{current_app.config['BASE']}def> {{ ?x ?p ?label }} }}
-        }}""")
+        FILTER(?p IN ({props})) }}""")
     found: dict[str, dict[str, str]] = defaultdict(dict)
     for iri, (fr, en) in KNOWN_LABELS.items():
         if iri in iris:
@@ -173,32 +178,50 @@ def generic_page(node: Node, kind: str, senacs: str) -> str:
     linked = {t.value for vs in node.values.values() for t in vs if isinstance(t, ox.NamedNode)}
     labels = labels_of(linked | set(node.values) | {node.iri})
     name = labels.get(node.iri, {}).get("fr") or node.iri.rsplit("/", 1)[-1]
-    incoming, heading, extra, extra_heading = [], "", [], ""
+    incoming, heading, extra, extra_heading, more = [], "", [], "", None
     if kind == "structure":
         heading = "Actions de la structure"
-        incoming = _select(f"""SELECT ?x ?label WHERE {{ ?x <https://schema.org/agent> <{node.iri}> ;
-            <http://purl.org/dc/terms/title> ?label }} ORDER BY ?label LIMIT 1000""")
+        incoming, more = _listing(f"""SELECT ?x ?label WHERE {{
+            ?x <https://schema.org/agent> <{node.iri}> ; <http://purl.org/dc/terms/title> ?label }}""")
         extra_heading = "Partenaires identifiés"
-        extra = _select(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
+        extra, _ = _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
             ?a <https://schema.org/agent> <{node.iri}> ; <{senacs}resolvedPartner> ?x .
-            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label ORDER BY DESC(?n)""")
+            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")
     elif kind == "organisation":
         heading = "Structures qui travaillent avec cet organisme"
-        incoming = _select(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
+        incoming, more = _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
             ?a <{senacs}resolvedPartner> <{node.iri}> ; <https://schema.org/agent> ?x .
-            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label ORDER BY DESC(?n) ?label
-            LIMIT 1000""")
+            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")
     elif kind == "concept":
         heading = "Actions"
-        incoming = _select(f"""SELECT ?x ?label WHERE {{ ?x ?p <{node.iri}> ;
-            a <{senacs}Action> ; <http://purl.org/dc/terms/title> ?label }} ORDER BY ?label
-            LIMIT 1000""")
+        incoming, more = _listing(f"""SELECT ?x ?label WHERE {{ ?x ?p <{node.iri}> ;
+            a <{senacs}Action> ; <http://purl.org/dc/terms/title> ?label }}""")
     ld = {"@context": "https://schema.org", "@id": node.iri, "name": name,
           "@type": {"structure": "Organization", "organisation": "GovernmentOrganization",
                     "concept": "DefinedTerm", "place": "Place"}.get(kind, "Thing")}
     return render_template("resource.html", node=node, name=name, kind=kind, labels=labels,
-                           href=href, incoming=incoming, heading=heading, extra=extra,
+                           href=href, incoming=incoming, heading=heading, extra=extra, more=more,
                            extra_heading=extra_heading, json_ld=_json_ld(ld))
+
+
+LIST_CAP = 1000  # rows a page lists; beyond, it says how many and links the full query
+
+
+def _listing(query: str) -> tuple[list[dict], dict | None]:
+    """The rows of ``query`` for a page, sorted here, at most LIST_CAP of them.
+
+    Sorting in Python rather than with ORDER BY: Oxigraph's ORDER BY on strings
+    looks every value up again at each comparison (0.7 s to sort 10,000 titles).
+    When there are more rows, the page says how many and links to the full query.
+    """
+    rows = _select(f"{query} LIMIT {LIST_CAP + 1}")
+    rows.sort(key=lambda r: (-int(r["n"].value) if r.get("n") is not None else 0,
+                             r["label"].value, r["x"].value))
+    if len(rows) <= LIST_CAP:
+        return rows, None
+    counted = _select(f"SELECT (COUNT(*) AS ?total) WHERE {{ {query} }}")
+    return rows[:LIST_CAP], {"total": int(counted[0]["total"].value),
+                             "query": "/sparql?" + urlencode({"query": query})}
 
 
 def home_page() -> str:

@@ -160,12 +160,6 @@ def sparql() -> Response:
 
 def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) -> Answer:
     state = current_app.extensions["senacs"]
-    key = (query, tuple(default_graphs), tuple(named_graphs))
-    cached = state["cache"].get(key)
-    if cached is not None:
-        request.environ["senacs.cache"] = "hit"
-        return cached
-    request.environ["senacs.cache"] = "miss"
     try:
         answer = answer_query(state["store"], current_app.config["BASE"], query, default_graphs,
                               named_graphs)
@@ -173,32 +167,46 @@ def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) ->
         raise ProtocolError(400, f"malformed query: {err}") from None
     except (QueryTimeout, Overloaded) as err:
         raise ProtocolError(503, str(err), retry_after=5) from None
-    state["cache"].put(key, answer)
+    request.environ["senacs.cache"] = "hit" if answer.cached else "miss"
     return answer
 
 
-def answer_query(store, base: str, query: str, default_graphs=(), named_graphs=()) -> Answer:
+def answer_query(store, base: str, query: str, default_graphs=(), named_graphs=(),
+                 timeout: float | None = None) -> Answer:
     # relative IRIs in a query resolve against the endpoint (SPARQL 1.1 Protocol, 2.1.4): its
     # public IRI, the same whatever host name the request came through
-    return store.query(query, default_graphs, named_graphs, base_iri=base + "sparql")
+    return store.query(query, default_graphs, named_graphs, base_iri=base + "sparql",
+                       timeout=timeout)
 
 
 def warm(app, examples: list[dict[str, str]]) -> None:
-    """Answer the example catalogue once in the background, so its first visitors wait no more
-    than the next ones (aggregates over a large release take seconds on Oxigraph)."""
+    """Answer the example catalogue and the home page's queries once in the background, so their
+    first visitors wait no more than the next ones (aggregates over a large release take seconds
+    on Oxigraph). With the disk cache this happens once per release, not at every start."""
     import threading
 
+    from flask import g
+
+    from endpoint import pages
+
     state = app.extensions["senacs"]
+    timeout = float(app.config["WARM_TIMEOUT"])
 
     def run() -> None:
         for example in examples:
-            key = (example["query"], (), ())
             try:
-                state["cache"].put(key, answer_query(state["store"], app.config["BASE"],
-                                                     example["query"]))
+                answer_query(state["store"], app.config["BASE"], example["query"],
+                             timeout=timeout)
                 state["warmed"] += 1
             except (QueryError, QueryTimeout, Overloaded):
                 continue
+        with app.test_request_context("/"):
+            g.senacs_query_timeout = timeout
+            try:
+                pages.home_page()
+                state["home_warmed"] = True
+            except (QueryError, QueryTimeout, Overloaded):
+                pass
 
     threading.Thread(target=run, name="senacs-warm-cache", daemon=True).start()
 

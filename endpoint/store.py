@@ -55,6 +55,7 @@ class Answer:
     payload: bytes  # SPARQL JSON results, or N-Triples
     truncated: bool = False
     rows: int = 0
+    cached: bool = False  # answered from the cache (endpoint.cache), not by the store
 
 
 # -- interchange ----------------------------------------------------------------------------------

@@ -95,9 +95,9 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited: {proc.stderr.read() if proc.stderr else ''}")
         try:
-            if requests.get(url, timeout=1).status_code == 200:
+            if requests.get(url, timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still starting
             time.sleep(0.1)
     raise RuntimeError(f"the server did not answer at {url}")
 
