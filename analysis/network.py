@@ -84,6 +84,8 @@ def fetch(select: Select, base: str, categories: bool = False) -> Networks:
 
 
 def _projection(graph: nx.Graph, nodes: list[str]) -> nx.Graph:
+    if not nodes:  # no action names a resolved partner: networkx refuses an empty projection
+        return nx.Graph()
     projected = bipartite.weighted_projected_graph(graph, sorted(nodes))
     for node in projected:
         projected.nodes[node].update(graph.nodes[node])

@@ -166,6 +166,7 @@ def action_page(node: Node, senacs: str) -> str:
         last_line=_value(derivation.get(senacs + "lastLine")),
         source_name=labels.get(source_file.value, {}).get("fr") if source_file else None,
         partners=sorted(node.values.get(senacs + "resolvedPartner", []), key=lambda t: t.value),
+        source_text=_value(node.values.get(senacs + "sourceText")),
         json_ld=_json_ld(ld))
 
 

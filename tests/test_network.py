@@ -133,3 +133,18 @@ def test_network_cli_bad_input_is_a_one_line_error(tmp_path):
         assert run.returncode == 2, run.stderr
         assert "Traceback" not in run.stderr
         assert "no release here" in run.stderr or "could not read the network" in run.stderr
+
+
+def test_a_release_where_no_partner_resolves_has_an_empty_network(tmp_path):
+    from conftest import SEED
+
+    record = SEED.read_text(encoding="utf-8").split("\n")[:89]
+    for category in ("- Association locale", "- Caf", "- Commune", "- Conseil départemental"):
+        record[record.index(category)] = category + " inconnue"
+    source = tmp_path / "unresolved.txt"
+    source.write_text("\n".join(record), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
+                          str(tmp_path / "release")], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    networks = network.fetch(release_select(tmp_path / "release"), B)
+    assert networks.structures.number_of_nodes() == networks.partners.number_of_nodes() == 0
