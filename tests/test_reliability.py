@@ -1,0 +1,95 @@
+"""Reliability: the load script without errors, and the server killed and restarted under load.
+
+Speed is the benchmarks' business (benchmarks/bench_load.py prints p50/p99 for
+60 s at 64 connections); here the same script runs briefly and must see no error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+from conftest import free_port, start_server, stop, wait_for
+
+from mapping import release
+from mapping.paths import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+from bench_load import request_list, run_wrk  # noqa: E402  (the load script under test)
+
+COUNT = "SELECT (COUNT(?a) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#Action> }"
+
+
+@pytest.fixture
+def gunicorn(release_dir, tmp_path):
+    port = free_port()
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release_dir),
+               SENACS_KG_STORE_DIR=str(tmp_path / "store"))
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                             "--workers", "2", "--threads", "32", "endpoint:create_app()"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+def test_the_load_script_sees_no_error_at_64_connections(gunicorn, release_dir, tmp_path):
+    assert shutil.which("wrk"), "wrk is not installed (.ci/run installs Debian's wrk)"
+    base = json.loads((release_dir / release.MANIFEST).read_text(encoding="utf-8"))["base"]
+    pairs = request_list(gunicorn, base)
+    assert {p.split("/")[1].split("?")[0] for p, _ in pairs} >= {
+        "sparql", "action", "structure", "organisation", "concept"}
+    requests_file = tmp_path / "requests.tsv"
+    requests_file.write_text("".join(f"{p}\t{a}\n" for p, a in pairs), encoding="utf-8")
+    figures = run_wrk(gunicorn, requests_file, 5, 64, tmp_path)
+    assert figures["requests"] > 100
+    assert figures["errors"] == 0, figures
+
+
+def test_killed_and_restarted_under_load_without_losing_the_release(release_dir, tmp_path):
+    store, port = tmp_path / "store", free_port()
+    url = f"http://127.0.0.1:{port}/sparql"
+    proc = start_server(release_dir, store, port)
+    marker = (store / "senacs-kg-store.json").stat().st_mtime_ns
+    answers: list[str] = []
+    refused = [0]
+    halt = threading.Event()
+
+    def client() -> None:
+        session = requests.Session()
+        while not halt.is_set():
+            try:
+                response = session.get(url, params={"query": COUNT}, timeout=10)
+                answers.append(response.json()["results"]["bindings"][0]["n"]["value"])
+            except requests.RequestException:
+                refused[0] += 1  # the server is down: the only acceptable failure
+                time.sleep(0.05)
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for thread in clients:
+        thread.start()
+    try:
+        time.sleep(1.5)
+        before = len(answers)
+        os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
+        proc.wait(10)
+        proc.stderr.close()
+        proc = start_server(release_dir, store, port)
+        time.sleep(1.5)
+    finally:
+        halt.set()
+        for thread in clients:
+            thread.join(20)
+        stop(proc)
+    assert before > 0 and len(answers) > before  # answered before the kill and after the restart
+    assert set(answers) == {"25"}  # never a wrong or partial answer
+    assert (store / "senacs-kg-store.json").stat().st_mtime_ns == marker  # reopened, not reloaded
+    assert release.verify(release_dir) == []  # the release on disk is intact
