@@ -30,6 +30,7 @@ from pathlib import Path
 from mapping import release
 
 MARKER = "senacs-kg-store.json"
+DEMOTE_AFTER = 1.0  # seconds a query runs at normal priority before it is demoted (nice 19)
 DEFAULT_GRAPH_NAME = "dataset"  # {base}dataset names the default graph in dataset parameters
 
 
@@ -207,6 +208,22 @@ class _Process:
             self.ready = self.conn.recv() == ("ready",)
         return self.ready
 
+    def demote(self) -> bool:
+        """Lowest CPU priority: a query running long no longer slows the short ones down."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
+            return True
+        except OSError:
+            return False
+
+    def restore(self) -> bool:
+        """Back to normal priority (raising it needs privileges: False if refused)."""
+        try:
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, 0)
+            return True
+        except OSError:
+            return False
+
     def kill(self) -> None:
         self.process.kill()
         self.process.join(5)
@@ -257,11 +274,17 @@ class EmbeddedStore:
                 raise Overloaded("the query workers are starting")
             proc.conn.send((text, list(default_graphs), list(named_graphs),
                             self.row_cap if row_cap is None else row_cap, base_iri))
+            demoted = False
+            if not proc.conn.poll(max(0.0, min(DEMOTE_AFTER, deadline - time.monotonic()))):
+                demoted = proc.demote()  # a long query yields the CPU to everyone else's
             if not proc.conn.poll(max(0.0, deadline - time.monotonic())):
                 self._replace(proc)  # really stops the query
                 proc = None
                 raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
             status, *rest = proc.conn.recv()
+            if demoted and not proc.restore():
+                self._replace(proc)  # could not be raised again: a fresh one takes its place
+                proc = None
         except (EOFError, BrokenPipeError, ConnectionResetError):
             if proc is not None:
                 self._replace(proc)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -93,3 +94,31 @@ def test_killed_and_restarted_under_load_without_losing_the_release(release_dir,
     assert set(answers) == {"25"}  # never a wrong or partial answer
     assert (store / "senacs-kg-store.json").stat().st_mtime_ns == marker  # reopened, not reloaded
     assert release.verify(release_dir) == []  # the release on disk is intact
+
+
+def _nice_of_children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sorted(os.getpriority(os.PRIO_PROCESS, int(child)) for child in children)
+
+
+def test_a_long_query_yields_the_cpu_to_the_others(release_dir, tmp_path):
+    port = free_port()
+    proc = start_server(release_dir, tmp_path / "store", port, QUERY_TIMEOUT=5,
+                        QUERY_WORKERS=2, WARM_CACHE=False)
+    url = f"http://127.0.0.1:{port}/sparql"
+    runaway = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    try:
+        assert [n for n in _nice_of_children(proc.pid) if n == 0]
+        answer: list[int] = []
+        thread = threading.Thread(target=lambda: answer.append(
+            requests.get(url, params={"query": runaway}, timeout=30).status_code))
+        thread.start()
+        time.sleep(2.5)  # past store.DEMOTE_AFTER
+        assert 19 in _nice_of_children(proc.pid)  # the runaway's worker, demoted
+        assert requests.get(url, params={"query": COUNT}, timeout=10).status_code == 200
+        thread.join(30)
+        assert answer == [503]
+        time.sleep(1)
+        assert 19 not in _nice_of_children(proc.pid)  # stopped; its replacement runs at 0
+    finally:
+        stop(proc)
