@@ -102,13 +102,17 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
     raise RuntimeError(f"the server did not answer at {url}")
 
 
-@pytest.fixture(scope="session")
-def release_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("served") / "release"
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(SEED), "--out",
+def build_release(source: Path, out: Path) -> Path:
+    """``senacs-kg build source --out out``, which must publish."""
+    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
                           str(out)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def release_dir(tmp_path_factory) -> Path:
+    return build_release(SEED, tmp_path_factory.mktemp("served") / "release")
 
 
 def start_server(release: Path, store: Path, port: int, **settings) -> subprocess.Popen:
@@ -120,6 +124,32 @@ def start_server(release: Path, store: Path, port: int, **settings) -> subproces
                             env=env)
     wait_for(f"http://127.0.0.1:{port}/healthz", proc)
     return proc
+
+
+def start_gunicorn(release: Path, store: Path, port: int, workers: int = 2,
+                   threads: int = 4) -> subprocess.Popen:
+    """The app under gunicorn (gthread workers), as in production."""
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+                             "--workers", str(workers), "--threads", str(threads),
+                             "endpoint:create_app()"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (no browser is downloaded)."""
+    from browser import CHROMIUM, FLAGS
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "chromium is not installed (.ci/run installs it)"
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM,
+                                     args=[f for f in FLAGS if f != "--headless"])
+        yield chromium
+        chromium.close()
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import requests
-from conftest import SEED, free_port, start_server, stop
+from conftest import SEED, build_release, free_port, start_server, stop
 
 from endpoint.cache import DISK_FILE, DiskCache
 from endpoint.store import Answer
@@ -46,9 +44,7 @@ def test_another_release_never_gets_the_previous_answers(release_dir, tmp_path):
     lines = SEED.read_text(encoding="utf-8").split("\n")
     shorter = tmp_path / "24.txt"
     shorter.write_text("\n".join(lines[:89] + lines[148:]), encoding="utf-8")  # one record less
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(shorter), "--out",
-                          str(tmp_path / "release24")], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    build_release(shorter, tmp_path / "release24")
     proc = start_server(tmp_path / "release24", store, port, WARM_CACHE=False)
     try:
         assert count(f"http://127.0.0.1:{port}") == ("24", "miss")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ import xml.etree.ElementTree as ET
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import free_port, start_server, stop, wait_for
+from conftest import free_port, start_gunicorn, start_server, stop
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 TITLES = "SELECT ?title WHERE { ?a <http://purl.org/dc/terms/title> ?title } ORDER BY ?title"
@@ -322,13 +321,8 @@ def test_restart_reopens_the_store_without_reloading(release_dir, tmp_path):
 
 def test_gunicorn_serves_the_app(release_dir, tmp_path):
     port = free_port()
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release_dir),
-               SENACS_KG_STORE_DIR=str(tmp_path / "store"))
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "2", "--threads", "4", "endpoint:create_app()"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = start_gunicorn(release_dir, tmp_path / "store", port)
     try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", proc)
         for _ in range(4):
             response = requests.get(f"http://127.0.0.1:{port}/sparql",
                                     params={"query": ACTION_COUNT}, timeout=30)

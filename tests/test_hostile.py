@@ -10,17 +10,13 @@ page's results and the network view. An injection that ran would set
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from urllib.parse import quote
 
 import pytest
 import requests
-from browser import CHROMIUM, FLAGS
-from conftest import SEED, free_port, start_server, stop
+from conftest import SEED, build_release, free_port, start_server, stop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from playwright.sync_api import sync_playwright
 
 from mapping.labels import LABEL_LINES, RECORD_START
 
@@ -46,9 +42,7 @@ def hostile(tmp_path_factory):
     work = tmp_path_factory.mktemp("hostile")
     source = work / "hostile.txt"
     source.write_text("\n".join(record + lines[89:148]), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
-                          str(work / "release")], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    build_release(source, work / "release")
     port = free_port()
     proc = start_server(work / "release", work / "store", port)
     root = f"http://127.0.0.1:{port}"
@@ -60,14 +54,6 @@ def hostile(tmp_path_factory):
     stop(proc)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM, "chromium is not installed (.ci/run installs it)"
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM,
-                                     args=[f for f in FLAGS if f != "--headless"])
-        yield chromium
-        chromium.close()
 
 
 def visit(browser, url: str, then=None) -> str:

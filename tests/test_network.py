@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import networkx as nx
 import pytest
-from conftest import free_port, start_server, stop
+from conftest import SEED, build_release, free_port, start_server, stop
 from test_examples import resolved, structure_iri
 
 from analysis import network
@@ -136,15 +136,11 @@ def test_network_cli_bad_input_is_a_one_line_error(tmp_path):
 
 
 def test_a_release_where_no_partner_resolves_has_an_empty_network(tmp_path):
-    from conftest import SEED
-
     record = SEED.read_text(encoding="utf-8").split("\n")[:89]
     for category in ("- Association locale", "- Caf", "- Commune", "- Conseil départemental"):
         record[record.index(category)] = category + " inconnue"
     source = tmp_path / "unresolved.txt"
     source.write_text("\n".join(record), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
-                          str(tmp_path / "release")], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    build_release(source, tmp_path / "release")
     networks = network.fetch(release_select(tmp_path / "release"), B)
     assert networks.structures.number_of_nodes() == networks.partners.number_of_nodes() == 0

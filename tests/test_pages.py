@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 import requests
 from browser import dump_dom, screenshot
-from conftest import SEED, free_port, start_server, stop
+from conftest import SEED, build_release, free_port, start_server, stop
 
 HOSTILE_TITLE = ('<script>document.title="XSS1"</script>Café & "ateliers" '
                  "<img src=x onerror=\"document.title='XSS2'\">")
@@ -33,9 +31,7 @@ def site(tmp_path_factory):
     work = tmp_path_factory.mktemp("site")
     source = work / "hostile.txt"
     source.write_text("\n".join(first + second), encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
-                          str(work / "release")], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr
+    build_release(source, work / "release")
     port = free_port()
     proc = start_server(work / "release", work / "store", port)
     root = f"http://127.0.0.1:{port}"

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from browser import CHROMIUM, FLAGS
 from conftest import free_port, start_server, stop
-from playwright.sync_api import sync_playwright
 
 
 @pytest.fixture(scope="module")
@@ -21,14 +19,6 @@ def site(release_dir, tmp_path_factory):
     stop(proc)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM, "chromium is not installed (.ci/run installs it)"
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM,
-                                     args=[f for f in FLAGS if f != "--headless"])
-        yield chromium
-        chromium.close()
 
 
 def test_a_browser_gets_the_page_and_clients_get_results(site):

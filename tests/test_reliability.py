@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import free_port, start_server, stop, wait_for
+from conftest import free_port, start_gunicorn, start_server, stop
 
 from mapping import release
 from mapping.paths import REPO_ROOT
@@ -32,12 +31,7 @@ COUNT = "SELECT (COUNT(?a) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#A
 @pytest.fixture
 def gunicorn(release_dir, tmp_path):
     port = free_port()
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release_dir),
-               SENACS_KG_STORE_DIR=str(tmp_path / "store"))
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                             "--workers", "2", "--threads", "32", "endpoint:create_app()"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+    proc = start_gunicorn(release_dir, tmp_path / "store", port, workers=2, threads=32)
     yield f"http://127.0.0.1:{port}"
     stop(proc)
 
