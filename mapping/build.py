@@ -265,10 +265,10 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
                             input_errors, timings, refused)
 
     start = time.perf_counter()
-    network_lines: list[str] = []
-    counts = release.write_dumps(sorter.merged(), staged, iris.base, NETWORK_PREDICATES(iris),
-                                 network_lines)
-    shutil.rmtree(work)
+    network_lines = work / "network.nt"
+    with network_lines.open("w", encoding="utf-8") as kept:
+        counts = release.write_dumps(sorter.merged(), staged, iris.base,
+                                     NETWORK_PREDICATES(iris), kept)
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
@@ -283,6 +283,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     start = time.perf_counter()
     report["network"] = write_network(network_lines, staged / "network", iris.base)
     timings["network"] = time.perf_counter() - start
+    shutil.rmtree(work)
     (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
                                             ensure_ascii=False) + "\n", encoding="utf-8")
     _copy_vocabularies(staged, iris.base, shapes)
@@ -308,7 +309,7 @@ def NETWORK_PREDICATES(iris: Iris) -> frozenset[str]:  # noqa: N802 - a constant
                       "<http://www.w3.org/2004/02/skos/core#prefLabel>"})
 
 
-def write_network(lines: list[str], folder: Path, base: str) -> dict:
+def write_network(lines: Path, folder: Path, base: str) -> dict:
     """The release's network files, computed through SPARQL like `senacs-kg network`.
 
     The bipartite graph and the partners' projection always; a projection only up to
@@ -322,8 +323,10 @@ def write_network(lines: list[str], folder: Path, base: str) -> dict:
 
     network = importlib.import_module("analysis.network")
     sources = importlib.import_module("analysis.sources")
-    store = ox.Store()
-    store.bulk_load("".join(lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    # on disk beside the lines: in memory, at a million records, the lines, their text and the
+    # store held 5.4 GB at once
+    store = ox.Store(str(lines.parent / "network-store"))
+    store.bulk_load(path=str(lines), format=ox.RdfFormat.N_TRIPLES)
     networks = network.fetch(sources.store_select(store), base)
     folder.mkdir()
     stats = {}

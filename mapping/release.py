@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
 
 import pyoxigraph as ox
 
@@ -84,10 +85,11 @@ class SortedLines:
 
 
 def write_dumps(lines: Iterable[str], folder: Path, base: str,
-                keep: frozenset[str] = frozenset(), kept: list[str] | None = None) -> dict:
+                keep: frozenset[str] = frozenset(), kept: TextIO | None = None) -> dict:
     """The canonical dump (sorted N-Triples) and its gzip, then Turtle and JSON-LD from it.
 
-    Returns what VoID and the build report count: triples, instances per class,
+    Lines whose predicate is in ``keep`` are also written to ``kept`` (a file: at a million
+    records they are millions of lines). Returns what VoID and the build report count: triples, instances per class,
     triples per property, distinct subjects and IRI subjects (entities).
     """
     rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
@@ -108,7 +110,7 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
                 previous_subject = subject
             properties[predicate] = properties.get(predicate, 0) + 1
             if predicate in keep and kept is not None:
-                kept.append(line)
+                kept.write(line)
             if predicate == rdf_type:
                 cls = rest[:-3]  # drop " .\n"
                 classes[cls] = classes.get(cls, 0) + 1
