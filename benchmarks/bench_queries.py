@@ -137,6 +137,7 @@ def measure(url: str, seconds: float) -> dict[str, dict[str, float]]:
 
 def serve_ours(release: Path, store: Path, cache: bool) -> tuple[str, subprocess.Popen]:
     root, proc = serve_gunicorn(release, store, CACHE_ENTRIES=512 if cache else 0,
+                                CACHE_DISK_MB=512 if cache else 0, WARM_CACHE="false",
                                 QUERY_TIMEOUT=120, ROW_CAP=100000, QUERY_WORKERS=2)
     return root + "/sparql", proc
 
