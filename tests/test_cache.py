@@ -13,43 +13,33 @@ from endpoint.store import Answer
 COUNT = "SELECT (COUNT(?a) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#Action> }"
 
 
-def count(root: str) -> tuple[str, str]:
-    response = requests.get(root + "/sparql", params={"query": COUNT}, timeout=30)
-    return response.json()["results"]["bindings"][0]["n"]["value"], response.headers["X-Cache"]
+def count_once(release, store, **settings) -> tuple[str, str]:
+    """Start a server on store, count the actions once, stop it: (count, X-Cache)."""
+    port = free_port()
+    proc = start_server(release, store, port, WARM_CACHE=False, **settings)
+    try:
+        response = requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": COUNT},
+                                timeout=30)
+        return (response.json()["results"]["bindings"][0]["n"]["value"],
+                response.headers["X-Cache"])
+    finally:
+        stop(proc)
 
 
 def test_answers_are_kept_on_disk_across_a_restart(release_dir, tmp_path):
-    store, port = tmp_path / "store", free_port()
-    proc = start_server(release_dir, store, port, WARM_CACHE=False)
-    try:
-        assert count(f"http://127.0.0.1:{port}") == ("25", "miss")
-    finally:
-        stop(proc)
-    assert (store / DISK_FILE).is_file()
+    assert count_once(release_dir, tmp_path / "store") == ("25", "miss")
+    assert (tmp_path / "store" / DISK_FILE).is_file()
     # no memory cache at all this time: the hit can only come from the disk
-    proc = start_server(release_dir, store, port, WARM_CACHE=False, CACHE_ENTRIES=0)
-    try:
-        assert count(f"http://127.0.0.1:{port}") == ("25", "hit")
-    finally:
-        stop(proc)
+    assert count_once(release_dir, tmp_path / "store", CACHE_ENTRIES=0) == ("25", "hit")
 
 
 def test_another_release_never_gets_the_previous_answers(release_dir, tmp_path):
-    store, port = tmp_path / "store", free_port()
-    proc = start_server(release_dir, store, port, WARM_CACHE=False)
-    try:
-        assert count(f"http://127.0.0.1:{port}") == ("25", "miss")
-    finally:
-        stop(proc)
+    assert count_once(release_dir, tmp_path / "store") == ("25", "miss")
     lines = SEED.read_text(encoding="utf-8").split("\n")
     shorter = tmp_path / "24.txt"
     shorter.write_text("\n".join(lines[:89] + lines[148:]), encoding="utf-8")  # one record less
     build_release(shorter, tmp_path / "release24")
-    proc = start_server(tmp_path / "release24", store, port, WARM_CACHE=False)
-    try:
-        assert count(f"http://127.0.0.1:{port}") == ("24", "miss")
-    finally:
-        stop(proc)
+    assert count_once(tmp_path / "release24", tmp_path / "store") == ("24", "miss")
 
 
 def test_the_home_page_is_answered_ahead_of_its_first_visitor(release_dir, tmp_path):
