@@ -208,18 +208,11 @@ class _Process:
             self.ready = self.conn.recv() == ("ready",)
         return self.ready
 
-    def demote(self) -> bool:
-        """Lowest CPU priority: a query running long no longer slows the short ones down."""
+    def renice(self, niceness: int) -> bool:
+        """Set the CPU priority: 19 (lowest) for a query running long, so it no longer slows
+        the short ones down; 0 again afterwards, which needs privileges (False if refused)."""
         try:
-            os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
-            return True
-        except OSError:
-            return False
-
-    def restore(self) -> bool:
-        """Back to normal priority (raising it needs privileges: False if refused)."""
-        try:
-            os.setpriority(os.PRIO_PROCESS, self.process.pid, 0)
+            os.setpriority(os.PRIO_PROCESS, self.process.pid, niceness)
             return True
         except OSError:
             return False
@@ -276,13 +269,13 @@ class EmbeddedStore:
                             self.row_cap if row_cap is None else row_cap, base_iri))
             demoted = False
             if not proc.conn.poll(max(0.0, min(DEMOTE_AFTER, deadline - time.monotonic()))):
-                demoted = proc.demote()  # a long query yields the CPU to everyone else's
+                demoted = proc.renice(19)  # a long query yields the CPU to everyone else's
             if not proc.conn.poll(max(0.0, deadline - time.monotonic())):
                 self._replace(proc)  # really stops the query
                 proc = None
                 raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
             status, *rest = proc.conn.recv()
-            if demoted and not proc.restore():
+            if demoted and not proc.renice(0):
                 self._replace(proc)  # could not be raised again: a fresh one takes its place
                 proc = None
         except (EOFError, BrokenPipeError, ConnectionResetError):
