@@ -10,11 +10,12 @@ when no query is given. Read-only and guarded: see ``endpoint/guard.py``.
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import guard
+from endpoint import guard, pages
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
 from endpoint.store import Answer, Overloaded, QueryError, QueryTimeout
@@ -183,12 +184,6 @@ def warm(app, examples: list[dict[str, str]]) -> None:
     """Answer the example catalogue and the home page's queries once in the background, so their
     first visitors wait no more than the next ones (aggregates over a large release take seconds
     on Oxigraph). With the disk cache this happens once per release, not at every start."""
-    import threading
-
-    from flask import g
-
-    from endpoint import pages
-
     state = app.extensions["senacs"]
     timeout = float(app.config["WARM_TIMEOUT"])
 

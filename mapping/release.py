@@ -89,8 +89,9 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
     """The canonical dump (sorted N-Triples) and its gzip, then Turtle and JSON-LD from it.
 
     Lines whose predicate is in ``keep`` are also written to ``kept`` (a file: at a million
-    records they are millions of lines). Returns what VoID and the build report count: triples, instances per class,
-    triples per property, distinct subjects and IRI subjects (entities).
+    records they are millions of lines). Returns what VoID and the build report count:
+    triples, instances per class, triples per property, distinct subjects and IRI subjects
+    (entities).
     """
     rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
     classes: dict[str, int] = {}
