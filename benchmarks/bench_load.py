@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import tempfile
 import threading
 import time
@@ -38,7 +37,7 @@ from urllib.parse import quote
 
 import requests
 from bench_queries import MIX, P
-from common import release_of, serve_gunicorn, stop
+from common import release_of, run_wrk, serve_gunicorn, stop
 
 HERE = Path(__file__).resolve().parent
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -89,55 +88,6 @@ def request_list(root: str, base: str, seed: int = 0) -> list[tuple[str, str]]:
     out.append(("/", "text/html"))
     rng.shuffle(out)
     return out
-
-
-LUA = r"""
-local requests = {}
-function init(args)
-  for line in io.lines(args[1]) do
-    local path, accept = line:match("^(%S+)\t(.*)$")
-    requests[#requests + 1] = wrk.format("GET", path, {["Accept"] = accept})
-  end
-  counter = (id * 7919) % #requests
-  bad = 0
-end
-function request()
-  counter = counter % #requests + 1
-  return requests[counter]
-end
-function response(status, headers, body)
-  if status >= 300 then bad = bad + 1 end
-end
-threads = {}
-function setup(thread)
-  thread:set("id", #threads); table.insert(threads, thread)
-end
-function done(summary, latency, requests)
-  local bad_total = 0
-  for _, t in ipairs(threads) do bad_total = bad_total + t:get("bad") end
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "seconds": %f, "p50_ms": %f, "p90_ms": %f, "p99_ms": %f, '
-    .. '"max_ms": %f, "non_2xx": %d, "connect": %d, "read": %d, "write": %d, '
-    .. '"timeout": %d, "status_errors": %d}\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
-    latency:percentile(90) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3,
-    bad_total, e.connect, e.read, e.write, e.timeout, e.status))
-end
-"""
-
-
-def run_wrk(root: str, requests_file: Path, seconds: float, connections: int,
-            work: Path) -> dict:
-    script = work / "mix.lua"
-    script.write_text(LUA, encoding="utf-8")
-    run = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s",
-                          "--timeout", "30s", "-s", str(script), root, "--", str(requests_file)],
-                         capture_output=True, text=True, timeout=seconds + 120, check=True)
-    figures = json.loads(run.stdout.strip().splitlines()[-1])
-    figures["errors"] = figures["non_2xx"] + sum(figures[k] for k in (
-        "connect", "read", "write", "timeout"))
-    return figures
 
 
 def warm_up(root: str, pairs: list[tuple[str, str]]) -> list[str]:

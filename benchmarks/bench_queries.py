@@ -23,7 +23,6 @@ worse than Virtuoso's on every query.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import statistics
 import subprocess
@@ -32,10 +31,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
-from common import ROOT, free_port, release_of, serve_gunicorn, stop, wait
+from common import ROOT, free_port, release_of, run_wrk, serve_gunicorn, stop, wait
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -110,13 +109,16 @@ def _wrk(url: str, name: str, seconds: float, clients: int = 8) -> float:
     server's throughput without the Python client's own cost on the same 2 cores."""
     accept = "application/n-triples" if name in GRAPH_QUERIES else \
         "application/sparql-results+json"
-    target = url + ("&" if "?" in url else "?") + "query=" + quote(MIX[name], safe="")
-    run = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, int(seconds))}s",
-                          "--timeout", "60s", "-H", f"Accept: {accept}", target],
-                         capture_output=True, text=True, check=True, timeout=seconds + 120)
-    if "Non-2xx" in run.stdout:
-        raise SystemExit(f"{url}: {name}: wrk saw errors:\n{run.stdout}")
-    return float(re.search(r"Requests/sec:\s+([0-9.]+)", run.stdout).group(1))
+    parts = urlsplit(url)
+    path = (parts.path or "/") + ("&" if parts.query else "?") + "query=" + quote(MIX[name], safe="")
+    with tempfile.TemporaryDirectory(prefix="senacs-wrk-") as work:
+        requests_file = Path(work) / "requests.tsv"
+        requests_file.write_text(f"{path}\t{accept}\n", encoding="utf-8")
+        figures = run_wrk(f"{parts.scheme}://{parts.netloc}", requests_file, seconds, clients,
+                          Path(work), timeout=60)
+    if figures["errors"]:
+        raise SystemExit(f"{url}: {name}: wrk saw {figures['errors']} errors: {figures}")
+    return figures["requests"] / figures["seconds"]
 
 
 def measure(url: str, seconds: float) -> dict[str, dict[str, float]]:

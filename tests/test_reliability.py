@@ -23,7 +23,8 @@ from mapping import release
 from mapping.paths import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-from bench_load import request_list, run_wrk  # noqa: E402  (the load script under test)
+from bench_load import request_list  # noqa: E402  (the load script under test)
+from common import run_wrk  # noqa: E402
 
 COUNT = "SELECT (COUNT(?a) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#Action> }"
 
