@@ -5,7 +5,9 @@ ontology.
 and JSON-LD, RDF/XML or N-Triples by Accept (never gzip: data.gouv.fr's
 harvester reads plain files and sends no conditional requests). ``/def`` serves
 the ontology, its form fields and concept schemes: Turtle or JSON-LD by Accept,
-and an HTML page listing its terms for browsers.
+and for browsers the ontology's documentation made by pyLODE at build time, in
+French or English (``?lang=``, else Accept-Language, else French). A ``format``
+parameter naming one of the offered media types overrides Accept.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, request
 
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -26,12 +28,15 @@ FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/ld+json": ox.RdfForm
            "application/n-triples": ox.RdfFormat.N_TRIPLES}
 
 
-def _graph_response(turtle: bytes, offers: list[str], html=None) -> Response:
-    media = choose(request.headers.get("Accept"), offers)
+def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = "") -> Response:
+    wanted = request.args.get("format")
+    if wanted is not None and wanted not in offers:
+        raise ProtocolError(400, f"format={wanted!r}: one of " + ", ".join(offers))
+    media = wanted or choose(request.headers.get("Accept"), offers)
     if media is None:
         raise ProtocolError(406, "available as " + ", ".join(offers))
     if media == "text/html":
-        body, content_type = html().encode("utf-8"), "text/html; charset=utf-8"
+        body, content_type = html(), "text/html; charset=utf-8"
     elif media == "text/turtle":
         body, content_type = turtle, "text/turtle; charset=utf-8"
     else:
@@ -41,7 +46,7 @@ def _graph_response(turtle: bytes, offers: list[str], html=None) -> Response:
         content_type = media
     response = Response(body, content_type=content_type)
     response.headers["Vary"] = "Accept"
-    response.set_etag(f"{current_app.extensions['senacs']['release']}-{request.path}-{media}")
+    response.set_etag(f"{current_app.extensions['senacs']['release']}-{request.path}-{media}{variant}")
     return response.make_conditional(request)
 
 
@@ -75,30 +80,15 @@ def ontology() -> Response:
     triples = list(ox.parse(turtle, format=ox.RdfFormat.TURTLE))
     merged = ox.serialize(triples, format=ox.RdfFormat.TURTLE,
                           prefixes=current_app.config["PREFIXES"])
-    return _graph_response(merged, ["text/html", *FORMATS], lambda: _ontology_html(triples))
-
-
-def _ontology_html(triples) -> str:
-    base = current_app.config["BASE"] + "def#"
-    terms: dict[str, dict] = {}
-    kinds = {"http://www.w3.org/2002/07/owl#Class": "classes",
-             "http://www.w3.org/2002/07/owl#ObjectProperty": "properties",
-             "http://www.w3.org/2002/07/owl#DatatypeProperty": "properties"}
-    for t in triples:
-        s = t.subject.value
-        if not s.startswith(base):
-            continue
-        term = terms.setdefault(s, {"iri": s, "name": s[len(base):], "kind": None,
-                                     "labels": {}, "comments": {}, "parents": []})
-        p = t.predicate.value
-        if p == "http://www.w3.org/1999/02/22-rdf-syntax-ns#type" and t.object.value in kinds:
-            term["kind"] = kinds[t.object.value]
-        elif p == "http://www.w3.org/2000/01/rdf-schema#label" and isinstance(t.object, ox.Literal):
-            term["labels"][t.object.language or ""] = t.object.value
-        elif p == "http://www.w3.org/2000/01/rdf-schema#comment":
-            term["comments"][t.object.language or ""] = t.object.value
-        elif p in ("http://www.w3.org/2000/01/rdf-schema#subClassOf",
-                   "http://www.w3.org/2000/01/rdf-schema#subPropertyOf"):
-            term["parents"].append(t.object.value)
-    listed = sorted((t for t in terms.values() if t["kind"]), key=lambda t: t["name"].lower())
-    return render_template("ontology.html", terms=listed, base=base)
+    lang = request.args.get("lang")
+    if lang is None:
+        lang = request.accept_languages.best_match(release.ONTOLOGY_DOC_LANGUAGES, default="fr")
+    elif lang not in release.ONTOLOGY_DOC_LANGUAGES:
+        raise ProtocolError(400, f"lang={lang!r}: one of " + ", ".join(release.ONTOLOGY_DOC_LANGUAGES))
+    response = _graph_response(merged, ["text/html", *FORMATS],
+                               lambda: _release_file(release.ontology_doc_page(lang)),
+                               variant="-" + lang)
+    if response.mimetype == "text/html":
+        response.headers["Content-Language"] = lang
+        response.headers["Vary"] = "Accept, Accept-Language"
+    return response

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from mapping import metadata, release
+from mapping import metadata, ontology_doc, release
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
@@ -356,6 +356,10 @@ def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:
     (staged / "ontology").mkdir()
     for name in ONTOLOGY_FILES:
         (staged / "ontology" / name).write_text(load_ontology_text(name, base), encoding="utf-8")
+    for lang in release.ONTOLOGY_DOC_LANGUAGES:
+        (staged / release.ontology_doc_page(lang)).write_text(
+            ontology_doc.document(load_ontology_text("senacs.ttl", base), base, lang),
+            encoding="utf-8")
     (staged / "shapes").mkdir()
     (staged / "shapes" / SHAPES_FILE).write_text(shapes, encoding="utf-8")
     (staged / release.EXAMPLES).write_text(

@@ -36,6 +36,13 @@ MANIFEST = "manifest.json"
 CATALOG = "catalog.ttl"
 EXAMPLES = "examples.ttl"
 VOID = "void.ttl"
+# The ontology's HTML documentation, one page per language (French first), under ontology/.
+ONTOLOGY_DOC_LANGUAGES = ("fr", "en")
+
+
+def ontology_doc_page(lang: str) -> str:
+    return f"ontology/index.{lang}.html"
+
 PREFIXES = {
     "senacs": "{base}def#", "concept": "{base}concept/", "action": "{base}action/",
     "structure": "{base}structure/", "organisation": "{base}organisation/",
