@@ -52,6 +52,22 @@ def _iso_date(value: str) -> str:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {value}") from None
 
 
+def _web_iri(value: str) -> str:
+    """An absolute http(s) IRI with no character that N-Triples cannot hold."""
+    if not value.startswith(("http://", "https://")) or any(c in value for c in ' <>"{}|\\^`') \
+            or any(ord(c) < 0x21 for c in value):
+        raise argparse.ArgumentTypeError(f"not an http(s) IRI: {value!r}")
+    return value
+
+
+def _email(value: str) -> str:
+    local, at, domain = value.partition("@")
+    if not (local and at and "." in domain) or any(c in value for c in ' <>"\\') \
+            or any(ord(c) < 0x21 for c in value):
+        raise argparse.ArgumentTypeError(f"not an e-mail address: {value!r}")
+    return value
+
+
 def _existing_files(paths: Sequence[str]) -> list[Path]:
     out = []
     for name in paths:
@@ -134,6 +150,10 @@ def cmd_build(args: argparse.Namespace) -> int:
                          encoding=args.encoding, engine=args.engine, batch_size=args.batch_size,
                          allow_input_errors=args.allow_input_errors,
                          release_date=args.release_date)
+    info = config.dataset_info
+    info.publisher_name = args.publisher or info.publisher_name
+    info.contact_email, info.license = args.contact_email, args.license
+    info.rights = args.rights or info.rights
     if args.workers:
         config.workers = args.workers
     try:
@@ -306,6 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--release-date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                        help="the release's date, written in its metadata (never taken from the "
                             "clock, so that same inputs give the same bytes)")
+    meta = build.add_argument_group("catalog (DCAT-AP) metadata")
+    meta.add_argument("--publisher", default=None, metavar="NAME",
+                      help="the publisher's name (default: senacs-kg)")
+    meta.add_argument("--contact-email", type=_email, default=None, metavar="ADDRESS",
+                      help="the dataset's contact point (default: none)")
+    meta.add_argument("--license", type=_web_iri, default=None, metavar="IRI",
+                      help="the licence granted on the data, as an IRI (default: none is "
+                           "claimed: the senacs.fr usage charter restricts reuse)")
+    meta.add_argument("--rights", default=None, metavar="TEXT",
+                      help="the rights statement, in French (default: the data come from "
+                           "SENACS, their reuse is subject to its usage charter, no licence is "
+                           "granted)")
     build.set_defaults(func=cmd_build)
 
     validate = sub.add_parser(

@@ -102,10 +102,10 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
     raise RuntimeError(f"the server did not answer at {url}")
 
 
-def build_release(source: Path, out: Path) -> Path:
-    """``senacs-kg build source --out out``, which must publish."""
+def build_release(source: Path, out: Path, *options: str) -> Path:
+    """``senacs-kg build source --out out [options]``, which must publish."""
     run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
-                          str(out)], capture_output=True, text=True, timeout=300)
+                          str(out), *options], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     return out
 

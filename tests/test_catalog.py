@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib import resources
 
 import pyoxigraph as ox
 import pyshacl
 import pytest
 import requests
-from conftest import free_port, start_server, stop
+from conftest import SEED, build_release, free_port, start_server, stop
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, RDFS, SH, VOID, XSD
-
-from mapping import metadata
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SH, VOID, XSD, Namespace
 
 B = "https://w3id.org/senacs-kg/"
+VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 
 
 @pytest.fixture(scope="module")
@@ -59,19 +60,33 @@ def test_catalog_conforms_to_the_official_dcat_ap_3_shapes(catalog, dcat_ap_shap
     assert conforms, text
 
 
-def test_a_configured_catalog_with_contact_and_licence_conforms_too(release_dir, dcat_ap_shapes):
-    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
-    dumps = {name: info for name, info in manifest["files"].items() if name.startswith("dataset.")}
-    config = metadata.MetadataConfig(publisher_name="Fédération des centres sociaux",
-                                     contact_email="open-data@example.org",
-                                     license="https://www.etalab.gouv.fr/licence-ouverte-open-licence",
-                                     release_date="2026-11-24")
-    text = metadata.catalog(B, dumps, config, ["parentalité"], [B + "place/departement/31"],
-                            ("2016", "2019"))
-    configured = Graph().parse(data=text, format="nt")
-    assert configured.value(URIRef(B + "dataset"), DCAT.contactPoint) is not None
+def test_a_catalog_configured_from_the_command_line_conforms_too(tmp_path, dcat_ap_shapes):
+    licence = "https://www.etalab.gouv.fr/licence-ouverte-open-licence"
+    out = build_release(SEED, tmp_path / "release", "--publisher", "Fédération des centres sociaux",
+                        "--contact-email", "open-data@example.org", "--license", licence,
+                        "--rights", "Licence Ouverte 2.0")
+    configured = Graph().parse(out / "catalog.ttl")
+    dataset = URIRef(B + "dataset")
+    contact = configured.value(dataset, DCAT.contactPoint)
+    assert configured.value(contact, VCARD.hasEmail) == URIRef("mailto:open-data@example.org")
+    assert configured.value(dataset, DCTERMS.license) == URIRef(licence)
+    publisher = configured.value(dataset, DCTERMS.publisher)
+    assert str(configured.value(publisher, FOAF.name)) == "Fédération des centres sociaux"
+    rights = configured.value(dataset, DCTERMS.rights)
+    assert str(configured.value(rights, RDFS.label)) == "Licence Ouverte 2.0"
     conforms, _, report = _dcat_ap_report(configured, dcat_ap_shapes)
     assert conforms, report
+
+
+@pytest.mark.parametrize("option", [["--license", "etalab 2.0"], ["--license", "ftp://x/y"],
+                                    ["--contact-email", "nobody"], ["--contact-email", "a b@c.fr"]])
+def test_bad_catalog_options_are_usage_errors(tmp_path, option):
+    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(SEED), "--out",
+                          str(tmp_path / "release"), *option], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 2
+    assert f"argument {option[0]}: not an" in run.stderr and repr(option[1]) in run.stderr
+    assert "Traceback" not in run.stderr and not (tmp_path / "release").exists()
 
 
 def test_the_official_shapes_catch_what_dcat_ap_forbids(catalog, dcat_ap_shapes):
