@@ -10,7 +10,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from endpoint import described, dumps, errors, network, resources, sparql
-from endpoint.cache import DISK_FILE, CachedStore
+from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
 from mapping import release
@@ -64,6 +64,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     }
     if store.enabled and app.config["WARM_CACHE"]:
         sparql.warm(app, app.extensions["senacs"]["examples"])
+    if store.enabled and float(app.config["CACHE_RESPONSES_MB"]) > 0:
+        app.wsgi_app = ResponseCache(app.wsgi_app,
+                                     int(float(app.config["CACHE_RESPONSES_MB"]) * 1024 * 1024))
     errors.register(app)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(dumps.bp)

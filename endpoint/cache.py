@@ -9,6 +9,9 @@ use it. Two levels:
 - an SQLite file inside the on-disk store directory (``CACHE_DISK_MB``), shared
   by all gunicorn workers and kept across restarts; it goes away with the store
   when another release is loaded. Oldest answers are dropped beyond its size.
+
+In front of Flask, ``ResponseCache`` keeps the whole responses of repeated GET
+queries (``CACHE_RESPONSES_MB``), replayed without entering Flask at all.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import dataclasses
 import hashlib
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from endpoint.store import Answer
@@ -149,3 +153,73 @@ class CachedStore:
 
     def close(self) -> None:
         self.store.close()
+
+
+REPLAYABLE = "senacs.replayable"  # set in the WSGI environ by a view whose 200 may be replayed
+# What a replayable response may depend on besides the path and query string.
+_VARY = ("HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_HOST", "wsgi.url_scheme", "SCRIPT_NAME")
+# Requests the application must see itself: conditional and partial ones.
+_BYPASS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
+
+
+class ResponseCache:
+    """Whole GET responses, replayed without entering Flask: a WSGI middleware.
+
+    An answer found in the answer cache still costs Flask's request handling, the
+    query's checks, negotiation and rendering, about 200 µs of one core; the
+    response depends only on the path, the query string and a few headers
+    (``_VARY``), because the release is fixed for the process's life. Only
+    responses a view marks replayable (``environ[REPLAYABLE]``: the 200s of GET
+    queries, resource pages and the home page) are kept, in each process's memory,
+    least recently used dropped beyond ``max_bytes``. A replay says
+    ``X-Cache: hit`` and, as an HTTP cache does, its ``Age`` in seconds.
+    """
+
+    def __init__(self, app: Callable, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+        self._data: OrderedDict[tuple, tuple[str, list[tuple[str, str]], bytes, float]] = \
+            OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "GET" or any(h in environ for h in _BYPASS):
+            return self.app(environ, start_response)
+        key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""),
+               *(environ.get(h, "") for h in _VARY))
+        with self._lock:
+            kept = self._data.get(key)
+            if kept is not None:
+                self._data.move_to_end(key)
+        if kept is not None:
+            status, headers, body, stored = kept
+            start_response(status, [*headers, ("Age", str(int(time.monotonic() - stored)))])
+            return [body]
+        seen: dict = {}
+
+        def remember(status: str, headers: list, exc_info=None):
+            seen["status"], seen["headers"] = status, headers
+            return start_response(status, headers, exc_info) if exc_info else \
+                start_response(status, headers)
+
+        result = self.app(environ, remember)
+        if not environ.get(REPLAYABLE) or not seen.get("status", "").startswith("200 "):
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        if len(body) <= min(MAX_CACHED_BYTES, self.max_bytes):
+            headers = [(k, "hit" if k.lower() == "x-cache" else v) for k, v in seen["headers"]]
+            self._keep(key, (seen["status"], headers, body, time.monotonic()))
+        return [body]
+
+    def _keep(self, key: tuple, entry: tuple[str, list[tuple[str, str]], bytes, float]) -> None:
+        with self._lock:
+            old = self._data.pop(key, None)
+            self._bytes += len(entry[2]) - (len(old[2]) if old else 0)
+            self._data[key] = entry
+            while self._bytes > self.max_bytes and self._data:
+                _, dropped = self._data.popitem(last=False)
+                self._bytes -= len(dropped[2])

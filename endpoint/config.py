@@ -32,6 +32,7 @@ DEFAULTS: dict[str, object] = {
     "SERVICE_ALLOWLIST": [],  # endpoint IRIs SERVICE may call; none by default
     "CACHE_ENTRIES": 512,  # answers kept in each server process's memory (0: none)
     "CACHE_DISK_MB": 512,  # answers kept on disk beside the store, shared, kept across restarts
+    "CACHE_RESPONSES_MB": 64,  # whole GET query responses replayed by each process (0: none)
     "WARM_CACHE": True,  # answer the example catalogue and the home page in the background
     "WARM_TIMEOUT": 600.0,  # seconds each of those may take (they run once per release)
     "VERIFY_RELEASE": True,  # check the release's checksums before loading it

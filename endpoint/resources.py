@@ -18,6 +18,7 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
 from endpoint import pages
+from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
 from endpoint.store import Overloaded, QueryError, QueryTimeout
@@ -84,6 +85,7 @@ def resource(root: str, rest: str) -> Response:
     response.headers["Link"] = ", ".join(
         f'<{here}{e}>; rel="alternate"; type="{m}"' for e, m in EXTENSIONS.items())
     response.set_etag(f"{current_app.extensions['senacs']['release']}-{media}-{path}")
+    request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
     return response.make_conditional(request)
 
 
@@ -102,4 +104,5 @@ def not_found(iri: str) -> Response:
 def home() -> Response:
     response = Response(pages.home_page(), content_type="text/html; charset=utf-8")
     response.set_etag(f"{current_app.extensions['senacs']['release']}-home")
+    request.environ[REPLAYABLE] = True
     return response.make_conditional(request)

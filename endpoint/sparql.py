@@ -16,6 +16,7 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
 from endpoint import guard, pages
+from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
 from endpoint.store import Answer, Overloaded, QueryError, QueryTimeout
@@ -156,6 +157,8 @@ def sparql() -> Response:
     if request.method == "GET":
         digest = hashlib.sha1(request.full_path.encode() + media.encode()).hexdigest()[:16]
         response.set_etag(f"{current_app.extensions['senacs']['release']}-{digest}")
+        request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
+        return response.make_conditional(request)
     return response
 
 

@@ -7,7 +7,7 @@ import time
 import requests
 from conftest import SEED, build_release, free_port, start_server, stop
 
-from endpoint.cache import DISK_FILE, DiskCache
+from endpoint.cache import DISK_FILE, REPLAYABLE, DiskCache, ResponseCache
 from endpoint.store import Answer
 
 COUNT = "SELECT (COUNT(?a) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#Action> }"
@@ -74,3 +74,77 @@ def test_an_unreadable_disk_cache_is_a_miss_not_an_error(tmp_path):
     cache._connect().execute("DROP TABLE answers")
     assert cache.get("q") is None
     cache.put("q", Answer("ask", b'{"boolean": true}'))  # no exception either
+
+
+def test_repeated_requests_are_replayed_whole_as_an_http_cache_would(release_dir, tmp_path):
+    port = free_port()
+    proc = start_server(release_dir, tmp_path / "store", port, WARM_CACHE=False)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        first = requests.get(url + "/sparql", params={"query": COUNT}, timeout=30)
+        again = requests.get(url + "/sparql", params={"query": COUNT}, timeout=30)
+        assert "Age" not in first.headers and first.headers["X-Cache"] == "miss"
+        assert int(again.headers["Age"]) >= 0 and again.headers["X-Cache"] == "hit"
+        assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
+        assert again.headers["Content-Type"] == first.headers["Content-Type"]
+        assert again.headers["Access-Control-Allow-Origin"] == "*"
+        # another Accept is another response: rendered by the application, from the answer cache
+        csv = requests.get(url + "/sparql", params={"query": COUNT},
+                           headers={"Accept": "text/csv"}, timeout=30)
+        assert "Age" not in csv.headers and csv.text.replace("\r", "") == "n\n25\n"
+        # conditional requests reach the application, which answers 304
+        etag = first.headers["ETag"]
+        assert requests.get(url + "/sparql", params={"query": COUNT},
+                            headers={"If-None-Match": etag}, timeout=30).status_code == 304
+        # errors and POSTs are never replayed
+        for _ in range(2):
+            bad = requests.get(url + "/sparql", params={"query": "SELECT WHERE"}, timeout=30)
+            assert bad.status_code == 400 and "Age" not in bad.headers
+            posted = requests.post(url + "/sparql", data={"query": COUNT}, timeout=30)
+            assert "Age" not in posted.headers
+        # resource pages too, per Accept
+        page = "/structure/maison-des-habitants-de-plaisance-du-touch-31"
+        html = [requests.get(url + page, timeout=30) for _ in range(2)]
+        assert "Age" not in html[0].headers and "Age" in html[1].headers
+        assert html[1].text == html[0].text and "PLAISANCE" in html[1].text
+        turtle = requests.get(url + page, headers={"Accept": "text/turtle"}, timeout=30)
+        assert "Age" not in turtle.headers and turtle.headers["Content-Type"].startswith("text/turtle")
+    finally:
+        stop(proc)
+
+
+def test_no_response_is_replayed_when_the_response_cache_is_off(release_dir, tmp_path):
+    port = free_port()
+    proc = start_server(release_dir, tmp_path / "store", port, WARM_CACHE=False,
+                        CACHE_RESPONSES_MB=0)
+    try:
+        for _ in range(3):
+            response = requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": COUNT},
+                                    timeout=30)
+            assert "Age" not in response.headers
+        assert response.headers["X-Cache"] == "hit"  # the answer cache still works
+    finally:
+        stop(proc)
+
+
+def test_the_response_cache_keeps_the_most_recently_used_within_its_size():
+    def app(environ, start_response):  # a WSGI application whose every 200 may be replayed
+        environ[REPLAYABLE] = True
+        size = int(environ["QUERY_STRING"])
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Cache", "miss")])
+        return [b"x" * size]
+
+    cache = ResponseCache(app, max_bytes=1000)
+
+    def get(size: int) -> dict:
+        seen = {}
+        body = b"".join(cache({"REQUEST_METHOD": "GET", "QUERY_STRING": str(size)},
+                              lambda status, headers: seen.update(headers)))
+        assert body == b"x" * size
+        return seen
+
+    assert "Age" not in get(400) and "Age" not in get(500)
+    assert get(400)["X-Cache"] == "hit"  # 400 is now the most recently used
+    assert "Age" not in get(300)  # 1,200 bytes: the least recently used (500) goes
+    assert "Age" in get(400) and "Age" in get(300) and "Age" not in get(500)
+    assert "Age" not in get(2000) and "Age" not in get(2000)  # larger than the whole cache
