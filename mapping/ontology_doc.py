@@ -8,6 +8,10 @@ namespace IRI, ``/def``, by language.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from rdflib import Graph, Literal
 
 # Added to pyLODE's page: its language, and a way to the other language, the RDF and the site.
@@ -19,16 +23,35 @@ NAV = {"fr": ('<nav class="senacs-kg"><a href="/">senacs-kg</a> · <a href="/def
               '<a href="/def?format=text/turtle">Turtle</a></nav>')}
 
 
+@contextmanager
+def _logging_untouched() -> Iterator[None]:
+    """pyLODE sets the root logger to DEBUG with a handler when imported, and logs through it:
+    its INFO and DEBUG lines are not shown, and what it did to the root logger is undone, so a
+    build's output stays its own."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    disabled = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        yield
+    finally:
+        logging.disable(disabled)
+        root.setLevel(level)
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+
+
 def document(ontology_turtle: str, base: str, lang: str) -> str:
     """pyLODE's documentation (OntPub profile) of the ontology, in one language."""
-    from pylode import OntPub  # imported here: pyLODE loads its background ontologies on import
-
     graph = Graph().parse(data=ontology_turtle, format="turtle")
     for s, p, o in list(graph):
         if isinstance(o, Literal) and o.language and o.language != lang:
             graph.remove((s, p, o))
     graph.bind("senacs-kg", base)
-    html = OntPub(ontology=graph).make_html(include_css=True)
+    with _logging_untouched():
+        from pylode import OntPub  # imported here: it loads background ontologies on import
+
+        html = OntPub(ontology=graph).make_html(include_css=True)
     if html.count("<html>") != 1 or html.count("<body>") != 1:
         raise RuntimeError("pyLODE's page has changed shape: expected one <html> and one <body>")
     return html.replace("<html>", f'<html lang="{lang}">').replace("<body>", "<body>\n" + NAV[lang])

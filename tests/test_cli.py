@@ -61,3 +61,12 @@ def test_check_refuses_cp1252_then_reads_it_with_encoding(tmp_path, seed_text):
     accepted = senacs_kg("check", "--encoding", "cp1252", str(path))
     assert accepted.returncode == 0, accepted.stdout
     assert "25 record(s)" in accepted.stderr
+
+
+def test_build_says_only_its_own_lines(tmp_path):
+    """No library's logging leaks into the build's output (pyLODE configures the root logger)."""
+    run = senacs_kg("build", str(SEED), "--out", str(tmp_path / "release"))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert lines and all(line.startswith("senacs-kg build: ") for line in lines), run.stderr
