@@ -1,8 +1,8 @@
-"""Load: the query mix and resource pages at 64 connections through gunicorn, with wrk.
+"""Load: the query mix and resource pages at 64 connections through a production server, with wrk.
 
 A release of generated records (default 100,000) is served by gunicorn
-(gthread workers, the default server settings: answer cache on, 10 s query
-timeout). A request list is drawn from the release itself: the researcher
+(gthread workers) or, with --server granian, by granian, with the default
+settings (answer caches on, 10 s query timeout). A request list is drawn from the release itself: the researcher
 query mix of bench_queries.py for many different actions, structures and
 words, and the HTML and RDF pages of actions, structures, organisations and
 concepts. wrk (Debian's package) replays it for --seconds at --connections and
@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 import requests
 from bench_queries import MIX, P
-from common import release_of, run_wrk, serve_gunicorn, stop
+from common import SERVERS, release_of, run_wrk, stop
 
 HERE = Path(__file__).resolve().parent
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -129,8 +129,9 @@ def main() -> None:
     parser.add_argument("--records", type=lambda s: int(float(s)), default=100_000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=32, help="threads per gunicorn worker")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="gunicorn")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--threads", type=int, default=32, help="threads per worker")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="senacs-bench-load-"))
@@ -138,10 +139,10 @@ def main() -> None:
     release = release_of(args.records, workdir)
     base = json.loads((release / "manifest.json").read_text(encoding="utf-8"))["base"]
     start = time.monotonic()
-    root, proc = serve_gunicorn(release, workdir / f"store_{args.records}", args.workers,
-                                args.threads)
+    root, proc = SERVERS[args.server](release, workdir / f"store_{args.records}", args.workers,
+                                      args.threads)
     try:
-        print(f"== {args.records:,} records; gunicorn {args.workers} workers x {args.threads} "
+        print(f"== {args.records:,} records; {args.server} {args.workers} workers x {args.threads} "
               f"threads, ready in {time.monotonic() - start:.1f} s; wrk {args.connections} "
               f"connections, {args.seconds:g} s per run")
         pairs = request_list(root, base)

@@ -3,7 +3,9 @@
 For each size (default 10,000 and 100,000 generated records) a release is
 built, then served by:
 
-- senacs-kg under gunicorn, with its answer cache off ("cold") and on ("cached");
+- senacs-kg under gunicorn, one worker per core as for production, with its caches off
+  ("cold") and on ("cached": answers, and whole responses replayed in front of Flask);
+- the cached configuration under granian, the other production server;
 - rdflib-endpoint (PyPI; rdflib's in-memory store), up to --rdflib-max records
   (it needs minutes and GBs to load beyond that);
 - Virtuoso (Debian's virtuoso-opensource) loaded with dataset.nt.
@@ -23,6 +25,7 @@ worse than Virtuoso's on every query.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -34,7 +37,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import requests
-from common import ROOT, free_port, release_of, run_wrk, serve_gunicorn, stop, wait
+from common import ROOT, free_port, release_of, run_wrk, serve_granian, serve_gunicorn, stop, wait
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -69,14 +72,15 @@ MIX = {
 }
 GRAPH_QUERIES = {"construct structure", "describe partner"}
 CLIENT = "wrk" if shutil.which("wrk") else "python"  # --client
+WORKERS = os.cpu_count() or 1  # our gunicorn workers (--workers)
 
 
 def ask(url: str, name: str, session: requests.Session) -> float:
     accept = "application/n-triples" if name in GRAPH_QUERIES else \
         "application/sparql-results+json"
-    start = time.perf_counter()
-    response = session.post(url, data={"query": MIX[name]}, headers={"Accept": accept},
-                            timeout=600)
+    start = time.perf_counter()  # GET, as the throughput runs and SPARQLWrapper send it
+    response = session.get(url, params={"query": MIX[name]}, headers={"Accept": accept},
+                           timeout=600)
     elapsed = time.perf_counter() - start
     if response.status_code != 200:
         raise SystemExit(f"{url}: {name}: HTTP {response.status_code}: {response.text[:300]}")
@@ -137,10 +141,19 @@ def measure(url: str, seconds: float) -> dict[str, dict[str, float]]:
     return figures
 
 
+SETTINGS = {"WARM_CACHE": "false", "QUERY_TIMEOUT": 120, "ROW_CAP": 100000, "QUERY_WORKERS": 2}
+
+
 def serve_ours(release: Path, store: Path, cache: bool) -> tuple[str, subprocess.Popen]:
-    root, proc = serve_gunicorn(release, store, CACHE_ENTRIES=512 if cache else 0,
-                                CACHE_DISK_MB=512 if cache else 0, WARM_CACHE="false",
-                                QUERY_TIMEOUT=120, ROW_CAP=100000, QUERY_WORKERS=2)
+    # as the README advises for production: gunicorn, one worker process per core
+    root, proc = serve_gunicorn(release, store, WORKERS, 16, CACHE_ENTRIES=512 if cache else 0,
+                                CACHE_DISK_MB=512 if cache else 0, **SETTINGS)
+    return root + "/sparql", proc
+
+
+def serve_ours_granian(release: Path, store: Path) -> tuple[str, subprocess.Popen]:
+    """The cached configuration under granian, the other production server."""
+    root, proc = serve_granian(release, store, WORKERS, 16, **SETTINGS)
     return root + "/sparql", proc
 
 
@@ -187,9 +200,13 @@ def bench(n: int, workdir: Path, seconds: float, rdflib_max: int) -> None:
     release = release_of(n, workdir)
     print(f"\n== {n:,} records")
     results: dict[str, dict] = {}
-    for label, cache in (("senacs-kg cold", False), ("senacs-kg cached", True)):
+    servers = [("senacs-kg cold", lambda: serve_ours(release, workdir / f"store_{n}", False)),
+               ("senacs-kg cached", lambda: serve_ours(release, workdir / f"store_{n}", True))]
+    servers.append(("senacs-kg granian", lambda: serve_ours_granian(
+        release, workdir / f"store_{n}")))
+    for label, serve in servers:
         start = time.monotonic()
-        url, proc = serve_ours(release, workdir / f"store_{n}", cache)
+        url, proc = serve()
         print(f"  {label}: ready in {time.monotonic() - start:.1f} s (store built once, "
               "then reopened)")
         try:
@@ -226,8 +243,10 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--client", choices=["wrk", "python"], default=CLIENT,
                         help="who sends the throughput runs' requests (default: wrk if found)")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help="our gunicorn worker processes (default: one per core)")
     args = parser.parse_args()
-    globals()["CLIENT"] = args.client
+    globals()["CLIENT"], globals()["WORKERS"] = args.client, args.workers
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="senacs-bench-q-"))
     workdir.mkdir(parents=True, exist_ok=True)
     for n in sorted(args.records):

@@ -53,19 +53,40 @@ def wait(url: str, proc: subprocess.Popen | None, seconds: float) -> None:
     raise SystemExit(f"no answer from {url} after {seconds} s")
 
 
+def _serve(command: list[str], release: Path, store: Path,
+           settings: dict[str, object]) -> subprocess.Popen:
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
+    env.update({f"SENACS_KG_{k}": str(v) for k, v in settings.items()})
+    return subprocess.Popen([sys.executable, "-m", *command], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def serve_gunicorn(release: Path, store: Path, workers: int = 1, threads: int = 16,
                    **settings: object) -> tuple[str, subprocess.Popen]:
     """Our endpoint under gunicorn (gthread workers); the root URL and the process."""
     port = free_port()
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
-    env.update({f"SENACS_KG_{k}": str(v) for k, v in settings.items()})
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-                             "--workers", str(workers), "--threads", str(threads),
-                             "--timeout", "600", "endpoint:create_app()"], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _serve(["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                   "--threads", str(threads), "--timeout", "600", "endpoint:create_app()"],
+                  release, store, settings)
     root = f"http://127.0.0.1:{port}"
     wait(root + "/sparql", proc, 1800)
     return root, proc
+
+
+def serve_granian(release: Path, store: Path, workers: int = 1, threads: int = 16,
+                  **settings: object) -> tuple[str, subprocess.Popen]:
+    """Our endpoint under granian (WSGI, ``threads`` blocking threads per worker)."""
+    port = free_port()
+    proc = _serve(["granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(workers), "--blocking-threads", str(threads),
+                   "--log-level", "warning", "--factory", "endpoint:create_app"],
+                  release, store, settings)
+    root = f"http://127.0.0.1:{port}"
+    wait(root + "/sparql", proc, 1800)
+    return root, proc
+
+
+SERVERS = {"gunicorn": serve_gunicorn, "granian": serve_granian}
 
 
 def stop(proc: subprocess.Popen) -> None:

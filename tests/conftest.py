@@ -138,6 +138,20 @@ def start_gunicorn(release: Path, store: Path, port: int, workers: int = 2,
     return proc
 
 
+def start_granian(release: Path, store: Path, port: int, workers: int = 2) -> subprocess.Popen:
+    """The app under granian (Rust HTTP server, WSGI interface), the other production server."""
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
+    proc = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "wsgi", "--host",
+                             "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                             "--blocking-threads", "32", "--factory", "endpoint:create_app"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
+PRODUCTION_SERVERS = {"gunicorn": start_gunicorn, "granian": start_granian}
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's chromium driven by Playwright (no browser is downloaded)."""

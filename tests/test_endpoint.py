@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import free_port, start_gunicorn, start_server, stop
+from conftest import PRODUCTION_SERVERS, free_port, start_server, stop
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 TITLES = "SELECT ?title WHERE { ?a <http://purl.org/dc/terms/title> ?title } ORDER BY ?title"
@@ -319,14 +319,21 @@ def test_restart_reopens_the_store_without_reloading(release_dir, tmp_path):
         stop(proc)
 
 
-def test_gunicorn_serves_the_app(release_dir, tmp_path):
+@pytest.mark.parametrize("server", sorted(PRODUCTION_SERVERS))
+def test_production_servers_serve_the_app(server, release_dir, tmp_path):
     port = free_port()
-    proc = start_gunicorn(release_dir, tmp_path / "store", port)
+    proc = PRODUCTION_SERVERS[server](release_dir, tmp_path / "store", port)
     try:
-        for _ in range(4):
-            response = requests.get(f"http://127.0.0.1:{port}/sparql",
-                                    params={"query": ACTION_COUNT}, timeout=30)
-            assert response.json()["results"]["bindings"][0]["n"]["value"] == "25"
+        endpoint = wrapper(f"http://127.0.0.1:{port}/sparql", ACTION_COUNT, JSON)
+        for _ in range(4):  # the later ones replayed, by each worker
+            answer = endpoint.queryAndConvert()
+            assert answer["results"]["bindings"][0]["n"]["value"] == "25"
+        page = requests.get(f"http://127.0.0.1:{port}/action/sous-les-tilleuls-31/"
+                            "bien-ensemble-sous-les-tilleuls-les-cafes-des-rencontres", timeout=30)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        refused = requests.post(f"http://127.0.0.1:{port}/sparql",
+                                data={"update": "CLEAR ALL"}, timeout=30)
+        assert refused.status_code == 403
     finally:
         stop(proc)
 

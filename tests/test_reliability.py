@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import free_port, start_gunicorn, start_server, stop
+from conftest import PRODUCTION_SERVERS, free_port, start_server, stop
 
 from mapping import release
 from mapping.paths import REPO_ROOT
@@ -29,23 +29,24 @@ from common import run_wrk  # noqa: E402
 COUNT = "SELECT (COUNT(?a) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#Action> }"
 
 
-@pytest.fixture
-def gunicorn(release_dir, tmp_path):
+@pytest.fixture(params=sorted(PRODUCTION_SERVERS))
+def production(request, release_dir, tmp_path):
+    """The app under each production server, as the README runs it: 2 workers."""
     port = free_port()
-    proc = start_gunicorn(release_dir, tmp_path / "store", port, workers=2, threads=32)
+    proc = PRODUCTION_SERVERS[request.param](release_dir, tmp_path / "store", port, workers=2)
     yield f"http://127.0.0.1:{port}"
     stop(proc)
 
 
-def test_the_load_script_sees_no_error_at_64_connections(gunicorn, release_dir, tmp_path):
+def test_the_load_script_sees_no_error_at_64_connections(production, release_dir, tmp_path):
     assert shutil.which("wrk"), "wrk is not installed (.ci/run installs Debian's wrk)"
     base = json.loads((release_dir / release.MANIFEST).read_text(encoding="utf-8"))["base"]
-    pairs = request_list(gunicorn, base)
+    pairs = request_list(production, base)
     assert {p.split("/")[1].split("?")[0] for p, _ in pairs} >= {
         "sparql", "action", "structure", "organisation", "concept"}
     requests_file = tmp_path / "requests.tsv"
     requests_file.write_text("".join(f"{p}\t{a}\n" for p, a in pairs), encoding="utf-8")
-    figures = run_wrk(gunicorn, requests_file, 5, 64, tmp_path)
+    figures = run_wrk(production, requests_file, 5, 64, tmp_path)
     assert figures["requests"] > 100
     assert figures["errors"] == 0, figures
 
