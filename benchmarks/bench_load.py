@@ -2,11 +2,12 @@
 
 A release of generated records (default 100,000) is served by gunicorn
 (gthread workers) or, with --server granian, by granian, with the default
-settings (answer caches on, 10 s query timeout). A request list is drawn from the release itself: the researcher
-query mix of bench_queries.py for many different actions, structures and
-words, and the HTML and RDF pages of actions, structures, organisations and
-concepts. wrk (Debian's package) replays it for --seconds at --connections and
-stops by itself; its Lua hooks count every non-2xx answer.
+settings (answer caches on, 10 s query timeout). A request list is drawn from
+the release itself: the researcher query mix of bench_queries.py for many
+different actions, structures and words, and the HTML and RDF pages of actions,
+structures, organisations and concepts. wrk (Debian's package) replays it for
+--seconds at --connections and stops by itself; its Lua hooks count every non-2xx
+answer.
 
 Every distinct request is first sent once (the warm-up: cold aggregates take
 seconds on Oxigraph and are then answered from the shared disk cache); then two
