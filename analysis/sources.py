@@ -1,11 +1,22 @@
-"""Where the network's data comes from: a release (queried in memory) or any SPARQL endpoint."""
+"""Where the network's data comes from: a release (its network triples in a temporary on-disk
+store) or any SPARQL endpoint."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 
 import pyoxigraph as ox
+
+
+def network_predicates(base: str) -> frozenset[str]:
+    """The predicates of every triple ``network.fetch``'s queries read (N-Triples form)."""
+    return frozenset({"<https://schema.org/agent>", "<https://schema.org/name>",
+                      f"<{base}def#resolvedPartner>", f"<{base}def#partnerCategory>",
+                      "<http://www.w3.org/2004/02/skos/core#prefLabel>"})
 
 
 def store_select(store: ox.Store):
@@ -20,10 +31,23 @@ def store_select(store: ox.Store):
 
 
 def release_select(release_dir: Path):
-    """A SELECT function over a release's canonical dump, loaded into an in-memory store."""
-    store = ox.Store()
-    store.bulk_load(path=str(release_dir / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
-    return store_select(store)
+    """A SELECT function over a release's network triples.
+
+    They are streamed out of the canonical dump into an on-disk store in a temporary
+    directory, removed when the function is: the whole dump in a memory store took about
+    17 GB at a million records.
+    """
+    keep = {p.encode() for p in network_predicates(release_base(release_dir))}
+    work = Path(tempfile.mkdtemp(prefix="senacs-kg-network-"))
+    lines = work / "network.nt"
+    with (release_dir / "dataset.nt").open("rb") as dump, lines.open("wb") as out:
+        out.writelines(line for line in dump if line.split(b" ", 2)[1] in keep)
+    store = ox.Store(str(work / "store"))
+    store.bulk_load(path=str(lines), format=ox.RdfFormat.N_TRIPLES)
+    lines.unlink()
+    select = store_select(store)
+    weakref.finalize(select, shutil.rmtree, work, True)
+    return select
 
 
 def endpoint_select(url: str, timeout: float = 120):

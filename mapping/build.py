@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
+from analysis.sources import network_predicates
 from mapping import metadata, ontology_doc, release
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
@@ -268,7 +269,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     network_lines = work / "network.nt"
     with network_lines.open("w", encoding="utf-8") as kept:
         counts = release.write_dumps(sorter.merged(), staged, iris.base,
-                                     NETWORK_PREDICATES(iris), kept)
+                                     network_predicates(iris.base), kept)
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
@@ -300,13 +301,6 @@ def _note_problems(found, path: Path, problems: list[str]) -> int:
         warning = "warning: " if problem.severity == "warning" else ""
         problems.append(f"{path.name}:{problem.line}: {warning}{problem.message}")
     return sum(problem.severity == "error" for problem in found)
-
-
-def NETWORK_PREDICATES(iris: Iris) -> frozenset[str]:  # noqa: N802 - a constant of the base
-    """The triples the network analysis reads (kept aside while the dump is written)."""
-    return frozenset({"<https://schema.org/agent>", "<https://schema.org/name>",
-                      f"<{iris.DEF}resolvedPartner>", f"<{iris.DEF}partnerCategory>",
-                      "<http://www.w3.org/2004/02/skos/core#prefLabel>"})
 
 
 def write_network(lines: Path, folder: Path, base: str) -> dict:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import gc
 import subprocess
 import sys
+import tempfile
 from collections import defaultdict
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -13,7 +16,7 @@ from conftest import SEED, build_release, free_port, start_server, stop
 from test_examples import resolved, structure_iri
 
 from analysis import network
-from analysis.sources import endpoint_select, release_select
+from analysis.sources import endpoint_select, network_predicates, release_select
 from mapping.reference import Reference
 
 B = "https://w3id.org/senacs-kg/"
@@ -144,3 +147,18 @@ def test_a_release_where_no_partner_resolves_has_an_empty_network(tmp_path):
     build_release(source, tmp_path / "release")
     networks = network.fetch(release_select(tmp_path / "release"), B)
     assert networks.structures.number_of_nodes() == networks.partners.number_of_nodes() == 0
+
+
+def test_a_release_is_read_through_its_network_triples_on_disk(release_dir):
+    before = set(Path(tempfile.gettempdir()).glob("senacs-kg-network-*"))
+    select = release_select(release_dir)
+    (work,) = set(Path(tempfile.gettempdir()).glob("senacs-kg-network-*")) - before
+    rows = select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    dump_lines = (release_dir / "dataset.nt").read_bytes().count(b"\n")
+    assert 0 < int(rows[0]["n"]) < dump_lines / 3  # only what the analysis reads
+    predicates = {row["p"] for row in select("SELECT DISTINCT ?p WHERE { ?s ?p ?o }")}
+    assert {f"<{p}>" for p in predicates} == network_predicates(B)
+    assert (work / "store").is_dir()
+    del select
+    gc.collect()
+    assert not work.exists()  # the temporary store goes with the function
