@@ -60,6 +60,7 @@ class DiskCache:
         self.path, self.max_bytes = path, max_bytes
         self._local = threading.local()
         self._puts = 0
+        self._puts_lock = threading.Lock()  # threads of one process count together
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, kind TEXT, "
                        "payload BLOB, truncated INTEGER, rows INTEGER)")
@@ -87,8 +88,10 @@ class DiskCache:
             db = self._connect()
             db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
                        (key, answer.kind, answer.payload, int(answer.truncated), answer.rows))
-            self._puts += 1
-            if self._puts % _TRIM_EVERY == 0:
+            with self._puts_lock:
+                self._puts += 1
+                trim = self._puts % _TRIM_EVERY == 0
+            if trim:
                 self._trim(db)
         except sqlite3.Error:
             return  # e.g. busy or disk full: the answer is simply not kept
