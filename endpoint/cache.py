@@ -173,7 +173,8 @@ class ResponseCache:
     response depends only on the path, the query string and a few headers
     (``_VARY``), because the release is fixed for the process's life. Only
     responses a view marks replayable (``environ[REPLAYABLE]``: the 200s of GET
-    queries, resource pages and the home page) are kept, in each process's memory,
+    queries, resource pages, the home page and the release's own descriptions) are
+    kept, in each process's memory,
     least recently used dropped beyond ``max_bytes``. A replay says
     ``X-Cache: hit`` and, as an HTTP cache does, its ``Age`` in seconds.
     """

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
+from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
 from mapping import release
@@ -47,6 +48,7 @@ def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = 
     response = Response(body, content_type=content_type)
     response.headers["Vary"] = "Accept"
     response.set_etag(f"{current_app.extensions['senacs']['release']}-{request.path}-{media}{variant}")
+    request.environ[REPLAYABLE] = True  # made from the release alone: replayed while it is served
     return response.make_conditional(request)
 
 

@@ -207,3 +207,14 @@ def test_ontology_documentation_in_the_browser(site, browser, tmp_path):
     assert page.url.endswith("/def?lang=en")
     assert "senacs-kg ontology" in page.locator("h1").first.inner_text()
     page.close()
+
+
+def test_metadata_and_ontology_responses_are_replayed_per_variant(site):
+    for path, headers in (("/catalog", {}), ("/def", {"Accept": "text/html"}),
+                          ("/def", {"Accept": "text/html", "Accept-Language": "en"})):
+        first = requests.get(site + path, headers=headers, timeout=10)
+        again = requests.get(site + path, headers=headers, timeout=10)
+        assert "Age" in again.headers and again.content == first.content
+    english = requests.get(site + "/def", headers={"Accept": "text/html", "Accept-Language": "en"},
+                           timeout=10)
+    assert english.headers["Content-Language"] == "en" and "Form field" in english.text
