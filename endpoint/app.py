@@ -79,7 +79,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         """Any web page may query the endpoint and read the data (GET and POST)."""
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Expose-Headers"] = (
-            f"ETag, Link, Content-Location, Retry-After, X-Cache, {sparql.TRUNCATED_HEADER}")
+            f"ETag, Link, Content-Location, Retry-After, X-Cache, Age, {sparql.TRUNCATED_HEADER}")
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"

@@ -88,6 +88,7 @@ def test_repeated_requests_are_replayed_whole_as_an_http_cache_would(release_dir
         assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
         assert again.headers["Content-Type"] == first.headers["Content-Type"]
         assert again.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Age" in again.headers["Access-Control-Expose-Headers"]  # readable by web pages
         # another Accept is another response: rendered by the application, from the answer cache
         csv = requests.get(url + "/sparql", params={"query": COUNT},
                            headers={"Accept": "text/csv"}, timeout=30)
