@@ -126,27 +126,27 @@ def start_server(release: Path, store: Path, port: int, **settings) -> subproces
     return proc
 
 
+def _start_production(release: Path, store: Path, port: int, *command: str) -> subprocess.Popen:
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
+    proc = subprocess.Popen([sys.executable, "-m", *command], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+    return proc
+
+
 def start_gunicorn(release: Path, store: Path, port: int, workers: int = 2,
                    threads: int = 4) -> subprocess.Popen:
     """The app under gunicorn (gthread workers), as in production."""
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+    return _start_production(release, store, port, "gunicorn", "--bind", f"127.0.0.1:{port}",
                              "--workers", str(workers), "--threads", str(threads),
-                             "endpoint:create_app()"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-    return proc
+                             "endpoint:create_app()")
 
 
 def start_granian(release: Path, store: Path, port: int, workers: int = 2) -> subprocess.Popen:
     """The app under granian (Rust HTTP server, WSGI interface), the other production server."""
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
-    proc = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "wsgi", "--host",
+    return _start_production(release, store, port, "granian", "--interface", "wsgi", "--host",
                              "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                             "--blocking-threads", "32", "--factory", "endpoint:create_app"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-    return proc
+                             "--blocking-threads", "32", "--factory", "endpoint:create_app")
 
 
 PRODUCTION_SERVERS = {"gunicorn": start_gunicorn, "granian": start_granian}

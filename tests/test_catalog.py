@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from importlib import resources
 
 import pyoxigraph as ox
@@ -14,6 +12,7 @@ import requests
 from conftest import SEED, build_release, free_port, start_server, stop
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SH, VOID, XSD, Namespace
+from test_cli import senacs_kg
 
 B = "https://w3id.org/senacs-kg/"
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
@@ -81,9 +80,7 @@ def test_a_catalog_configured_from_the_command_line_conforms_too(tmp_path, dcat_
 @pytest.mark.parametrize("option", [["--license", "etalab 2.0"], ["--license", "ftp://x/y"],
                                     ["--contact-email", "nobody"], ["--contact-email", "a b@c.fr"]])
 def test_bad_catalog_options_are_usage_errors(tmp_path, option):
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(SEED), "--out",
-                          str(tmp_path / "release"), *option], capture_output=True, text=True,
-                         timeout=60)
+    run = senacs_kg("build", str(SEED), "--out", str(tmp_path / "release"), *option)
     assert run.returncode == 2
     assert f"argument {option[0]}: not an" in run.stderr and repr(option[1]) in run.stderr
     assert "Traceback" not in run.stderr and not (tmp_path / "release").exists()
