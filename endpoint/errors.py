@@ -20,13 +20,33 @@ def _plain(status: int, message: str) -> Response:
     return response
 
 
+def _store_errors() -> dict[type, tuple[int, str, int | None]]:
+    """What each store or guard error is for the client: status, message prefix, Retry-After."""
+    from endpoint import guard, store
+
+    return {
+        store.QueryError: (400, "malformed query: ", None),
+        guard.Refused: (403, "", None),
+        store.QueryRefused: (403, "", None),
+        store.QueryFailed: (502, "", None),
+        store.QueryTimeout: (503, "", 5),
+        store.Overloaded: (503, "", 5),
+    }
+
+
 def register(app: Flask) -> None:
+
     @app.errorhandler(ProtocolError)
     def protocol_error(err: ProtocolError) -> Response:
         response = _plain(err.status, err.message)
         if err.retry_after:
             response.headers["Retry-After"] = str(err.retry_after)
         return response
+
+    for kind, (status, prefix, retry_after) in _store_errors().items():
+        def handler(err: Exception, status=status, prefix=prefix, retry_after=retry_after):
+            return protocol_error(ProtocolError(status, prefix + str(err), retry_after))
+        app.register_error_handler(kind, handler)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Response:

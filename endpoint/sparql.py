@@ -19,7 +19,7 @@ from endpoint import guard, pages
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
-from endpoint.store import Answer, Overloaded, QueryError, QueryTimeout
+from endpoint.store import Answer, Overloaded, QueryError, QueryFailed, QueryRefused, QueryTimeout
 
 bp = Blueprint("sparql", __name__)
 
@@ -139,10 +139,7 @@ def sparql() -> Response:
     if len(query) > config["MAX_QUERY_LENGTH"]:
         raise ProtocolError(413, f"the query has {len(query)} characters; the limit is "
                                  f"{config['MAX_QUERY_LENGTH']}")
-    try:
-        kind = guard.check(query, config["SERVICE_ALLOWLIST"])
-    except guard.Refused as err:
-        raise ProtocolError(403, str(err)) from None
+    kind = guard.check(query, config["SERVICE_ALLOWLIST"])  # a refusal is a 403 (errors.py)
     media = negotiate(kind)
     answer = run_query(query, default_graphs, named_graphs)
     if answer.kind != kind:  # the lexer guessed wrong: negotiate again on the real form
@@ -163,14 +160,10 @@ def sparql() -> Response:
 
 
 def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) -> Answer:
+    """The answer; a store error becomes its HTTP status in endpoint/errors.py."""
     state = current_app.extensions["senacs"]
-    try:
-        answer = answer_query(state["store"], current_app.config["BASE"], query, default_graphs,
-                              named_graphs)
-    except QueryError as err:
-        raise ProtocolError(400, f"malformed query: {err}") from None
-    except (QueryTimeout, Overloaded) as err:
-        raise ProtocolError(503, str(err), retry_after=5) from None
+    answer = answer_query(state["store"], current_app.config["BASE"], query, default_graphs,
+                          named_graphs)
     request.environ["senacs.cache"] = "hit" if answer.cached else "miss"
     return answer
 
@@ -196,14 +189,14 @@ def warm(app, examples: list[dict[str, str]]) -> None:
                 answer_query(state["store"], app.config["BASE"], example["query"],
                              timeout=timeout)
                 state["warmed"] += 1
-            except (QueryError, QueryTimeout, Overloaded):
+            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed):
                 continue
         with app.test_request_context("/"):
             g.senacs_query_timeout = timeout
             try:
                 pages.home_page()
                 state["home_warmed"] = True
-            except (QueryError, QueryTimeout, Overloaded):
+            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed):
                 pass
 
     threading.Thread(target=run, name="senacs-warm-cache", daemon=True).start()

@@ -38,6 +38,20 @@ class QueryError(Exception):
     """The query is malformed or refused: a 400 with this message."""
 
 
+class QueryRefused(Exception):
+    """The query tried something this endpoint never does (a network call): a 403."""
+
+
+class QueryFailed(Exception):
+    """The query failed while it ran, for a reason not told to the client: a 502."""
+
+
+SERVICE_REFUSED = ("refused: the query tried to open a network connection (SERVICE); this "
+                   "endpoint's query processes cannot reach any other service")
+EVALUATION_FAILED = ("the query failed while it was evaluated (a SERVICE call that failed, or "
+                     "a storage error); no further detail is given")
+
+
 class QueryTimeout(Exception):
     """The query ran past its time and was stopped: a 503."""
 
@@ -168,7 +182,18 @@ def _graph(name: str, base: str):
 
 
 def _worker(store_dir: str, base: str, conn) -> None:
-    """A query process: opens the store read-only and answers queries until told to stop."""
+    """A query process: opens the store read-only and answers queries until told to stop.
+
+    It confines itself first (no network socket can be opened from it, whatever a query
+    says: see endpoint/sandbox.py); if that fails it says so and stops, and the store
+    refuses to start."""
+    from endpoint import sandbox
+
+    try:
+        sandbox.confine()
+    except sandbox.SandboxError as err:
+        conn.send(("unsafe", str(err)))
+        return
     import pyoxigraph as ox
 
     store = ox.Store.read_only(store_dir)
@@ -191,7 +216,13 @@ def _worker(store_dir: str, base: str, conn) -> None:
             conn.send(("ok", answer))
         except SyntaxError as err:
             conn.send(("syntax", str(err)))
-        except (OSError, ValueError, TypeError) as err:
+        except PermissionError:
+            # the sandbox refused a socket: a SERVICE call, whatever the text looked like
+            conn.send(("refused", SERVICE_REFUSED))
+        except OSError:
+            # never the remote reply nor the connection error: they tell about other hosts
+            conn.send(("failed", EVALUATION_FAILED))
+        except (ValueError, TypeError) as err:
             conn.send(("error", str(err)))
 
 
@@ -205,7 +236,11 @@ class _Process:
 
     def wait_ready(self, timeout: float) -> bool:
         if not self.ready and self.conn.poll(timeout):
-            self.ready = self.conn.recv() == ("ready",)
+            status, *detail = self.conn.recv()
+            if status == "unsafe":
+                raise ReleaseError(f"a query worker could not confine itself: {detail[0]}; "
+                                   "queries are not run unconfined")
+            self.ready = status == "ready"
         return self.ready
 
     def renice(self, niceness: int) -> bool:
@@ -286,6 +321,10 @@ class EmbeddedStore:
             self._idle.put(proc)
         if status == "ok":
             return rest[0]
+        if status == "refused":
+            raise QueryRefused(rest[0])
+        if status == "failed":
+            raise QueryFailed(rest[0])
         raise QueryError(rest[0])
 
     def close(self) -> None:
