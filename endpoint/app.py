@@ -7,11 +7,13 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import pyoxigraph as ox
 from flask import Flask, Response, request
 
 from endpoint import described, dumps, errors, network, resources, sparql
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
+from endpoint.guard import GuardedStore
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
 from mapping import release
 from mapping.vocab import DEFAULT_BASE
@@ -37,6 +39,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     base = str(app.config["BASE"] or manifest.get("base") or DEFAULT_BASE)
     base += "" if base.endswith("/") else "/"
+    try:
+        ox.NamedNode(base)  # pages bind IRIs made from it: it must be an IRI itself
+    except ValueError:
+        raise ReleaseError(f"BASE {base!r} is not an absolute IRI") from None
     app.config["BASE"] = base
     app.config["PREFIXES"] = {k: v.format(base=base) for k, v in PREFIXES.items()}
     if app.config["STORE"] == "remote":
@@ -53,8 +59,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
                               float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]))
         disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
-    store = CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
-                        float(app.config["CACHE_DISK_MB"]))
+    store = GuardedStore(CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
+                                     float(app.config["CACHE_DISK_MB"])),
+                         app.config["SERVICE_ALLOWLIST"])
     atexit.register(store.close)
     app.extensions["senacs"] = {
         "store": store, "release": release_id, "manifest": manifest,

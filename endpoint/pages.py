@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 from flask import current_app, g, render_template
 
+from endpoint.guard import iri_term
+
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel", "https://schema.org/name",
                "http://purl.org/dc/terms/title", "http://rdf.insee.fr/def/geo#nom")
@@ -50,6 +52,7 @@ class Node:
 
 
 def _select(query: str) -> list[dict]:
+    """The rows of a page's query (IRIs in its text come through guard.iri_term)."""
     # the background warm-up (sparql.warm) may take longer than a visitor's query
     answer = current_app.extensions["senacs"]["store"].query(
         query, row_cap=5000, timeout=g.get("senacs_query_timeout"))
@@ -72,7 +75,7 @@ def labels_of(iris: set[str]) -> dict[str, dict[str, str]]:
     """fr/en labels (or names, titles) of the given IRIs, from the data and the ontology."""
     if not iris:
         return {}
-    values = " ".join(f"<{i}>" for i in sorted(iris))
+    values = " ".join(iri_term(i) for i in sorted(iris))
     props = ", ".join(f"<{p}>" for p in (*LABEL_PROPS, "http://www.w3.org/2000/01/rdf-schema#label"))
     # a FILTER on ?p, not a second VALUES: Oxigraph then walks each IRI's own statements
     # (0.7 ms) instead of joining two value tables against every statement (70 ms at 10k)
@@ -180,22 +183,23 @@ def generic_page(node: Node, kind: str, senacs: str) -> str:
     labels = labels_of(linked | set(node.values) | {node.iri})
     name = labels.get(node.iri, {}).get("fr") or node.iri.rsplit("/", 1)[-1]
     incoming, heading, extra, extra_heading, more = [], "", [], "", None
+    this = iri_term(node.iri)
     if kind == "structure":
         heading = "Actions de la structure"
         incoming, more = _listing(f"""SELECT ?x ?label WHERE {{
-            ?x <https://schema.org/agent> <{node.iri}> ; <http://purl.org/dc/terms/title> ?label }}""")
+            ?x <https://schema.org/agent> {this} ; <http://purl.org/dc/terms/title> ?label }}""")
         extra_heading = "Partenaires identifiés"
         extra, _ = _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
-            ?a <https://schema.org/agent> <{node.iri}> ; <{senacs}resolvedPartner> ?x .
+            ?a <https://schema.org/agent> {this} ; <{senacs}resolvedPartner> ?x .
             ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")
     elif kind == "organisation":
         heading = "Structures qui travaillent avec cet organisme"
         incoming, more = _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
-            ?a <{senacs}resolvedPartner> <{node.iri}> ; <https://schema.org/agent> ?x .
+            ?a <{senacs}resolvedPartner> {this} ; <https://schema.org/agent> ?x .
             ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")
     elif kind == "concept":
         heading = "Actions"
-        incoming, more = _listing(f"""SELECT ?x ?label WHERE {{ ?x ?p <{node.iri}> ;
+        incoming, more = _listing(f"""SELECT ?x ?label WHERE {{ ?x ?p {this} ;
             a <{senacs}Action> ; <http://purl.org/dc/terms/title> ?label }}""")
     ld = {"@context": "https://schema.org", "@id": node.iri, "name": name,
           "@type": {"structure": "Organization", "organisation": "GovernmentOrganization",

@@ -17,11 +17,10 @@ from html import escape
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
-from endpoint import pages
+from endpoint import guard, pages
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
-from endpoint.store import Overloaded, QueryError, QueryTimeout
 
 bp = Blueprint("resources", __name__)
 
@@ -36,18 +35,29 @@ OFFERS = ["text/html", *RDF_FORMATS]
 RESOURCE_CAP = 100_000  # triples; far above any resource a release mints
 
 
+# {this}: the requested IRI, checked and re-serialised by guard.iri_term
+DESCRIBE = """CONSTRUCT {{ ?s ?p ?o }} WHERE {{
+    {{ BIND({this} AS ?s) ?s ?p ?o }} UNION
+    {{ {this} ?q ?s . FILTER(isIRI(?s) && STRSTARTS(STR(?s), CONCAT(STR({this}), "#")))
+      ?s ?p ?o }} }}"""
+
+
+def iri_of(path: str) -> str | None:
+    """The IRI a request path names on the configured base, or None if it is not a valid IRI
+    (a quote, a space, an angle bracket… from the path make no IRI, so no query is run)."""
+    iri = current_app.config["BASE"] + path
+    try:
+        guard.iri_term(iri)
+    except ValueError:
+        return None
+    return iri
+
+
 def describe(iri: str) -> bytes:
     """The resource's triples and those of its hash-IRI parts (amounts, provenance…)."""
-    query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
-        {{ BIND(<{iri}> AS ?s) ?s ?p ?o }} UNION
-        {{ <{iri}> ?q ?s . FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{iri}#")) ?s ?p ?o }} }}"""
-    try:
-        # a resource is described whole: the SPARQL row cap is for open-ended queries
-        answer = current_app.extensions["senacs"]["store"].query(query, row_cap=RESOURCE_CAP)
-    except QueryError as err:
-        raise ProtocolError(400, f"not a resource IRI: {err}") from None
-    except (QueryTimeout, Overloaded) as err:
-        raise ProtocolError(503, str(err), retry_after=5) from None
+    # a resource is described whole: the SPARQL row cap is for open-ended queries
+    answer = current_app.extensions["senacs"]["store"].query(
+        DESCRIBE.format(this=guard.iri_term(iri)), row_cap=RESOURCE_CAP)
     return answer.payload
 
 
@@ -55,7 +65,9 @@ def describe(iri: str) -> bytes:
 def resource(root: str, rest: str) -> Response:
     ext = next((e for e in EXTENSIONS if rest.endswith(e)), None)
     path = f"{root}/{rest[:-len(ext)] if ext else rest}"
-    iri = current_app.config["BASE"] + path
+    iri = iri_of(path)
+    if iri is None:
+        return not_found(current_app.config["BASE"] + path)
     if ext:
         media = EXTENSIONS[ext]
     else:
