@@ -104,7 +104,8 @@ def glued(port: int) -> list[str]:
         f"SELECT * WHERE {{ ?a ?b ?c . SERVICESILENT<http://127.0.0.1:{port}/> {{ ?m ?n ?k }} }}",
         f"SELECT * WHERE {{ ?a ?b ?c . SERVICE<http://127.0.0.1:{port}/>{{?m ?n ?k}} }}",
         f"PREFIX : <http://127.0.0.1:{port}/> SELECT * WHERE {{ ?a ?b ?c . SERVICE: {{ ?m ?n ?k }} }}",
-        f"PREFIX ex: <http://127.0.0.1:{port}/> SELECT * WHERE {{ ?a ?b ?c . SERVICE ex:\\/x {{ ?m ?n ?k }} }}",
+        f"PREFIX ex: <http://127.0.0.1:{port}/> SELECT * WHERE {{ ?a ?b ?c . SERVICE ex:\\/x "
+        "{ ?m ?n ?k } }",
         f"BASE <http://127.0.0.1:{port}/> SELECT * WHERE {{ ?a ?b ?c . SERVICE <sparql> {{ ?m ?n ?k }} }}",
         f"SELECT * WHERE {{ BIND(<http://127.0.0.1:{port}/> AS ?e) SERVICE ?e {{ ?m ?n ?k }} }}",
         f"SELECT * WHERE {{ VALUES ?e {{ <http://127.0.0.1:{port}/> }} SERVICE ?e {{ ?m ?n ?k }} }}",
