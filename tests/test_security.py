@@ -1,0 +1,128 @@
+"""Attacks on a live production server (granian, default settings) while a loopback listener
+waits for the connection that must never come: generated SERVICE variants by GET, form POST and
+direct POST, resource paths crafted to close the IRI and append patterns, fuzzed texts."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+import requests
+from conftest import free_port, start_granian, stop
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ssrf_variants import MARKER, Listener, all_variants
+from test_guard import PIECES
+
+
+@pytest.fixture(scope="module")
+def listener():
+    listening = Listener()
+    yield listening
+    listening.close()
+    # the proof: not one connection reached the listener in the whole module
+    assert listening.connections == []
+
+
+@pytest.fixture(scope="module")
+def site(release_dir, tmp_path_factory, listener):
+    port = free_port()
+    proc = start_granian(release_dir, tmp_path_factory.mktemp("security") / "store", port)
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+def ask(site: str, text: str, how: int) -> requests.Response:
+    """The query by GET, form POST or direct POST (``how`` modulo 3)."""
+    url = site + "/sparql"
+    accept = {"Accept": "application/sparql-results+json"}
+    if how % 3 == 0:
+        return requests.get(url, params={"query": text}, headers=accept, timeout=30)
+    if how % 3 == 1:
+        return requests.post(url, data={"query": text}, headers=accept, timeout=30)
+    return requests.post(url, data=text.encode("utf-8"), timeout=30,
+                         headers={**accept, "Content-Type": "application/sparql-query"})
+
+
+def test_generated_service_variants_reach_nothing(site, listener):
+    variants = all_variants(listener.port)
+    assert len(variants) >= 300
+    statuses = {}
+    for i, text in enumerate(variants):
+        response = ask(site, text, i)
+        assert MARKER not in response.text, text
+        assert response.status_code in (400, 403), (response.status_code, text)
+        assert "Traceback" not in response.text
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    assert statuses.get(403, 0) >= 250  # refused as SERVICE, not merely malformed
+    assert listener.connections == []
+
+
+def test_every_variant_by_every_method_for_the_plain_forms(site, listener):
+    for text in all_variants(listener.port)[:40]:
+        for how in range(3):
+            response = ask(site, text, how)
+            assert response.status_code == 403, (how, text)
+            assert "SERVICE" in response.text
+    assert listener.connections == []
+
+
+INJECTED_PATHS = [
+    "/action/x> ?p ?o } UNION { SERVICE <http://127.0.0.1:{port}/> {{ ?m ?n ?k }} } #",
+    "/action/x> ?p ?o } UNION { ?s ?p ?o } #",
+    "/structure/x> ?p ?o . ?s ?p ?o } #",
+    "/organisation/x>{ SERVICE <http://127.0.0.1:{port}/> { ?m ?n ?k } }",
+    "/concept/keyword/x\\u003e ?p ?o } UNION { ?s ?p ?o } #",
+    "/place/x\" ) } UNION { ?s ?p ?o } #",
+    "/source/a b",
+    "/action/x>.ttl",
+    "/action/é\"<>.nt",
+]
+
+
+@pytest.mark.parametrize("path", INJECTED_PATHS)
+def test_a_crafted_resource_path_is_a_404_and_runs_nothing(site, listener, path):
+    path = path.replace("{port}", str(listener.port)).replace("{{", "{").replace("}}", "}")
+    for accept in ("text/html", "text/turtle", "application/n-triples"):
+        response = requests.get(site + quote(path, safe="/"), headers={"Accept": accept},
+                                timeout=30)
+        assert response.status_code == 404, (path, response.status_code)
+        assert MARKER not in response.text
+        assert "senacs-kg/def#" not in response.text  # no triple of the graph leaked
+    assert listener.connections == []
+
+
+def test_a_real_resource_still_answers(site, release_dir):
+    nt = (release_dir / "dataset.nt").read_text(encoding="utf-8")
+    iri = next(line.split(" ", 1)[0][1:-1] for line in nt.splitlines()
+               if "/action/" in line.split(" ", 1)[0] and "#" not in line.split(" ", 1)[0])
+    path = iri.split("senacs-kg", 1)[1]
+    response = requests.get(site + path, headers={"Accept": "application/n-triples"}, timeout=30)
+    assert response.status_code == 200
+    assert response.text.startswith(f"<{iri}>")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(before=st.lists(st.sampled_from(PIECES), max_size=8),
+       keyword=st.sampled_from(["SERVICE", "\\u0053ERVICE", "SERVICE SILENT", "SERVICEex:x"]),
+       how=st.integers(0, 2))
+def test_fuzzed_queries_reach_nothing(site, listener, before, keyword, how):
+    text = (f"PREFIX ex: <http://127.0.0.1:{listener.port}/> SELECT * WHERE {{ ?a ?b ?c . "
+            f"{''.join(before)} {keyword} <http://127.0.0.1:{listener.port}/> {{ ?m ?n ?k }} }}")
+    response = ask(site, text, how)
+    assert response.status_code != 500
+    assert MARKER not in response.text
+    assert listener.connections == []
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(root=st.sampled_from(["action", "structure", "organisation", "concept", "place", "source"]),
+       tail=st.lists(st.sampled_from(PIECES + ["%3E", "%22", "%20", "/", "%0A"]), min_size=1,
+                     max_size=8))
+def test_fuzzed_resource_paths_are_answered_or_404(site, listener, root, tail):
+    response = requests.get(f"{site}/{root}/{quote(''.join(tail), safe='/%')}", timeout=30)
+    assert response.status_code in (200, 404), response.status_code
+    assert MARKER not in response.text
+    assert listener.connections == []
