@@ -4,7 +4,8 @@ GET ``?query=``, POST form-encoded, POST direct (``application/sparql-query``);
 ``default-graph-uri`` and ``named-graph-uri``; SELECT and ASK as JSON, XML, CSV
 or TSV; CONSTRUCT and DESCRIBE as Turtle, N-Triples, RDF/XML or JSON-LD; the
 format chosen by a ``format`` parameter or by Accept; the Service Description
-when no query is given. Read-only and guarded: see ``endpoint/guard.py``.
+when no query is given. Read-only and guarded: see ``endpoint/guard.py``. Results are
+written by ``endpoint/results.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import guard, pages
+from endpoint import guard, pages, results
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -24,12 +25,12 @@ from endpoint.store import Answer, Overloaded, QueryError, QueryTimeout
 bp = Blueprint("sparql", __name__)
 
 RESULT_TYPES = {  # SELECT and ASK
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "text/csv": ox.QueryResultsFormat.CSV,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-    "application/json": ox.QueryResultsFormat.JSON,
-    "application/xml": ox.QueryResultsFormat.XML,
+    "application/sparql-results+json": "json",
+    "application/sparql-results+xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/json": "json",
+    "application/xml": "xml",
 }
 GRAPH_TYPES = {  # CONSTRUCT, DESCRIBE and the service description
     "text/turtle": ox.RdfFormat.TURTLE,
@@ -50,6 +51,7 @@ FORMAT_PARAM = {
 }
 FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
+TRUNCATED_LINK = "urn:senacs-kg:truncated"
 SD = "http://www.w3.org/ns/sparql-service-description#"
 FORMATS = "http://www.w3.org/ns/formats/"
 
@@ -226,16 +228,8 @@ def render(answer: Answer, media: str) -> bytes:
             body = (f"# truncated: the first {answer.rows} triples only (the server's row "
                     "cap)\n").encode() + body
         return body
-    fmt = RESULT_TYPES[media]
-    if fmt == ox.QueryResultsFormat.JSON and not answer.truncated:
-        return answer.payload
-    results = ox.parse_query_results(answer.payload, format=ox.QueryResultsFormat.JSON)
-    body = results.serialize(format=fmt)
-    if answer.truncated and fmt == ox.QueryResultsFormat.JSON:
-        body = body.replace(b'{"head":{', b'{"head":{"link":["urn:senacs-kg:truncated"],', 1)
-    elif answer.truncated and fmt == ox.QueryResultsFormat.XML:
-        body = body.replace(b"<head>", b'<head><link href="urn:senacs-kg:truncated"/>', 1)
-    return body
+    return results.write(answer.payload, RESULT_TYPES[media],
+                         [TRUNCATED_LINK] if answer.truncated else [])
 
 
 EXAMPLE_QUERY = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>

@@ -1,0 +1,145 @@
+"""The SPARQL protocol's edges, against a live server: result formats as their specifications
+write them, ASK where CSV and TSV have no form, the graph named ``{base}dataset``, parameters
+that are not UTF-8, and HEAD on every GET route.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import xml.etree.ElementTree as ET
+
+import pyoxigraph as ox
+import pytest
+import requests
+from conftest import free_port, start_server, stop
+
+from endpoint import create_app
+
+B = "https://w3id.org/senacs-kg/"
+SENACS = "PREFIX senacs: <https://w3id.org/senacs-kg/def#>\n"
+RESULTS = "{http://www.w3.org/2005/sparql-results#}"
+CSV, TSV = "text/csv", "text/tab-separated-values"
+JSON, XML = "application/sparql-results+json", "application/sparql-results+xml"
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+# one row whose terms carry every character the formats must quote or escape
+AWKWARD = r"""SELECT ?iri ?text ?node ?lang ?number ?unbound WHERE {
+  BIND(<http://example.org/a,b> AS ?iri)
+  BIND("say \"hi\", then\r\nleave\tnow" AS ?text)
+  BIND(BNODE() AS ?node)
+  BIND("chat"@fr AS ?lang)
+  BIND(42 AS ?number)
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(release_dir, tmp_path_factory):
+    port = free_port()
+    proc = start_server(release_dir, tmp_path_factory.mktemp("formats") / "store", port)
+    yield f"http://127.0.0.1:{port}"
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def capped(release_dir, tmp_path_factory):
+    """A server whose row cap (3) every list of actions exceeds."""
+    port = free_port()
+    proc = start_server(release_dir, tmp_path_factory.mktemp("capped") / "store", port,
+                        ROW_CAP=3)
+    yield f"http://127.0.0.1:{port}/sparql"
+    stop(proc)
+
+
+def ask(url: str, query: str, accept: str = JSON, **params) -> requests.Response:
+    return requests.get(url, params={"query": query, **params}, headers={"Accept": accept},
+                        timeout=10)
+
+
+def raw_http(base: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and every byte after the headers, for a request sent as is."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+# -- CSV, TSV, XML ---------------------------------------------------------------------------------
+
+
+def test_csv_quotes_every_field_holding_a_comma_quote_or_line_break(server):
+    response = ask(f"{server}/sparql", AWKWARD, CSV)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    body = response.content
+    assert body.startswith(b"iri,text,node,lang,number,unbound\r\n")
+    assert b'\r\n"http://example.org/a,b","say ""hi"", then\r\nleave\tnow",_:' in body
+    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    assert len(rows) == 2 and all(len(row) == 6 for row in rows)
+    iri, text, node, lang, number, unbound = rows[1]
+    assert iri == "http://example.org/a,b"
+    assert text == 'say "hi", then\r\nleave\tnow'
+    assert node.startswith("_:") and lang == "chat" and number == "42" and unbound == ""
+    assert body.endswith(b",chat,42,\r\n")
+
+
+def test_tsv_writes_terms_in_turtle_syntax_with_tabs_and_line_breaks_escaped(server):
+    response = ask(f"{server}/sparql", AWKWARD, TSV)
+    assert response.status_code == 200
+    lines = response.content.decode().split("\n")
+    assert lines[0] == "?iri\t?text\t?node\t?lang\t?number\t?unbound"
+    iri, text, node, lang, number, unbound = lines[1].split("\t")
+    assert iri == "<http://example.org/a,b>"
+    assert text == r'"say \"hi\", then\r\nleave\tnow"'
+    assert node.startswith("_:") and lang == '"chat"@fr' and number == "42" and unbound == ""
+    assert lines[2:] == [""]
+    back = ox.parse_query_results(response.content, format=ox.QueryResultsFormat.TSV)
+    solution = next(iter(back))
+    assert solution["text"] == ox.Literal('say "hi", then\r\nleave\tnow')
+    assert solution["iri"] == ox.NamedNode("http://example.org/a,b")
+
+
+def test_xml_writes_a_carriage_return_as_a_character_reference(server):
+    query = 'SELECT ?text WHERE { BIND("one\\rtwo\\r\\nthree & <four>" AS ?text) }'
+    response = ask(f"{server}/sparql", query, XML)
+    assert response.status_code == 200
+    assert b"one&#13;two&#13;\nthree &amp; &lt;four&gt;" in response.content
+    assert b"\r" not in response.content
+    literal = ET.fromstring(response.content).find(f".//{RESULTS}literal")
+    assert literal.text == "one\rtwo\r\nthree & <four>"  # what was stored, read back
+
+
+def test_xml_replaces_characters_xml_cannot_carry_and_stays_well_formed(server):
+    query = 'SELECT ?text WHERE { BIND(CONCAT("a", CODEPOINT, "b") AS ?text) }'
+    for codepoint in ("\\u0001", "\\u001F", "\\uFFFE"):
+        text = query.replace("CODEPOINT", f'"{codepoint}"')
+        response = ask(f"{server}/sparql", text, XML)
+        assert response.status_code == 200, response.text
+        literal = ET.fromstring(response.content).find(f".//{RESULTS}literal")
+        assert literal.text == "a\ufffdb", codepoint
+        # JSON carries the character itself
+        as_json = ask(f"{server}/sparql", text, JSON).json()
+        assert as_json["results"]["bindings"][0]["text"]["value"] == \
+            "a" + codepoint.encode().decode("unicode_escape") + "b"
+
+
+def test_truncated_xml_lists_the_variables_before_the_link(capped):
+    query = SENACS + "SELECT ?action ?title WHERE { ?action a senacs:Action ; " \
+                     "<http://purl.org/dc/terms/title> ?title }"
+    response = ask(capped, query, XML)
+    assert response.status_code == 200
+    assert response.headers["X-SPARQL-Truncated"] == "true; rows=3"
+    head = ET.fromstring(response.content).find(f"{RESULTS}head")
+    assert [(child.tag.removeprefix(RESULTS), child.get("name") or child.get("href"))
+            for child in head] == [("variable", "action"), ("variable", "title"),
+                                   ("link", "urn:senacs-kg:truncated")]
+    as_json = ask(capped, query, JSON).json()
+    assert as_json["head"] == {"vars": ["action", "title"], "link": ["urn:senacs-kg:truncated"]}
+    assert len(as_json["results"]["bindings"]) == 3
