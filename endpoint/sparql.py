@@ -24,7 +24,7 @@ from endpoint.store import Answer, Overloaded, QueryError, QueryTimeout
 
 bp = Blueprint("sparql", __name__)
 
-RESULT_TYPES = {  # SELECT and ASK
+RESULT_TYPES = {  # SELECT; ASK has no CSV or TSV form (those formats are defined for SELECT)
     "application/sparql-results+json": "json",
     "application/sparql-results+xml": "xml",
     "text/csv": "csv",
@@ -32,6 +32,7 @@ RESULT_TYPES = {  # SELECT and ASK
     "application/json": "json",
     "application/xml": "xml",
 }
+ASK_TYPES = [media for media, fmt in RESULT_TYPES.items() if fmt in ("json", "xml")]
 GRAPH_TYPES = {  # CONSTRUCT, DESCRIBE and the service description
     "text/turtle": ox.RdfFormat.TURTLE,
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
@@ -49,7 +50,7 @@ FORMAT_PARAM = {
               "jsonld": "application/ld+json", "json-ld": "application/ld+json",
               "json": "application/ld+json", "n3": "text/turtle"},
 }
-FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]
+FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]  # csv and tsv then meet a 406 (see negotiate)
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 TRUNCATED_LINK = "urn:senacs-kg:truncated"
 SD = "http://www.w3.org/ns/sparql-service-description#"
@@ -57,7 +58,7 @@ FORMATS = "http://www.w3.org/ns/formats/"
 
 
 def _offers(kind: str) -> list[str]:
-    return list(GRAPH_TYPES) if kind == "graph" else list(RESULT_TYPES)
+    return {"graph": list(GRAPH_TYPES), "ask": ASK_TYPES}.get(kind, list(RESULT_TYPES))
 
 
 def _first(values: list[str], name: str) -> str | None:
@@ -109,16 +110,24 @@ def negotiate(kind: str) -> str:
     wanted = request.values.get("format") or request.values.get("output")
     if wanted:
         media = FORMAT_PARAM[kind].get(wanted.lower()) or (
-            wanted if wanted in _offers(kind) else None)
+            wanted if wanted in RESULT_TYPES or wanted in GRAPH_TYPES else None)
         if media is None:
+            names = [name for name, m in FORMAT_PARAM[kind].items() if m in _offers(kind)]
             raise ProtocolError(400, f"unknown format {wanted!r} for this query; use one of "
-                                     + ", ".join(sorted(FORMAT_PARAM[kind])))
-        return media
-    media = choose(request.headers.get("Accept"), _offers(kind))
-    if media is None:
-        raise ProtocolError(406, "none of the accepted media types can carry this result; "
-                                 "offered: " + ", ".join(_offers(kind)))
+                                     + ", ".join(sorted(names)))
+    else:
+        media = choose(request.headers.get("Accept"), _offers(kind))
+    if media not in _offers(kind):
+        raise ProtocolError(406, _not_acceptable(kind))
     return media
+
+
+def _not_acceptable(kind: str) -> str:
+    if kind == "ask":
+        return ("an ASK answer has no CSV or TSV form (the SPARQL CSV and TSV results formats "
+                "are defined for SELECT only); offered: " + ", ".join(ASK_TYPES))
+    return ("none of the accepted media types can carry this result; offered: "
+            + ", ".join(_offers(kind)))
 
 
 def wants_page() -> bool:

@@ -143,3 +143,39 @@ def test_truncated_xml_lists_the_variables_before_the_link(capped):
     as_json = ask(capped, query, JSON).json()
     assert as_json["head"] == {"vars": ["action", "title"], "link": ["urn:senacs-kg:truncated"]}
     assert len(as_json["results"]["bindings"]) == 3
+
+
+# -- ASK has no CSV or TSV form ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("accept, params", [
+    (CSV, {}), (TSV, {}), (f"{CSV}, {TSV}", {}), ("text/*", {}),
+    (JSON, {"format": "csv"}), (BROWSER, {"format": "tsv"}),
+])
+def test_ask_in_csv_or_tsv_is_not_acceptable(server, accept, params):
+    response = ask(f"{server}/sparql", "ASK {}", accept, **params)
+    assert response.status_code == 406
+    assert "ASK" in response.text and JSON in response.text and XML in response.text
+    posted = requests.post(f"{server}/sparql", data={"query": "ASK {}", **params},
+                           headers={"Accept": accept}, timeout=10)
+    assert posted.status_code == 406
+
+
+@pytest.mark.parametrize("accept, media", [
+    (f"{CSV}, */*;q=0.1", JSON), (BROWSER, "application/xml"), (f"{TSV}, {XML};q=0.5", XML),
+])
+def test_ask_with_a_fallback_gets_json_or_xml(server, accept, media):
+    # POST: a GET preferring text/html gets the query page instead
+    response = requests.post(f"{server}/sparql", data={"query": "ASK {}"},
+                             headers={"Accept": accept}, timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == media
+    fmt = ox.QueryResultsFormat.JSON if "json" in media else ox.QueryResultsFormat.XML
+    assert bool(ox.parse_query_results(response.content, format=fmt)) is True
+
+
+def test_select_is_still_offered_in_csv_and_tsv(server):
+    for accept in (CSV, TSV):
+        assert ask(f"{server}/sparql", "SELECT (1 AS ?one) {}", accept).status_code == 200
+    assert ask(f"{server}/sparql", "SELECT (1 AS ?one) {}", JSON, format="tsv").text == \
+        "?one\n1\n"
