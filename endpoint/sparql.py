@@ -5,7 +5,8 @@ GET ``?query=``, POST form-encoded, POST direct (``application/sparql-query``);
 or TSV; CONSTRUCT and DESCRIBE as Turtle, N-Triples, RDF/XML or JSON-LD; the
 format chosen by a ``format`` parameter or by Accept; the Service Description
 when no query is given. Read-only and guarded: see ``endpoint/guard.py``. Results are
-written by ``endpoint/results.py``.
+written by ``endpoint/results.py``; the dataset, ``{base}dataset`` included, is resolved by
+``endpoint/dataset.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import guard, pages, results
+from endpoint import dataset, guard, pages, results
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -155,6 +156,11 @@ def sparql() -> Response:
     except guard.Refused as err:
         raise ProtocolError(403, str(err)) from None
     media = negotiate(kind)
+    try:
+        default_graphs, named_graphs = dataset.resolve(
+            query, default_graphs, named_graphs, config["BASE"], config["BASE"] + "sparql")
+    except dataset.DatasetError as err:
+        raise ProtocolError(400, str(err)) from None
     answer = run_query(query, default_graphs, named_graphs)
     if answer.kind != kind:  # the lexer guessed wrong: negotiate again on the real form
         kind = answer.kind

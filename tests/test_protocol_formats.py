@@ -179,3 +179,64 @@ def test_select_is_still_offered_in_csv_and_tsv(server):
         assert ask(f"{server}/sparql", "SELECT (1 AS ?one) {}", accept).status_code == 200
     assert ask(f"{server}/sparql", "SELECT (1 AS ?one) {}", JSON, format="tsv").text == \
         "?one\n1\n"
+
+
+# -- {base}dataset, the default graph's name ------------------------------------------------------
+
+COUNT = SENACS + "SELECT (COUNT(?a) AS ?n) {FROM} WHERE {{ ?a a senacs:Action }}"
+GRAPHS = "SELECT ?g (COUNT(*) AS ?n) {FROM} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }} GROUP BY ?g"
+
+
+def count(server: str, query: str, **params) -> int:
+    response = ask(f"{server}/sparql", query, **params)
+    assert response.status_code == 200, response.text
+    return int(response.json()["results"]["bindings"][0]["n"]["value"])
+
+
+def graphs(server: str, query: str, **params) -> dict[str, int]:
+    response = ask(f"{server}/sparql", query, **params)
+    assert response.status_code == 200, response.text
+    return {row["g"]["value"]: int(row["n"]["value"])
+            for row in response.json()["results"]["bindings"]}
+
+
+@pytest.mark.parametrize("prologue, clause", [
+    ("", f"FROM <{B}dataset>"),
+    ("", "FROM <dataset>"),  # relative: resolved against the endpoint's IRI, {base}sparql
+    ("", f"FROM <{B}dataset> FROM <{B}def>"),
+    (f"PREFIX b: <{B}>\n", "FROM b:dataset"),
+    (f"BASE <{B}def/>\n", "FROM <../dataset>"),
+])
+def test_from_the_dataset_graph_reads_the_data(server, prologue, clause):
+    assert count(server, prologue + COUNT.format(FROM=clause)) == 25
+    assert count(server, COUNT.format(FROM="")) == 25
+    assert count(server, COUNT.format(FROM=f"FROM <{B}def>")) == 0
+
+
+def test_from_the_dataset_graph_has_the_named_graphs_the_query_names(server):
+    assert graphs(server, GRAPHS.format(FROM=f"FROM <{B}dataset>")) == {}
+    ontology = graphs(server, GRAPHS.format(FROM=f"FROM <{B}dataset> FROM NAMED <{B}def>"))
+    assert list(ontology) == [B + "def"] and ontology[B + "def"] > 100
+    assert graphs(server, GRAPHS.format(FROM="")) == ontology  # no FROM: every named graph
+
+
+def test_the_request_dataset_replaces_the_querys(server):
+    # SPARQL 1.1 Protocol 2.1.4: default-graph-uri overrides FROM, and leaves no named graph
+    assert count(server, COUNT.format(FROM=f"FROM <{B}def>"),
+                 **{"default-graph-uri": B + "dataset"}) == 25
+    assert count(server, COUNT.format(FROM=f"FROM <{B}dataset>"),
+                 **{"default-graph-uri": B + "def"}) == 0
+    assert graphs(server, GRAPHS.format(FROM=""), **{"default-graph-uri": B + "dataset"}) == {}
+
+
+@pytest.mark.parametrize("query, params", [
+    (GRAPHS.format(FROM=""), {"named-graph-uri": B + "dataset"}),
+    (GRAPHS.format(FROM=""), {"named-graph-uri": B + "dataset", "default-graph-uri": B + "def"}),
+    (GRAPHS.format(FROM=f"FROM NAMED <{B}dataset>"), {}),
+    (GRAPHS.format(FROM=f"FROM <{B}def> FROM NAMED <dataset>"), {}),
+])
+def test_the_dataset_graph_as_a_named_graph_is_a_clear_400(server, query, params):
+    response = ask(f"{server}/sparql", query, **params)
+    assert response.status_code == 400
+    assert response.text.startswith(f"<{B}dataset> names the default graph")
+    assert "default-graph-uri" in response.text
