@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
@@ -54,6 +55,8 @@ FORMAT_PARAM = {
 FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]  # csv and tsv then meet a 406 (see negotiate)
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 TRUNCATED_LINK = "urn:senacs-kg:truncated"
+# parameters whose name an error message may repeat (never any other request input)
+PARAMETERS = ("query", "default-graph-uri", "named-graph-uri", "format", "output", "update")
 SD = "http://www.w3.org/ns/sparql-service-description#"
 FORMATS = "http://www.w3.org/ns/formats/"
 
@@ -69,8 +72,31 @@ def _first(values: list[str], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _require_utf8(raw: bytes, where: str) -> None:
+    """The protocol's parameters are UTF-8, percent-encoded; werkzeug would keep bytes that are
+    not UTF-8 as text, so a query would run on something the client never wrote: a 400."""
+    for field in raw.split(b"&"):
+        name, _, value = field.replace(b"+", b" ").partition(b"=")
+        name, value = unquote_to_bytes(name), unquote_to_bytes(value)
+        if _is_utf8(name) and _is_utf8(value):
+            continue
+        label = name.decode("utf-8", "replace")
+        which = f"the '{label}' parameter" if label in PARAMETERS else "a parameter"
+        raise ProtocolError(400, f"{which} of the {where} is not valid UTF-8: percent-escapes "
+                                 "and bytes must encode UTF-8 text")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_request() -> tuple[str | None, list[str], list[str]]:
     """(query, default graphs, named graphs) from GET, POST form or POST direct."""
+    _require_utf8(request.query_string, "query string")
     args = request.args
     if request.method == "GET":
         if "update" in args:
@@ -79,6 +105,7 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
                 args.getlist("named-graph-uri"))
     mimetype = request.mimetype
     if mimetype == "application/x-www-form-urlencoded":
+        _require_utf8(request.get_data(cache=True), "form body")
         form = request.form
         if "update" in form:
             raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only")

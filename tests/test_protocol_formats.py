@@ -240,3 +240,26 @@ def test_the_dataset_graph_as_a_named_graph_is_a_clear_400(server, query, params
     assert response.status_code == 400
     assert response.text.startswith(f"<{B}dataset> names the default graph")
     assert "default-graph-uri" in response.text
+
+
+# -- parameters that are not UTF-8 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query_string", [
+    "query=%C3%28", "query=%FF", "query=ASK%20%7B%7D%C3", "query=ASK%20%7B%7D%ED%A0%80",
+    "query=ASK%20%7B%7D&default-graph-uri=%FF", "query=ASK%20%7B%7D&x%FF=1",
+])
+def test_a_query_string_that_is_not_utf8_is_a_400(server, query_string):
+    response = requests.get(f"{server}/sparql?{query_string}", timeout=10)
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.text
+    form = requests.post(f"{server}/sparql", data=query_string.encode(), timeout=10,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 400 and "form body is not valid UTF-8" in form.text
+
+
+def test_percent_encoded_utf8_is_read_as_written(server):
+    response = requests.get(f"{server}/sparql?query=SELECT%20(%22%C3%A9t%C3%A9%22%20AS%20%3Fx)"
+                            "%20%7B%7D", headers={"Accept": JSON}, timeout=10)
+    assert response.status_code == 200
+    assert response.json()["results"]["bindings"][0]["x"]["value"] == "été"
