@@ -4,9 +4,9 @@ GET ``?query=``, POST form-encoded, POST direct (``application/sparql-query``);
 ``default-graph-uri`` and ``named-graph-uri``; SELECT and ASK as JSON, XML, CSV
 or TSV; CONSTRUCT and DESCRIBE as Turtle, N-Triples, RDF/XML or JSON-LD; the
 format chosen by a ``format`` parameter or by Accept; the Service Description
-when no query is given. Read-only and guarded: see ``endpoint/guard.py``. Results are
-written by ``endpoint/results.py``; the dataset, ``{base}dataset`` included, is resolved by
-``endpoint/dataset.py``.
+when no query is given; HEAD as GET without the body. Read-only and guarded: see
+``endpoint/guard.py``. Results are written by ``endpoint/results.py``; the dataset,
+``{base}dataset`` included, is resolved by ``endpoint/dataset.py``.
 """
 
 from __future__ import annotations
@@ -95,10 +95,10 @@ def _is_utf8(data: bytes) -> bool:
 
 
 def read_request() -> tuple[str | None, list[str], list[str]]:
-    """(query, default graphs, named graphs) from GET, POST form or POST direct."""
+    """(query, default graphs, named graphs) from GET (or HEAD), POST form or POST direct."""
     _require_utf8(request.query_string, "query string")
     args = request.args
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         if "update" in args:
             raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only")
         return (_first(args.getlist("query"), "query"), args.getlist("default-graph-uri"),
@@ -160,7 +160,8 @@ def _not_acceptable(kind: str) -> str:
 
 def wants_page() -> bool:
     """A browser (text/html preferred over every result format) gets the query page."""
-    if request.method != "GET" or request.values.get("format") or request.values.get("output"):
+    if request.method not in ("GET", "HEAD") or request.values.get("format") \
+            or request.values.get("output"):
         return False
     offers = ["text/html", *RESULT_TYPES, *GRAPH_TYPES]
     return choose(request.headers.get("Accept"), offers) == "text/html" and \
@@ -198,7 +199,7 @@ def sparql() -> Response:
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
         response.headers[TRUNCATED_HEADER] = f"true; rows={answer.rows}"
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         digest = hashlib.sha1(request.full_path.encode() + media.encode()).hexdigest()[:16]
         response.set_etag(f"{current_app.extensions['senacs']['release']}-{digest}")
         request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served

@@ -263,3 +263,68 @@ def test_percent_encoded_utf8_is_read_as_written(server):
                             "%20%7B%7D", headers={"Accept": JSON}, timeout=10)
     assert response.status_code == 200
     assert response.json()["results"]["bindings"][0]["x"]["value"] == "été"
+
+
+# -- HEAD on every GET route -------------------------------------------------------------------
+
+
+def samples(release_dir) -> dict[str, list[dict[str, str]]]:
+    """Arguments to build a real URL of each parametrised route (a new route needs one here)."""
+    base = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))["base"]
+    roots = ("action", "structure", "organisation", "concept", "place", "source")
+    found: dict[str, str] = {}
+    with (release_dir / "dataset.nt").open(encoding="utf-8") as dump:
+        for line in dump:
+            iri = line.split(">", 1)[0][1:].split("#")[0]
+            root, _, rest = iri.removeprefix(base).partition("/")
+            if root in roots and root not in found and iri.startswith(base):
+                found[root] = rest
+    return {
+        "static": [{"filename": "query.js"}, {"filename": "missing.js"}],
+        "dumps.dump": [{"name": "dataset.nt"}, {"name": "manifest.json"}, {"name": "nothing"}],
+        "resources.resource": [{"root": root, "rest": rest} for root, rest in found.items()]
+        + [{"root": "action", "rest": "no-such-action"}],
+        "network.view_json": [{"name": "partners"}],
+        "network.download": [{"name": "partners.graphml"}, {"name": "nothing.csv"}],
+    }
+
+
+def get_urls(release_dir, tmp_path) -> list[str]:
+    """Every GET route of the application, with its sample arguments."""
+    app = create_app({"RELEASE_DIR": str(release_dir), "STORE": "remote", "WARM_CACHE": False,
+                      "REMOTE_ENDPOINT": "http://127.0.0.1:9/unused", "STORE_DIR": str(tmp_path)})
+    adapter = app.url_map.bind("127.0.0.1")
+    args = samples(release_dir)
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods:
+            continue
+        assert not rule.arguments or rule.endpoint in args, f"no sample URL for {rule.rule}"
+        for values in args.get(rule.endpoint, [{}]):
+            urls.append(adapter.build(rule.endpoint, values))
+    return urls
+
+
+SPARQL_GETS = [
+    "/sparql?query=ASK%20%7B%7D", "/sparql?query=SELECT%20*%20%7B%7D&format=csv",
+    "/sparql?query=ASK%20%7B", "/sparql?query=ASK%20%7B%7D&format=csv",
+    "/sparql?query=%FF", "/sparql?query=CONSTRUCT%20WHERE%20%7B%3Fs%20%3Fp%20%3Fo%7D",
+    "/no/such/route",
+]
+
+
+def test_every_get_route_answers_head_with_the_get_status_and_no_body(server, release_dir,
+                                                                     tmp_path):
+    urls = get_urls(release_dir, tmp_path) + SPARQL_GETS
+    assert len(urls) >= 20
+    for accept in ("*/*", BROWSER):
+        for url in urls:
+            got = requests.get(server + url, headers={"Accept": accept}, timeout=30,
+                               allow_redirects=False)
+            status, headers, body = raw_http(server, (
+                f"HEAD {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\n"
+                "Connection: close\r\n\r\n").encode())
+            assert (status, body) == (got.status_code, b""), (url, accept)
+            assert headers.get("content-type") == got.headers.get("Content-Type"), url
+            if "etag" in headers:
+                assert headers["etag"] == got.headers["ETag"], url
