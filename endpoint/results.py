@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import pyoxigraph as ox
 
@@ -22,6 +23,8 @@ XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 # Characters XML 1.0 cannot carry at all, not even as a character reference.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Any character text content cannot hold as it is (most values have none: written unchanged).
+_TEXT_SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTRIBUTE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
                             "\t": "&#9;", "\n": "&#10;", "\r": "&#13;"})
@@ -36,6 +39,11 @@ def write(payload: bytes, fmt: str, links: Sequence[str] = ()) -> bytes:
     """The interchange payload (SPARQL JSON results) in ``fmt``, with the head's ``links``."""
     if fmt == "json" and not links:
         return payload
+    if fmt == "tsv":
+        parsed = ox.parse_query_results(payload, format=ox.QueryResultsFormat.JSON)
+        if isinstance(parsed, ox.QueryBoolean):
+            raise NoSuchForm("an ASK answer has no TSV form")
+        return parsed.serialize(format=ox.QueryResultsFormat.TSV)
     data = json.loads(payload)
     if fmt == "json":
         data["head"] = {**data.get("head", {}), "link": list(links)}
@@ -46,9 +54,6 @@ def write(payload: bytes, fmt: str, links: Sequence[str] = ()) -> bytes:
         raise NoSuchForm(f"an ASK answer has no {fmt.upper()} form")
     if fmt == "csv":
         return csv(data)
-    if fmt == "tsv":
-        return ox.parse_query_results(payload, format=ox.QueryResultsFormat.JSON).serialize(
-            format=ox.QueryResultsFormat.TSV)
     raise ValueError(f"unknown results format {fmt!r}")
 
 
@@ -104,8 +109,8 @@ def _turtle(term: dict) -> str:
 def xml(data: dict, links: Sequence[str] = ()) -> bytes:
     """The results document: in ``head`` the variables first, then the links (the schema's
     order); a carriage return as ``&#13;``; a character XML 1.0 cannot carry as U+FFFD."""
-    head = "".join(f'<variable name="{_attribute(name)}"/>'
-                   for name in data.get("head", {}).get("vars", []))
+    names = data.get("head", {}).get("vars", [])
+    head = "".join(f'<variable name="{_attribute(name)}"/>' for name in names)
     head += "".join(f'<link href="{_attribute(link)}"/>' for link in links)
     out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<sparql xmlns="{SPARQL_RESULTS}">',
            f"<head>{head}</head>"]
@@ -113,8 +118,9 @@ def xml(data: dict, links: Sequence[str] = ()) -> bytes:
         out.append(f"<boolean>{'true' if data['boolean'] else 'false'}</boolean>")
     else:
         out.append("<results>")
+        opening = {name: f'<binding name="{_attribute(name)}">' for name in names}
         for row in data["results"]["bindings"]:
-            bindings = "".join(f'<binding name="{_attribute(name)}">{_xml_term(term)}</binding>'
+            bindings = "".join(f"{opening.get(name) or _opening(name)}{_xml_term(term)}</binding>"
                                for name, term in row.items())
             out.append(f"<result>{bindings}</result>")
         out.append("</results>")
@@ -122,27 +128,30 @@ def xml(data: dict, links: Sequence[str] = ()) -> bytes:
     return "\n".join(out).encode()
 
 
+def _opening(name: str) -> str:
+    return f'<binding name="{_attribute(name)}">'
+
+
 def _xml_term(term: dict) -> str:
     kind, value = term["type"], term["value"]
-    if kind == "uri":
-        return f"<uri>{_text(value)}</uri>"
-    if kind == "bnode":
-        return f"<bnode>{_text(value)}</bnode>"
     if kind == "triple":
         parts = "".join(f"<{k}>{_xml_term(value[k])}</{k}>"
                         for k in ("subject", "predicate", "object"))
         return f"<triple>{parts}</triple>"
+    if _TEXT_SPECIAL.search(value):
+        value = _NOT_XML.sub("\ufffd", value).translate(_TEXT)
+    if kind == "uri":
+        return f"<uri>{value}</uri>"
+    if kind == "bnode":
+        return f"<bnode>{value}</bnode>"
     if "xml:lang" in term:
-        return f'<literal xml:lang="{_attribute(term["xml:lang"])}">{_text(value)}</literal>'
+        return f'<literal xml:lang="{_attribute(term["xml:lang"])}">{value}</literal>'
     datatype = term.get("datatype", XSD_STRING)
     if datatype == XSD_STRING:
-        return f"<literal>{_text(value)}</literal>"
-    return f'<literal datatype="{_attribute(datatype)}">{_text(value)}</literal>'
+        return f"<literal>{value}</literal>"
+    return f'<literal datatype="{_attribute(datatype)}">{value}</literal>'
 
 
-def _text(value: str) -> str:
-    return _NOT_XML.sub("\ufffd", value).translate(_TEXT)
-
-
+@lru_cache(maxsize=1024)  # variable names, datatypes and language tags repeat on every row
 def _attribute(value: str) -> str:
     return _NOT_XML.sub("\ufffd", value).translate(_ATTRIBUTE)
