@@ -229,6 +229,12 @@ def test_the_request_dataset_replaces_the_querys(server):
     assert graphs(server, GRAPHS.format(FROM=""), **{"default-graph-uri": B + "dataset"}) == {}
 
 
+def test_a_dataset_clause_in_a_comment_or_a_string_is_not_read(server):
+    assert count(server, COUNT.format(FROM=f"# FROM NAMED <{B}dataset>\n")) == 25
+    query = f'SELECT ?x WHERE {{ BIND("FROM NAMED <{B}dataset>" AS ?x) }}'
+    assert ask(f"{server}/sparql", query).status_code == 200
+
+
 @pytest.mark.parametrize("query, params", [
     (GRAPHS.format(FROM=""), {"named-graph-uri": B + "dataset"}),
     (GRAPHS.format(FROM=""), {"named-graph-uri": B + "dataset", "default-graph-uri": B + "def"}),
