@@ -4,18 +4,21 @@ GET ``?query=``, POST form-encoded, POST direct (``application/sparql-query``);
 ``default-graph-uri`` and ``named-graph-uri``; SELECT and ASK as JSON, XML, CSV
 or TSV; CONSTRUCT and DESCRIBE as Turtle, N-Triples, RDF/XML or JSON-LD; the
 format chosen by a ``format`` parameter or by Accept; the Service Description
-when no query is given. Read-only and guarded: see ``endpoint/guard.py``.
+when no query is given; HEAD as GET without the body. Read-only and guarded: see
+``endpoint/guard.py``. Results are written by ``endpoint/results.py``; the dataset,
+``{base}dataset`` included, is resolved by ``endpoint/dataset.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import guard, pages
+from endpoint import dataset, guard, pages, results
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -23,14 +26,15 @@ from endpoint.store import Answer, Overloaded, QueryError, QueryFailed, QueryRef
 
 bp = Blueprint("sparql", __name__)
 
-RESULT_TYPES = {  # SELECT and ASK
-    "application/sparql-results+json": ox.QueryResultsFormat.JSON,
-    "application/sparql-results+xml": ox.QueryResultsFormat.XML,
-    "text/csv": ox.QueryResultsFormat.CSV,
-    "text/tab-separated-values": ox.QueryResultsFormat.TSV,
-    "application/json": ox.QueryResultsFormat.JSON,
-    "application/xml": ox.QueryResultsFormat.XML,
+RESULT_TYPES = {  # SELECT; ASK has no CSV or TSV form (those formats are defined for SELECT)
+    "application/sparql-results+json": "json",
+    "application/sparql-results+xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/json": "json",
+    "application/xml": "xml",
 }
+ASK_TYPES = [media for media, fmt in RESULT_TYPES.items() if fmt in ("json", "xml")]
 GRAPH_TYPES = {  # CONSTRUCT, DESCRIBE and the service description
     "text/turtle": ox.RdfFormat.TURTLE,
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
@@ -48,14 +52,17 @@ FORMAT_PARAM = {
               "jsonld": "application/ld+json", "json-ld": "application/ld+json",
               "json": "application/ld+json", "n3": "text/turtle"},
 }
-FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]
+FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]  # csv and tsv then meet a 406 (see negotiate)
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
+TRUNCATED_LINK = "urn:senacs-kg:truncated"
+# parameters whose name an error message may repeat (never any other request input)
+PARAMETERS = ("query", "default-graph-uri", "named-graph-uri", "format", "output", "update")
 SD = "http://www.w3.org/ns/sparql-service-description#"
 FORMATS = "http://www.w3.org/ns/formats/"
 
 
 def _offers(kind: str) -> list[str]:
-    return list(GRAPH_TYPES) if kind == "graph" else list(RESULT_TYPES)
+    return {"graph": list(GRAPH_TYPES), "ask": ASK_TYPES}.get(kind, list(RESULT_TYPES))
 
 
 def _first(values: list[str], name: str) -> str | None:
@@ -65,16 +72,40 @@ def _first(values: list[str], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _require_utf8(raw: bytes, where: str) -> None:
+    """The protocol's parameters are UTF-8, percent-encoded; werkzeug would keep bytes that are
+    not UTF-8 as text, so a query would run on something the client never wrote: a 400."""
+    for field in raw.split(b"&"):
+        name, _, value = field.replace(b"+", b" ").partition(b"=")
+        name, value = unquote_to_bytes(name), unquote_to_bytes(value)
+        if _is_utf8(name) and _is_utf8(value):
+            continue
+        label = name.decode("utf-8", "replace")
+        which = f"the '{label}' parameter" if label in PARAMETERS else "a parameter"
+        raise ProtocolError(400, f"{which} of the {where} is not valid UTF-8: percent-escapes "
+                                 "and bytes must encode UTF-8 text")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read_request() -> tuple[str | None, list[str], list[str]]:
-    """(query, default graphs, named graphs) from GET, POST form or POST direct."""
+    """(query, default graphs, named graphs) from GET (or HEAD), POST form or POST direct."""
+    _require_utf8(request.query_string, "query string")
     args = request.args
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         if "update" in args:
             raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only")
         return (_first(args.getlist("query"), "query"), args.getlist("default-graph-uri"),
                 args.getlist("named-graph-uri"))
     mimetype = request.mimetype
     if mimetype == "application/x-www-form-urlencoded":
+        _require_utf8(request.get_data(cache=True), "form body")
         form = request.form
         if "update" in form:
             raise ProtocolError(403, "SPARQL Update is not accepted: this endpoint is read-only")
@@ -107,21 +138,30 @@ def negotiate(kind: str) -> str:
     wanted = request.values.get("format") or request.values.get("output")
     if wanted:
         media = FORMAT_PARAM[kind].get(wanted.lower()) or (
-            wanted if wanted in _offers(kind) else None)
+            wanted if wanted in RESULT_TYPES or wanted in GRAPH_TYPES else None)
         if media is None:
+            names = [name for name, m in FORMAT_PARAM[kind].items() if m in _offers(kind)]
             raise ProtocolError(400, f"unknown format {wanted!r} for this query; use one of "
-                                     + ", ".join(sorted(FORMAT_PARAM[kind])))
-        return media
-    media = choose(request.headers.get("Accept"), _offers(kind))
-    if media is None:
-        raise ProtocolError(406, "none of the accepted media types can carry this result; "
-                                 "offered: " + ", ".join(_offers(kind)))
+                                     + ", ".join(sorted(names)))
+    else:
+        media = choose(request.headers.get("Accept"), _offers(kind))
+    if media not in _offers(kind):
+        raise ProtocolError(406, _not_acceptable(kind))
     return media
+
+
+def _not_acceptable(kind: str) -> str:
+    if kind == "ask":
+        return ("an ASK answer has no CSV or TSV form (the SPARQL CSV and TSV results formats "
+                "are defined for SELECT only); offered: " + ", ".join(ASK_TYPES))
+    return ("none of the accepted media types can carry this result; offered: "
+            + ", ".join(_offers(kind)))
 
 
 def wants_page() -> bool:
     """A browser (text/html preferred over every result format) gets the query page."""
-    if request.method != "GET" or request.values.get("format") or request.values.get("output"):
+    if request.method not in ("GET", "HEAD") or request.values.get("format") \
+            or request.values.get("output"):
         return False
     offers = ["text/html", *RESULT_TYPES, *GRAPH_TYPES]
     return choose(request.headers.get("Accept"), offers) == "text/html" and \
@@ -141,6 +181,11 @@ def sparql() -> Response:
                                  f"{config['MAX_QUERY_LENGTH']}")
     kind = guard.check(query, config["SERVICE_ALLOWLIST"])  # a refusal is a 403 (errors.py)
     media = negotiate(kind)
+    try:
+        default_graphs, named_graphs = dataset.resolve(
+            query, default_graphs, named_graphs, config["BASE"], config["BASE"] + "sparql")
+    except dataset.DatasetError as err:
+        raise ProtocolError(400, str(err)) from None
     answer = run_query(query, default_graphs, named_graphs)
     if answer.kind != kind:  # the lexer guessed wrong: negotiate again on the real form
         kind = answer.kind
@@ -151,7 +196,7 @@ def sparql() -> Response:
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
         response.headers[TRUNCATED_HEADER] = f"true; rows={answer.rows}"
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         digest = hashlib.sha1(request.full_path.encode() + media.encode()).hexdigest()[:16]
         response.set_etag(f"{current_app.extensions['senacs']['release']}-{digest}")
         request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
@@ -219,16 +264,8 @@ def render(answer: Answer, media: str) -> bytes:
             body = (f"# truncated: the first {answer.rows} triples only (the server's row "
                     "cap)\n").encode() + body
         return body
-    fmt = RESULT_TYPES[media]
-    if fmt == ox.QueryResultsFormat.JSON and not answer.truncated:
-        return answer.payload
-    results = ox.parse_query_results(answer.payload, format=ox.QueryResultsFormat.JSON)
-    body = results.serialize(format=fmt)
-    if answer.truncated and fmt == ox.QueryResultsFormat.JSON:
-        body = body.replace(b'{"head":{', b'{"head":{"link":["urn:senacs-kg:truncated"],', 1)
-    elif answer.truncated and fmt == ox.QueryResultsFormat.XML:
-        body = body.replace(b"<head>", b'<head><link href="urn:senacs-kg:truncated"/>', 1)
-    return body
+    return results.write(answer.payload, RESULT_TYPES[media],
+                         [TRUNCATED_LINK] if answer.truncated else [])
 
 
 EXAMPLE_QUERY = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>

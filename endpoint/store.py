@@ -208,9 +208,8 @@ def _worker(store_dir: str, base: str, conn) -> None:
         text, default_graphs, named_graphs, row_cap, base_iri = request
         try:
             options = {"base_iri": base_iri} if base_iri else {}
-            if default_graphs:
+            if default_graphs or named_graphs:  # replaces the query's FROM (Protocol 2.1.4)
                 options["default_graph"] = [_graph(g, base) for g in default_graphs]
-            if named_graphs:
                 options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
             answer = answer_of(store.query(text, **options), row_cap)
             conn.send(("ok", answer))
