@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, network, proxies, resources, sparql
+from endpoint import described, dumps, errors, headers, network, proxies, resources, sparql
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
@@ -69,6 +69,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.wsgi_app = ResponseCache(app.wsgi_app,
                                      int(float(app.config["CACHE_RESPONSES_MB"]) * 1024 * 1024))
     errors.register(app)
+    headers.register(app)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(dumps.bp)
     app.register_blueprint(resources.bp)

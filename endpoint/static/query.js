@@ -38,10 +38,12 @@ function sync() {
 editor.addEventListener("input", sync);
 editor.addEventListener("scroll", () => { shadow.scrollTop = editor.scrollTop; });
 
+// An IRI as a link when it is an http(s) one (links.js), else as text.
 function link(value) {
-  const href = value.startsWith(base) ? "/" + value.slice(base.length) : value;
+  const target = linkTarget(value, base);
+  if (target === null) return document.createTextNode(value);
   const a = document.createElement("a");
-  a.href = href;
+  a.href = target;
   a.textContent = value;
   return a;
 }
@@ -124,8 +126,10 @@ document.getElementById("run").addEventListener("click", run);
 editor.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) run();
 });
+// the example catalogue, a JSON data block in the page (not a script: the policy runs none inline)
+const EXAMPLES = JSON.parse(document.getElementById("examples-data").textContent);
 picker.addEventListener("change", () => {
-  const chosen = window.EXAMPLES[picker.value];
+  const chosen = EXAMPLES[picker.value];
   if (chosen) { editor.value = chosen.query; sync(); }
 });
 
