@@ -279,7 +279,8 @@ def query_page(initial: str) -> Response:
 
     examples = current_app.extensions["senacs"]["examples"]
     body = render_template(
-        "query.html", examples=examples, endpoint=request.base_url,
+        # the public IRI from configuration, never from the Host header any client writes
+        "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
         initial=initial or DEFAULT_QUERY.format(base=current_app.config["BASE"]),
         examples_json=_json_ld({ex["id"]: ex for ex in examples}))
     response = Response(body, content_type="text/html; charset=utf-8")
@@ -292,7 +293,7 @@ def service_description() -> Response:
     media = choose(request.headers.get("Accept"), list(GRAPH_TYPES) + ["text/html"])
     if media in (None, "text/html"):
         media = "text/turtle"
-    endpoint = request.base_url
+    endpoint = current_app.config["BASE"] + "sparql"  # configured: never the request's Host
     state = current_app.extensions["senacs"]
     base = current_app.config["BASE"]
     results = ", ".join(f"<{FORMATS}{f}>" for f in (
