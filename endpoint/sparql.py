@@ -15,7 +15,7 @@ import threading
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import guard, pages
+from endpoint import guard, pages, spreadsheet
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -148,8 +148,13 @@ def sparql() -> Response:
     if answer.kind != kind:  # the lexer guessed wrong: negotiate again on the real form
         kind = answer.kind
         media = negotiate(kind)
-    body = render(answer, media)
+    # the query page's CSV/TSV downloads: cells no spreadsheet reads as formulas (spreadsheet.py)
+    download = spreadsheet.wanted(request.values.get(spreadsheet.PARAMETER), answer.kind, media)
+    body = spreadsheet.results(answer.payload, media) if download else render(answer, media)
     response = Response(body, content_type=_content_type(media))
+    if download:
+        response.headers["Content-Disposition"] = spreadsheet.disposition(
+            "results." + spreadsheet.EXTENSIONS[media])
     response.headers["Vary"] = "Accept"
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:

@@ -62,9 +62,11 @@ function cell(term) {
 function downloads(query) {
   const list = document.getElementById("downloads");
   list.textContent = "";
-  for (const [label, format] of [["CSV", "csv"], ["JSON", "json"], ["TSV", "tsv"]]) {
+  // CSV and TSV are for spreadsheets: the server neutralises cells they would read as formulas
+  for (const [label, format, download] of [["CSV", "csv", "spreadsheet"], ["JSON", "json", null],
+                                           ["TSV", "tsv", "spreadsheet"]]) {
     const a = document.createElement("a");
-    a.href = "/sparql?" + new URLSearchParams({query, format});
+    a.href = "/sparql?" + new URLSearchParams(download ? {query, format, download} : {query, format});
     a.textContent = label;
     a.setAttribute("download", "results." + format);
     list.appendChild(a);
