@@ -10,7 +10,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, network, resources, sparql
+from endpoint import described, dumps, errors, headers, network, proxies, resources, sparql
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.guard import GuardedStore
@@ -31,6 +31,7 @@ PREFIXES = {
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
+    trusted = trusted_proxies(app.config)  # a bad setting stops here, before any process starts
     release_dir = Path(str(app.config["RELEASE_DIR"]))
     manifest_path = release_dir / release.MANIFEST
     if not manifest_path.is_file():
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.wsgi_app = ResponseCache(app.wsgi_app,
                                      int(float(app.config["CACHE_RESPONSES_MB"]) * 1024 * 1024))
     errors.register(app)
+    headers.register(app)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(dumps.bp)
     app.register_blueprint(resources.bp)
@@ -100,4 +102,15 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
                 "examples": len(state["examples"]), "home_warmed": state["home_warmed"]}
         return Response(json.dumps(body) + "\n", content_type="application/json")
 
+    # Keep this wrap last, the outermost middleware: every other one (the per-client limits
+    # first) must see the client's address, never the proxy's nor one a client wrote itself.
+    app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, trusted)
     return app
+
+
+def trusted_proxies(config: Mapping[str, object]) -> tuple[proxies.Network, ...]:
+    """``TRUSTED_PROXIES`` read, or the start refused with the entry that is wrong."""
+    try:
+        return proxies.parse_networks(config["TRUSTED_PROXIES"])
+    except ValueError as err:
+        raise ReleaseError(str(err)) from None

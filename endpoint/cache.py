@@ -159,8 +159,10 @@ class CachedStore:
 
 
 REPLAYABLE = "senacs.replayable"  # set in the WSGI environ by a view whose 200 may be replayed
-# What a replayable response may depend on besides the path and query string.
-_VARY = ("HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "HTTP_HOST", "wsgi.url_scheme", "SCRIPT_NAME")
+# What a replayable response may depend on besides the path and query string. Not the Host
+# nor the scheme: no response names them (the public base comes from configuration), and
+# keying on them would let any client crowd the cache out with made-up host names.
+_VARY = ("HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "SCRIPT_NAME")
 # Requests the application must see itself: conditional and partial ones.
 _BYPASS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
 

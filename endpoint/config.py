@@ -36,6 +36,7 @@ DEFAULTS: dict[str, object] = {
     "WARM_CACHE": True,  # answer the example catalogue and the home page in the background
     "WARM_TIMEOUT": 600.0,  # seconds each of those may take (they run once per release)
     "VERIFY_RELEASE": True,  # check the release's checksums before loading it
+    "TRUSTED_PROXIES": [],  # addresses or networks whose X-Forwarded-For/-Proto/-Host are believed
 }
 
 

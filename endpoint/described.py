@@ -17,6 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
+from endpoint import headers
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -47,7 +48,8 @@ def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = 
         content_type = media
     response = Response(body, content_type=content_type)
     response.headers["Vary"] = "Accept"
-    response.set_etag(f"{current_app.extensions['senacs']['release']}-{request.path}-{media}{variant}")
+    response.set_etag(headers.etag(current_app.extensions["senacs"]["release"], request.path, media,
+                                   variant))
     request.environ[REPLAYABLE] = True  # made from the release alone: replayed while it is served
     return response.make_conditional(request)
 

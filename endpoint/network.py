@@ -11,8 +11,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, send_file
+from flask import Blueprint, Response, current_app, render_template, request, send_file
 
+from endpoint import spreadsheet
 from endpoint.errors import ProtocolError
 
 bp = Blueprint("network", __name__)
@@ -71,5 +72,7 @@ def download(name: str) -> Response:
     media = {".graphml": "application/graphml+xml", ".gexf": "application/gexf+xml",
              ".csv": "text/csv; charset=utf-8", ".json": "application/json"}
     path = _folder() / name
+    if request.args.get(spreadsheet.PARAMETER) == spreadsheet.VALUE and path.suffix == ".csv":
+        return spreadsheet.csv_file(path, listed["sha256"])  # the network page's CSV links
     return send_file(path, mimetype=media.get(path.suffix, "application/octet-stream"),
                      conditional=True, etag=listed["sha256"], as_attachment=False)

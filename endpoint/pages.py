@@ -8,6 +8,7 @@ which escape every value). French first; English labels are given beside.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -93,9 +94,21 @@ def labels_of(iris: set[str]) -> dict[str, dict[str, str]]:
     return found
 
 
-def href(iri: str) -> str:
+# An IRI a page may link to: http(s), with no space or control character a browser would
+# strip or re-read (``java\tscript:`` is ``javascript:`` to a browser, ``/\t/host`` is ``//host``).
+_LINKABLE = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE)
+_PLAIN_PATH = re.compile(r"[^/\\\x00-\x20\x7f][^\x00-\x20\x7f]*")
+
+
+def href(iri: str) -> str | None:
+    """Where a link to ``iri`` points: this server's path for the base's IRIs, the IRI itself for
+    other http(s) IRIs, and None for any other scheme (``javascript:``, ``data:``, ``vbscript:``…
+    from the data or a query), which the templates show as text, never as a link."""
     base = current_app.config["BASE"]
-    return "/" + iri[len(base):] if iri.startswith(base) else iri
+    # a path starting with "/" or "\\" would be read as another host's ("//host"): not rewritten
+    if iri.startswith(base) and _PLAIN_PATH.fullmatch(iri[len(base):]):
+        return "/" + iri[len(base):]
+    return iri if _LINKABLE.fullmatch(iri) else None
 
 
 def _form_fields() -> list[dict]:

@@ -17,7 +17,7 @@ from html import escape
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
-from endpoint import guard, pages
+from endpoint import guard, headers, pages
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -89,14 +89,14 @@ def resource(root: str, rest: str) -> Response:
             triples, format=RDF_FORMATS[media], prefixes=current_app.config["PREFIXES"])
         content_type = media + ("; charset=utf-8" if media.startswith("text/") else "")
     response = Response(body, content_type=content_type)
-    here = f"/{path}"
+    here = headers.uri_path(path)
     if not ext:
         response.headers["Vary"] = "Accept"
         suffix = {v: k for k, v in EXTENSIONS.items()}[media]
         response.headers["Content-Location"] = here + suffix
     response.headers["Link"] = ", ".join(
         f'<{here}{e}>; rel="alternate"; type="{m}"' for e, m in EXTENSIONS.items())
-    response.set_etag(f"{current_app.extensions['senacs']['release']}-{media}-{path}")
+    response.set_etag(headers.etag(current_app.extensions["senacs"]["release"], media, path))
     request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
     return response.make_conditional(request)
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import dataset, guard, pages, results
+from endpoint import dataset, guard, pages, results, spreadsheet
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -190,8 +190,13 @@ def sparql() -> Response:
     if answer.kind != kind:  # the lexer guessed wrong: negotiate again on the real form
         kind = answer.kind
         media = negotiate(kind)
-    body = render(answer, media)
+    # the query page's CSV/TSV downloads: cells no spreadsheet reads as formulas (spreadsheet.py)
+    download = spreadsheet.wanted(request.values.get(spreadsheet.PARAMETER), answer.kind, media)
+    body = spreadsheet.results(answer.payload, media) if download else render(answer, media)
     response = Response(body, content_type=_content_type(media))
+    if download:
+        response.headers["Content-Disposition"] = spreadsheet.disposition(
+            "results." + spreadsheet.EXTENSIONS[media])
     response.headers["Vary"] = "Accept"
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
@@ -309,7 +314,8 @@ def query_page(initial: str) -> Response:
 
     examples = current_app.extensions["senacs"]["examples"]
     body = render_template(
-        "query.html", examples=examples, endpoint=request.base_url,
+        # the public IRI from configuration, never from the Host header any client writes
+        "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
         initial=initial or DEFAULT_QUERY.format(base=current_app.config["BASE"]),
         examples_json=_json_ld({ex["id"]: ex for ex in examples}))
     response = Response(body, content_type="text/html; charset=utf-8")
@@ -322,7 +328,7 @@ def service_description() -> Response:
     media = choose(request.headers.get("Accept"), list(GRAPH_TYPES) + ["text/html"])
     if media in (None, "text/html"):
         media = "text/turtle"
-    endpoint = request.base_url
+    endpoint = current_app.config["BASE"] + "sparql"  # configured: never the request's Host
     state = current_app.extensions["senacs"]
     base = current_app.config["BASE"]
     results = ", ".join(f"<{FORMATS}{f}>" for f in (

@@ -40,7 +40,8 @@ function draw() {
       `intermédiarité ${n.betweenness}, communauté ${n.community}`;
     circle.appendChild(title);
     circle.addEventListener("click", () => {
-      location.href = n.id.startsWith(base) ? "/" + n.id.slice(base.length) : n.id;
+      const target = linkTarget(n.id, base);  // links.js: http(s) only
+      if (target !== null) location.href = target;
     });
     const label = element("text", {x: n.x + 0.04, y: n.y + 0.018});
     label.textContent = n.label.slice(0, 32);

@@ -38,10 +38,12 @@ function sync() {
 editor.addEventListener("input", sync);
 editor.addEventListener("scroll", () => { shadow.scrollTop = editor.scrollTop; });
 
+// An IRI as a link when it is an http(s) one (links.js), else as text.
 function link(value) {
-  const href = value.startsWith(base) ? "/" + value.slice(base.length) : value;
+  const target = linkTarget(value, base);
+  if (target === null) return document.createTextNode(value);
   const a = document.createElement("a");
-  a.href = href;
+  a.href = target;
   a.textContent = value;
   return a;
 }
@@ -60,9 +62,11 @@ function cell(term) {
 function downloads(query) {
   const list = document.getElementById("downloads");
   list.textContent = "";
-  for (const [label, format] of [["CSV", "csv"], ["JSON", "json"], ["TSV", "tsv"]]) {
+  // CSV and TSV are for spreadsheets: the server neutralises cells they would read as formulas
+  for (const [label, format, download] of [["CSV", "csv", "spreadsheet"], ["JSON", "json", null],
+                                           ["TSV", "tsv", "spreadsheet"]]) {
     const a = document.createElement("a");
-    a.href = "/sparql?" + new URLSearchParams({query, format});
+    a.href = "/sparql?" + new URLSearchParams(download ? {query, format, download} : {query, format});
     a.textContent = label;
     a.setAttribute("download", "results." + format);
     list.appendChild(a);
@@ -124,8 +128,10 @@ document.getElementById("run").addEventListener("click", run);
 editor.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) run();
 });
+// the example catalogue, a JSON data block in the page (not a script: the policy runs none inline)
+const EXAMPLES = JSON.parse(document.getElementById("examples-data").textContent);
 picker.addEventListener("change", () => {
-  const chosen = window.EXAMPLES[picker.value];
+  const chosen = EXAMPLES[picker.value];
   if (chosen) { editor.value = chosen.query; sync(); }
 });
 
