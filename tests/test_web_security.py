@@ -505,7 +505,7 @@ def test_spreadsheet_download_refuses_what_it_cannot_give(site):
     # an ASK has no CSV at all: the format is refused before the download is considered
     ask = requests.get(site["root"] + "/sparql", timeout=30,
                        params={"query": "ASK {}", "format": "csv", "download": "spreadsheet"})
-    assert ask.status_code == 406 and "JSON" in ask.text
+    assert ask.status_code == 406 and "sparql-results+json" in ask.text
 
 
 def test_query_page_downloads_are_the_spreadsheet_ones(site, browser):
