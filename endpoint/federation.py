@@ -28,6 +28,7 @@ refuses to start with a non-empty allow-list (fail closed).
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import ipaddress
 import logging
@@ -255,8 +256,11 @@ class Forwarder:
     def _track(self, sock: socket.socket) -> None:
         with self._lock:
             self._live.add(sock)
-        if self._closed.is_set():
-            sock.shutdown(socket.SHUT_RDWR)
+        if self._closed.is_set():  # close() ran meanwhile: this relay ends at once too
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _untrack(self, sock: socket.socket) -> None:
         with self._lock:
@@ -470,18 +474,31 @@ def _start_relays(targets: list[Target], addresses: dict[str, str], forwarder_pa
         if where in seen:
             continue  # same host and port as an earlier entry: that entry's relay serves both
         seen.add(where)
-        family = socket.AF_INET6 if ":" in where[0] else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
         try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(where)
-            listener.listen(16)
+            listener = _listen_tcp(where)
         except OSError as err:
-            listener.close()
             raise FederationError(f"no relay for {target.iri} on {where[0]} port {where[1]}: "
                                   f"{err}") from None
         threading.Thread(target=_accept, args=(listener, index, forwarder_path, slots),
                          name=f"federation-relay-{index}", daemon=True).start()
+
+
+def _listen_tcp(where: tuple[str, int]) -> socket.socket:
+    """A listener on (address, port); an IPv6 address just put on lo is usable a moment later
+    (the kernel completes its setup asynchronously), so that case is retried for 2 s."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        listener = socket.socket(socket.AF_INET6 if ":" in where[0] else socket.AF_INET)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(where)
+            listener.listen(16)
+            return listener
+        except OSError as err:
+            listener.close()
+            if err.errno != errno.EADDRNOTAVAIL or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
 
 
 def _accept(listener: socket.socket, index: int, forwarder_path: str,
