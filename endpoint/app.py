@@ -58,7 +58,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         release_id = prepare_store(release_dir, store_dir, base,
                                    bool(app.config["VERIFY_RELEASE"]))
         store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
-                              float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]))
+                              float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]),
+                              list(app.config["SERVICE_ALLOWLIST"]))
         disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
     store = GuardedStore(CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
                                      float(app.config["CACHE_DISK_MB"])),

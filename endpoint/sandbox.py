@@ -31,9 +31,9 @@ import struct
 # <linux/audit.h>, <asm/unistd.h>: the ABI tag and the system-call numbers per architecture
 ARCHES = {
     "x86_64": {"audit": 0xC000003E, "socket": 41, "io_uring_setup": 425, "seccomp": 317,
-               "x32_bit": 0x40000000},
+               "x32_bit": 0x40000000, "setns": 308, "unshare": 272, "mount": 165},
     "aarch64": {"audit": 0xC00000B7, "socket": 198, "io_uring_setup": 425, "seccomp": 277,
-                "x32_bit": None},
+                "x32_bit": None, "setns": 268, "unshare": 97, "mount": 40},
 }
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_SET_MODE_FILTER = 1
@@ -54,8 +54,12 @@ class SandboxError(RuntimeError):
     """The filter could not be installed: the process must not execute queries."""
 
 
-def _program(arch: dict) -> list[tuple[int, int, int, int]]:
-    """(code, jump if true, jump if false, k) instructions; jumps count from the next one."""
+def _program(arch: dict, network: bool = False) -> list[tuple[int, int, int, int]]:
+    """(code, jump if true, jump if false, k) instructions; jumps count from the next one.
+
+    With ``network`` (a federation worker, already inside its own network namespace where
+    only the allow-list's relays listen: endpoint/federation.py) sockets stay allowed and
+    the calls that could leave or change that namespace are refused instead."""
     prog = [
         (LD_W_ABS, 0, 0, OFFSET_ARCH),
         (JEQ_K, 1, 0, arch["audit"]),
@@ -64,6 +68,15 @@ def _program(arch: dict) -> list[tuple[int, int, int, int]]:
     ]
     if arch["x32_bit"] is not None:
         prog += [(JGE_K, 0, 1, arch["x32_bit"]), (RET_K, 0, 0, RET_KILL_PROCESS)]
+    if network:
+        return prog + [
+            (JEQ_K, 4, 0, arch["setns"]),
+            (JEQ_K, 3, 0, arch["unshare"]),
+            (JEQ_K, 2, 0, arch["mount"]),
+            (JEQ_K, 1, 0, arch["io_uring_setup"]),
+            (RET_K, 0, 0, RET_ALLOW),
+            (RET_K, 0, 0, RET_EACCES),
+        ]
     prog += [
         (JEQ_K, 2, 0, arch["socket"]),
         (JEQ_K, 4, 0, arch["io_uring_setup"]),
@@ -77,14 +90,15 @@ def _program(arch: dict) -> list[tuple[int, int, int, int]]:
     return prog
 
 
-def confine() -> None:
-    """Forbid network sockets to this process for the rest of its life (cannot be undone)."""
+def confine(network: bool = False) -> None:
+    """Forbid network sockets to this process for the rest of its life (cannot be undone);
+    with ``network``, forbid leaving or changing its network namespace instead."""
     machine = platform.machine()
     arch = ARCHES.get(machine)
     if os.uname().sysname != "Linux" or arch is None:
         raise SandboxError(f"the query sandbox needs Linux on x86_64 or aarch64, not "
                            f"{os.uname().sysname} on {machine}")
-    prog = _program(arch)
+    prog = _program(arch, network)
     code = b"".join(struct.pack("HBBI", *ins) for ins in prog)
     buffer = ctypes.create_string_buffer(code, len(code))
 
@@ -99,7 +113,8 @@ def confine() -> None:
     if libc.syscall(arch["seccomp"], SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,
                     ctypes.byref(fprog)) != 0:
         raise SandboxError(f"seccomp filter refused: {os.strerror(ctypes.get_errno())}")
-    _prove()
+    if not network:
+        _prove()
 
 
 def _prove() -> None:

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import queue
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -181,17 +182,23 @@ def _graph(name: str, base: str):
     return ox.DefaultGraph() if name == base + DEFAULT_GRAPH_NAME else ox.NamedNode(name)
 
 
-def _worker(store_dir: str, base: str, conn) -> None:
+def _worker(store_dir: str, base: str, conn, federation_args=None) -> None:
     """A query process: opens the store read-only and answers queries until told to stop.
 
-    It confines itself first (no network socket can be opened from it, whatever a query
-    says: see endpoint/sandbox.py); if that fails it says so and stops, and the store
-    refuses to start."""
-    from endpoint import sandbox
+    It confines itself first, whatever a query will say: with no allow-list it can open no
+    network socket at all (endpoint/sandbox.py); with one, it moves into a network namespace
+    where only the allow-list's host:port pairs answer, through the server's forwarder
+    (endpoint/federation.py), and can no longer leave it. If that fails it says so and
+    stops, and the store refuses to start."""
+    from endpoint import federation, sandbox
 
     try:
-        sandbox.confine()
-    except sandbox.SandboxError as err:
+        if federation_args is None:
+            sandbox.confine()
+        else:
+            federation.enter(*federation_args)
+            sandbox.confine(network=True)
+    except (sandbox.SandboxError, federation.FederationError) as err:
         conn.send(("unsafe", str(err)))
         return
     import pyoxigraph as ox
@@ -226,9 +233,10 @@ def _worker(store_dir: str, base: str, conn) -> None:
 
 
 class _Process:
-    def __init__(self, ctx, store_dir: str, base: str) -> None:
+    def __init__(self, ctx, store_dir: str, base: str, federation_args=None) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(store_dir, base, child), daemon=True)
+        self.process = ctx.Process(target=_worker, args=(store_dir, base, child, federation_args),
+                                   daemon=True)
         self.process.start()
         child.close()
         self.ready = False
@@ -261,21 +269,41 @@ class EmbeddedStore:
     """The release in an on-disk Oxigraph store, queried by a pool of worker processes."""
 
     def __init__(self, store_dir: Path, base: str, workers: int = 2, timeout: float = 10.0,
-                 row_cap: int = 10_000) -> None:
+                 row_cap: int = 10_000, service_allowlist: Sequence[str] = ()) -> None:
         self.store_dir, self.base = str(store_dir), base
         self.timeout, self.row_cap = timeout, row_cap
         self._ctx = multiprocessing.get_context("spawn")  # safe beside server threads
         self._idle: queue.Queue[_Process] = queue.Queue()
         self._all: list[_Process] = []
         self._lock = threading.Lock()
-        for _ in range(max(1, workers)):
-            self._spawn()
-        for proc in list(self._all):
-            if not proc.wait_ready(60):
-                raise ReleaseError(f"{store_dir}: a query worker could not open the store")
+        self._forwarder, self._run_dir, self._federation = None, None, None
+        if service_allowlist:
+            self._start_forwarder(list(service_allowlist))
+        try:
+            for _ in range(max(1, workers)):
+                self._spawn()
+            for proc in list(self._all):
+                if not proc.wait_ready(60):
+                    raise ReleaseError(f"{store_dir}: a query worker could not open the store")
+        except ReleaseError:
+            self.close()
+            raise
+
+    def _start_forwarder(self, allowlist: list[str]) -> None:
+        """The one path from the query workers to the allow-listed endpoints (federation.py);
+        started in this server process, after any fork, since its threads do not survive one."""
+        from endpoint import federation
+
+        try:
+            targets = federation.parse_allowlist(allowlist)
+        except ValueError as err:
+            raise ReleaseError(str(err)) from None
+        self._run_dir = tempfile.mkdtemp(prefix="senacs-kg-")  # 0700, a short socket path
+        self._forwarder = federation.Forwarder(targets, Path(self._run_dir))
+        self._federation = (targets, self._forwarder.path)
 
     def _spawn(self) -> None:
-        proc = _Process(self._ctx, self.store_dir, self.base)
+        proc = _Process(self._ctx, self.store_dir, self.base, self._federation)
         with self._lock:
             self._all.append(proc)
         self._idle.put(proc)
@@ -337,6 +365,10 @@ class EmbeddedStore:
             proc.process.join(2)
             if proc.process.is_alive():
                 proc.kill()
+        if self._forwarder is not None:
+            self._forwarder.close()
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            self._forwarder = None
 
 
 # -- a remote SPARQL endpoint ----------------------------------------------------------------------

@@ -91,3 +91,28 @@ def test_a_confined_process_opens_no_network_socket_of_any_family():
     proc.join(10)
     assert results == {"inet": "refused", "inet6": "refused", "netlink": "refused",
                        "packet": "refused", "unix": "ok"}
+
+
+def test_with_an_allow_list_a_worker_reaches_only_the_listed_endpoint(release_dir,
+                                                                      tmp_path_factory):
+    allowed, forbidden = Listener(), Listener()
+    store_dir = tmp_path_factory.mktemp("federated") / "store"
+    prepare_store(release_dir, store_dir, BASE)
+    store = EmbeddedStore(store_dir, BASE, workers=1, timeout=20,
+                          service_allowlist=[f"http://127.0.0.1:{allowed.port}/sparql"])
+    try:
+        answer = store.query(f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{allowed.port}/sparql>"
+                             " { ?m ?n ?k } }")
+        assert MARKER.encode() in answer.payload
+        for text in all_variants(forbidden.port)[:60]:  # past the guard, straight to the worker
+            try:
+                answer = store.query(text)
+            except (QueryRefused, QueryFailed, QueryError):
+                continue
+            assert MARKER.encode() not in answer.payload
+        assert forbidden.connections == []
+        assert len(allowed.connections) == 1
+    finally:
+        store.close()
+        allowed.close()
+        forbidden.close()
