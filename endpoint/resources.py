@@ -21,6 +21,8 @@ from endpoint import guard, headers, pages
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
+from endpoint.sparql import TRUNCATED_HEADER
+from endpoint.store import Answer
 
 bp = Blueprint("resources", __name__)
 
@@ -53,12 +55,12 @@ def iri_of(path: str) -> str | None:
     return iri
 
 
-def describe(iri: str) -> bytes:
+def describe(iri: str) -> Answer:
     """The resource's triples and those of its hash-IRI parts (amounts, provenance…)."""
-    # a resource is described whole: the SPARQL row cap is for open-ended queries
-    answer = current_app.extensions["senacs"]["store"].query(
+    # a resource is described whole: the SPARQL row cap is for open-ended queries; the
+    # resource cap only stops a pathological one, and says so as the query caps do
+    return current_app.extensions["senacs"]["store"].query(
         DESCRIBE.format(this=guard.iri_term(iri)), row_cap=RESOURCE_CAP)
-    return answer.payload
 
 
 @bp.route("/<any(action, structure, organisation, concept, place, source):root>/<path:rest>")
@@ -74,7 +76,8 @@ def resource(root: str, rest: str) -> Response:
         media = choose(request.headers.get("Accept"), OFFERS)
         if media is None:
             raise ProtocolError(406, "this resource is available as " + ", ".join(OFFERS))
-    data = describe(iri)
+    answer = describe(iri)
+    data = answer.payload
     if not data:
         return not_found(iri)
     if media == "text/html":
@@ -89,6 +92,8 @@ def resource(root: str, rest: str) -> Response:
             triples, format=RDF_FORMATS[media], prefixes=current_app.config["PREFIXES"])
         content_type = media + ("; charset=utf-8" if media.startswith("text/") else "")
     response = Response(body, content_type=content_type)
+    if answer.truncated:
+        response.headers[TRUNCATED_HEADER] = f"true; rows={answer.rows}"
     here = headers.uri_path(path)
     if not ext:
         response.headers["Vary"] = "Accept"
