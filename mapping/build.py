@@ -25,7 +25,7 @@ from pathlib import Path
 from rdflib import Graph
 
 from analysis.sources import network_predicates
-from mapping import metadata, ontology_doc, release
+from mapping import lifetime, metadata, ontology_doc, release
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
@@ -93,8 +93,10 @@ def make_validator(engine: str, shapes: str, vocabulary: list[str]):
 _worker_validator = None
 
 
-def _init_worker(engine: str, shapes: str, vocabulary: list[str]) -> None:
+def _init_worker(parent: int, engine: str, shapes: str, vocabulary: list[str]) -> None:
+    """A validation worker: ends with the build (even ``kill -9``), then loads the shapes."""
     global _worker_validator
+    lifetime.die_with_parent(parent)
     _worker_validator = make_validator(engine, shapes, vocabulary)
 
 
@@ -177,8 +179,9 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     start_date = f"<{iris.DEF}startDate>"
     files = []
     start = time.perf_counter()
-    pool = ProcessPoolExecutor(max_workers=config.workers, initializer=_init_worker,
-                               initargs=(config.engine, shapes, vocabulary))
+    pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=release.WORKER_START,
+                               initializer=_init_worker,
+                               initargs=(os.getpid(), config.engine, shapes, vocabulary))
     pending: deque[tuple[Future, _Locator]] = deque()
     bar = _progress(config)
     batch: list[str] = []

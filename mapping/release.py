@@ -17,6 +17,7 @@ import gzip
 import hashlib
 import heapq
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import TextIO
 
 import pyoxigraph as ox
+
+from mapping import lifetime
 
 DUMP = "dataset.nt"
 DUMP_GZ = "dataset.nt.gz"
@@ -52,6 +55,9 @@ PREFIXES = {
     "xsd": "http://www.w3.org/2001/XMLSchema#", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
 }
 CHUNK_LINES = 1_000_000  # lines sorted in memory at a time (about 200 MB)
+# The build's worker processes are forked by its main thread, whatever the platform's default:
+# each one is then a child of the build itself and dies with it (mapping.lifetime).
+WORKER_START = multiprocessing.get_context("fork")
 
 
 class SortedLines:
@@ -132,7 +138,9 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
         out.write(data)
         gz.write(data.encode("utf-8"))
     # Turtle and JSON-LD from the canonical dump, one process each (the two cores at once).
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    with ProcessPoolExecutor(max_workers=2, mp_context=WORKER_START,
+                             initializer=lifetime.die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         jobs = [pool.submit(_convert, folder / DUMP, folder / name, fmt, base)
                 for name, fmt in ((TURTLE, "TURTLE"), (JSONLD, "JSON_LD"))]
         for job in jobs:
