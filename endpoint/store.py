@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from mapping import release
+from mapping import lifetime, release
 
 MARKER = "senacs-kg-store.json"
 DEMOTE_AFTER = 1.0  # seconds a query runs at normal priority before it is demoted (nice 19)
@@ -182,7 +182,7 @@ def _graph(name: str, base: str):
     return ox.DefaultGraph() if name == base + DEFAULT_GRAPH_NAME else ox.NamedNode(name)
 
 
-def _worker(store_dir: str, base: str, conn, federation_args=None) -> None:
+def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None) -> None:
     """A query process: opens the store read-only and answers queries until told to stop.
 
     It confines itself first, whatever a query will say: with no allow-list it can open no
@@ -201,6 +201,10 @@ def _worker(store_dir: str, base: str, conn, federation_args=None) -> None:
     except (sandbox.SandboxError, federation.FederationError) as err:
         conn.send(("unsafe", str(err)))
         return
+    # the server times queries out; if it dies (kill -9) a busy worker must not run on alone
+    # (a thread polling the parent: the kernel's parent-death signal would follow the request
+    # thread that replaced this worker, not the server)
+    lifetime.watch_parent(parent)
     import pyoxigraph as ox
 
     store = ox.Store.read_only(store_dir)
@@ -235,8 +239,8 @@ def _worker(store_dir: str, base: str, conn, federation_args=None) -> None:
 class _Process:
     def __init__(self, ctx, store_dir: str, base: str, federation_args=None) -> None:
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker, args=(store_dir, base, child, federation_args),
-                                   daemon=True)
+        self.process = ctx.Process(target=_worker, daemon=True,
+                                   args=(store_dir, base, child, os.getpid(), federation_args))
         self.process.start()
         child.close()
         self.ready = False

@@ -8,7 +8,7 @@ from pathlib import Path
 from mapping.paths import REPO_ROOT
 
 # endpoint reads releases: it may use the IRI rules, the release format and the data folders.
-ENDPOINT_MAY_IMPORT = {"mapping.vocab", "mapping.release", "mapping.paths"}
+ENDPOINT_MAY_IMPORT = {"mapping.vocab", "mapping.release", "mapping.paths", "mapping.lifetime"}
 
 
 def imports(path: Path) -> set[str]:

@@ -127,8 +127,6 @@ def test_kill_9_of_the_server_ends_its_idle_query_workers(release_dir, tmp_path)
         end_group(proc.pid)
 
 
-@pytest.mark.xfail(strict=True, reason="endpoint/store.py: a query worker does not watch its "
-                   "parent; busy, it runs its query to the end after the server died")
 def test_kill_9_of_the_server_ends_a_busy_query_worker(release_dir, tmp_path):
     port = free_port()
     proc = _serve(release_dir, tmp_path / "store", port, WARM_CACHE="false", QUERY_TIMEOUT="120")
