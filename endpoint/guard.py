@@ -111,3 +111,53 @@ def check(query: str, allowlist: Iterable[str] = ()) -> str:
                           "the endpoints of the server's SERVICE allow-list"
                           + ("" if allowed else " (empty)"))
     return form or "select"
+
+
+# -- bounds and cacheability, read from the same tokens -------------------------------------------
+
+_OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
+_UNARY = frozenset("!+-^")  # a run of these nests as deep as it is long in the engine's tree
+NONDETERMINISTIC = frozenset({"NOW", "RAND", "UUID", "STRUUID", "BNODE"})
+
+
+def nesting_depth(query: str) -> int:
+    """How deep the query nests: brackets ``( [ {`` open inside one another, each with the
+    unary operators (``!``, ``+``, ``-``, ``^``) right before it, plus a run of unary operators
+    before an operand; strings, IRIs and comments do not count. Oxigraph parses and evaluates
+    recursively, so a deep enough query overflows the query worker's stack (some 840 nested
+    ``FILTER EXISTS`` do on 8 MB): the endpoint refuses such a query before the engine
+    parses it. A binary ``-`` or ``+`` before a bracket counts as one level more, which only
+    errs on the safe side."""
+    toks = tokens(query)
+    opened: list[int] = []  # the levels each open bracket added
+    depth = deepest = run = 0
+    for tok, after in zip(toks, toks[1:] + [Token("other", "")], strict=True):
+        text = tok.text if tok.kind == "other" else ""
+        if text in _UNARY and (text, after.text) != ("!", "="):
+            run += 1
+            continue
+        if text in _OPENING:
+            opened.append(1 + run)
+            depth += 1 + run
+        elif text in _CLOSING:
+            depth -= opened.pop() if opened else 0
+        else:
+            deepest = max(deepest, depth + run)
+        run = 0
+        deepest = max(deepest, depth)
+    return max(deepest, depth + run)
+
+
+def is_deterministic(query: str) -> bool:
+    """Whether the same query always gives the same answer on the same release, so that it
+    may be cached and replayed: not if it calls NOW, RAND, UUID, STRUUID or BNODE (as
+    functions: a word followed by ``(``, not in a string, an IRI, a comment or a prefixed
+    name), nor if it has a SERVICE (another endpoint's data changes)."""
+    toks = tokens(query)
+    for tok, after in zip(toks, toks[1:] + [Token("other", "")], strict=True):
+        if tok.kind != "name" or ":" in tok.text:
+            continue
+        word = tok.text.upper()
+        if word == "SERVICE" or (word in NONDETERMINISTIC and after.text == "("):
+            return False
+    return True
