@@ -26,6 +26,11 @@ PREFIXES = {
 }
 
 
+def _mb(value: object) -> int:
+    """A size setting in MB as bytes (0: no limit)."""
+    return int(float(value) * 1024 * 1024)
+
+
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
@@ -43,7 +48,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         if not app.config["REMOTE_ENDPOINT"]:
             raise ReleaseError("STORE is 'remote' but REMOTE_ENDPOINT is not set")
         store = RemoteStore(str(app.config["REMOTE_ENDPOINT"]),
-                            float(app.config["REMOTE_TIMEOUT"]), int(app.config["ROW_CAP"]))
+                            float(app.config["REMOTE_TIMEOUT"]), int(app.config["ROW_CAP"]),
+                            _mb(app.config["MAX_RESPONSE_MB"]))
         release_id = manifest["release"]
         disk = None  # the remote endpoint's data may change under us: memory only
     else:
@@ -51,10 +57,13 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         release_id = prepare_store(release_dir, store_dir, base,
                                    bool(app.config["VERIFY_RELEASE"]))
         store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
-                              float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]))
+                              float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]),
+                              _mb(app.config["MAX_RESPONSE_MB"]),
+                              int(app.config["WORKER_MEMORY_MB"]))
         disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
     store = CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
-                        float(app.config["CACHE_DISK_MB"]))
+                        float(app.config["CACHE_DISK_MB"]),
+                        float(app.config["CACHE_MEMORY_MB"]))
     atexit.register(store.close)
     app.extensions["senacs"] = {
         "store": store, "release": release_id, "manifest": manifest,

@@ -19,7 +19,7 @@ from endpoint import guard, pages
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
-from endpoint.store import Answer, Overloaded, QueryError, QueryTimeout
+from endpoint.store import Answer, Overloaded, QueryError, QueryTimeout, QueryTooLarge
 
 bp = Blueprint("sparql", __name__)
 
@@ -143,6 +143,9 @@ def sparql() -> Response:
         kind = guard.check(query, config["SERVICE_ALLOWLIST"])
     except guard.Refused as err:
         raise ProtocolError(403, str(err)) from None
+    if (depth := guard.nesting_depth(query)) > int(config["MAX_NESTING"]):
+        raise ProtocolError(400, f"the query nests {depth} levels deep (brackets and unary "
+                                 f"operators); the limit is {config['MAX_NESTING']}")
     media = negotiate(kind)
     answer = run_query(query, default_graphs, named_graphs)
     if answer.kind != kind:  # the lexer guessed wrong: negotiate again on the real form
@@ -154,7 +157,9 @@ def sparql() -> Response:
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
         response.headers[TRUNCATED_HEADER] = f"true; rows={answer.rows}"
-    if request.method == "GET":
+    if request.method == "GET" and not guard.is_deterministic(query):
+        response.headers["Cache-Control"] = "no-store"  # NOW(), RAND()…: no ETag, no replay
+    elif request.method == "GET":
         digest = hashlib.sha1(request.full_path.encode() + media.encode()).hexdigest()[:16]
         response.set_etag(f"{current_app.extensions['senacs']['release']}-{digest}")
         request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
@@ -169,6 +174,8 @@ def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) ->
                               named_graphs)
     except QueryError as err:
         raise ProtocolError(400, f"malformed query: {err}") from None
+    except QueryTooLarge as err:  # memory or size: the same query would be stopped again
+        raise ProtocolError(503, str(err)) from None
     except (QueryTimeout, Overloaded) as err:
         raise ProtocolError(503, str(err), retry_after=5) from None
     request.environ["senacs.cache"] = "hit" if answer.cached else "miss"
@@ -224,7 +231,7 @@ def render(answer: Answer, media: str) -> bytes:
             body = ox.serialize(triples, format=fmt, prefixes=current_app.config["PREFIXES"])
         if answer.truncated and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES):
             body = (f"# truncated: the first {answer.rows} triples only (the server's row "
-                    "cap)\n").encode() + body
+                    "or size cap)\n").encode() + body
         return body
     fmt = RESULT_TYPES[media]
     if fmt == ox.QueryResultsFormat.JSON and not answer.truncated:
