@@ -56,15 +56,36 @@ def test_the_home_page_is_answered_ahead_of_its_first_visitor(release_dir, tmp_p
         stop(proc)
 
 
-def test_the_disk_cache_drops_its_oldest_answers_beyond_its_size(tmp_path):
-    cache = DiskCache(tmp_path / "answers.sqlite", max_bytes=50_000)
-    for i in range(300):
-        cache.put(f"q{i}", Answer("select", bytes([i % 256]) * 1000))
-    db = cache._connect()
-    kept = db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM answers").fetchone()[0]
-    assert kept <= 50_000 + 64 * 1000  # trimmed at most 64 puts ago
-    assert cache.get("q299") == Answer("select", bytes([299 % 256]) * 1000)
+def _on_disk(path) -> int:
+    """The bytes the cache takes on disk: its file, write-ahead log and log index."""
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def test_the_disk_cache_stays_within_its_size_log_included(tmp_path):
+    path = tmp_path / "answers.sqlite"
+    cache = DiskCache(path, max_bytes=2 * 1024 * 1024)
+    largest = 0
+    for i in range(300):  # 6 MB of answers, three times the cap
+        cache.put(f"q{i}", Answer("select", bytes([i % 256]) * 20_000))
+        largest = max(largest, _on_disk(path))
+    assert largest <= 2 * 1024 * 1024
+    assert cache.get("q299") == Answer("select", bytes([299 % 256]) * 20_000)
     assert cache.get("q0") is None
+    kept = sum(cache.get(f"q{i}") is not None for i in range(300))
+    assert kept >= 40  # most of the budget holds answers: 800 kB of 2 MB at least
+
+
+def test_a_disk_cache_larger_than_its_size_starts_afresh(tmp_path):
+    path = tmp_path / "answers.sqlite"
+    big = DiskCache(path, max_bytes=8 * 1024 * 1024)
+    for i in range(250):
+        big.put(f"q{i}", Answer("select", b"x" * 20_000))
+    big._connect().close()
+    assert _on_disk(path) > 4 * 1024 * 1024
+    small = DiskCache(path, max_bytes=2 * 1024 * 1024)  # e.g. CACHE_DISK_MB lowered
+    assert _on_disk(path) <= 2 * 1024 * 1024
+    small.put("q", Answer("ask", b'{"boolean": true}'))
+    assert small.get("q") == Answer("ask", b'{"boolean": true}')
 
 
 def test_an_unreadable_disk_cache_is_a_miss_not_an_error(tmp_path):
