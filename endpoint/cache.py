@@ -80,7 +80,8 @@ class DiskCache:
     of the payloads: the oldest answers are deleted until the live pages and the new answer fit,
     and the freed pages are reused by later answers, so the file never grows past its share. A
     log that readers keep from being checkpointed is not written further: the answer is simply
-    not kept (give or take the answers other processes are writing at that moment).
+    not kept. The sizes are read and the answer written in one write transaction, so that
+    processes writing at the same time cannot each take the same room.
     """
 
     def __init__(self, path: Path, max_bytes: int) -> None:
@@ -101,6 +102,9 @@ class DiskCache:
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            # Debian's SQLite zeroes deleted pages by default: a trim would write every freed
+            # page to the log, as large as what it deletes (the answers are public anyway)
+            db.execute("PRAGMA secure_delete=OFF")
             page = db.execute("PRAGMA page_size").fetchone()[0]
             db.execute(f"PRAGMA wal_autocheckpoint={max(16, self.wal_max // 2 // page)}")
             db.execute(f"PRAGMA journal_size_limit={self.wal_max // 2}")
@@ -147,19 +151,16 @@ class DiskCache:
             db = self._connect()
             need = len(answer.payload) + len(key) + 4 * db.execute(
                 "PRAGMA page_size").fetchone()[0]  # its pages, with the b-tree's
-            if not self._room_in_log(db, need) or not self._room_in_file(db, need):
-                return
-            db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                       (key, answer.kind, answer.payload, int(answer.truncated), answer.rows))
+            if self._wal_bytes() + need > self.wal_max:
+                self._checkpoint(db)
+            with db:  # one writer at a time, any process: the sizes seen are the sizes written
+                db.execute("BEGIN IMMEDIATE")
+                if self._wal_bytes() + need <= self.wal_max and self._room_in_file(db, need):
+                    db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
+                               (key, answer.kind, answer.payload, int(answer.truncated),
+                                answer.rows))
         except sqlite3.Error:
             return  # e.g. busy or disk full: the answer is simply not kept
-
-    def _room_in_log(self, db: sqlite3.Connection, need: int) -> bool:
-        """The log can take ``need`` more bytes, checkpointing it first if it cannot."""
-        if self._wal_bytes() + need <= self.wal_max:
-            return True
-        self._checkpoint(db)
-        return self._wal_bytes() + need <= self.wal_max
 
     def _room_in_file(self, db: sqlite3.Connection, need: int) -> bool:
         """The live pages and ``need`` fit in the file's share, the oldest answers deleted
