@@ -28,6 +28,11 @@ PREFIXES = {
 }
 
 
+def _mb(value: object) -> int:
+    """A size setting in MB as bytes (0: no limit)."""
+    return int(float(value) * 1024 * 1024)
+
+
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(load_config(config))
@@ -50,7 +55,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         if not app.config["REMOTE_ENDPOINT"]:
             raise ReleaseError("STORE is 'remote' but REMOTE_ENDPOINT is not set")
         store = RemoteStore(str(app.config["REMOTE_ENDPOINT"]),
-                            float(app.config["REMOTE_TIMEOUT"]), int(app.config["ROW_CAP"]))
+                            float(app.config["REMOTE_TIMEOUT"]), int(app.config["ROW_CAP"]),
+                            _mb(app.config["MAX_RESPONSE_MB"]))
         release_id = manifest["release"]
         disk = None  # the remote endpoint's data may change under us: memory only
     else:
@@ -59,11 +65,14 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
                                    bool(app.config["VERIFY_RELEASE"]))
         store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
                               float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]),
-                              list(app.config["SERVICE_ALLOWLIST"]))
+                              _mb(app.config["MAX_RESPONSE_MB"]),
+                              int(app.config["WORKER_MEMORY_MB"]),
+                              service_allowlist=list(app.config["SERVICE_ALLOWLIST"]))
         disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
     store = GuardedStore(CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
-                                     float(app.config["CACHE_DISK_MB"])),
-                         app.config["SERVICE_ALLOWLIST"])
+                                     float(app.config["CACHE_DISK_MB"]),
+                                     float(app.config["CACHE_MEMORY_MB"])),
+                         app.config["SERVICE_ALLOWLIST"], int(app.config["MAX_NESTING"]))
     atexit.register(store.close)
     app.extensions["senacs"] = {
         "store": store, "release": release_id, "manifest": manifest,

@@ -5,10 +5,14 @@ server loads another one. ``CachedStore`` wraps any store with the same
 ``query()`` interface, so SPARQL requests and the HTML pages' own queries both
 use it. Two levels:
 
-- a small LRU in each process (``CACHE_ENTRIES``);
-- an SQLite file inside the on-disk store directory (``CACHE_DISK_MB``), shared
-  by all gunicorn workers and kept across restarts; it goes away with the store
-  when another release is loaded. Oldest answers are dropped beyond its size.
+- a small LRU in each process (``CACHE_ENTRIES`` answers, ``CACHE_MEMORY_MB``);
+- an SQLite file inside the on-disk store directory (``CACHE_DISK_MB``, the file
+  and its write-ahead log together), shared by all gunicorn workers and kept
+  across restarts; it goes away with the store when another release is loaded.
+  Oldest answers are dropped beyond its size.
+
+A query whose answer may change from one run to the next (NOW(), RAND(),
+UUID(), STRUUID(), BNODE(), SERVICE: ``guard.is_deterministic``) is never kept.
 
 In front of Flask, ``ResponseCache`` keeps the whole responses of repeated GET
 queries (``CACHE_RESPONSES_MB``), replayed without entering Flask at all.
@@ -25,18 +29,27 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from endpoint import guard
 from endpoint.store import Answer
 
 MAX_CACHED_BYTES = 4 * 1024 * 1024  # a larger answer is not kept
 DISK_FILE = "senacs-kg-answers.sqlite"
-_TRIM_EVERY = 64  # puts between two checks of the disk cache's size
+ENTRY_OVERHEAD = 512  # bytes an entry costs besides its payload (key, objects), roughly
+KEY_VERSION = "2"  # answers kept by earlier versions (RAND() among them) are never found
 
 
 class MemoryCache:
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
+    """The most recently used answers, at most ``entries`` of them in ``max_bytes``."""
+
+    def __init__(self, entries: int, max_bytes: int | None = None) -> None:
+        self.entries, self.max_bytes = entries, max_bytes
         self._data: OrderedDict[str, Answer] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @staticmethod
+    def size(answer: Answer) -> int:
+        return len(answer.payload) + ENTRY_OVERHEAD
 
     def get(self, key: str) -> Answer | None:
         with self._lock:
@@ -46,24 +59,42 @@ class MemoryCache:
             return value
 
     def put(self, key: str, answer: Answer) -> None:
+        if self.max_bytes is not None and self.size(answer) > self.max_bytes:
+            return
         with self._lock:
+            old = self._data.pop(key, None)
+            self._bytes += self.size(answer) - (self.size(old) if old is not None else 0)
             self._data[key] = answer
-            self._data.move_to_end(key)
-            while len(self._data) > self.entries:
-                self._data.popitem(last=False)
+            while len(self._data) > self.entries or (
+                    self.max_bytes is not None and self._bytes > self.max_bytes):
+                _, dropped = self._data.popitem(last=False)
+                self._bytes -= self.size(dropped)
 
 
 class DiskCache:
-    """Answers in one SQLite file (WAL: many readers, one writer at a time, any process)."""
+    """Answers in one SQLite file (WAL: many readers, one writer at a time, any process), the
+    file, its write-ahead log and the log's index within ``max_bytes`` together.
+
+    The log gets an eighth of the budget (``wal_autocheckpoint``, ``journal_size_limit``), the
+    file the rest. The file's size is counted in pages (what it takes on disk), not as the sum
+    of the payloads: the oldest answers are deleted until the live pages and the new answer fit,
+    and the freed pages are reused by later answers, so the file never grows past its share. A
+    log that readers keep from being checkpointed is not written further: the answer is simply
+    not kept. The sizes are read and the answer written in one write transaction, so that
+    processes writing at the same time cannot each take the same room.
+    """
 
     def __init__(self, path: Path, max_bytes: int) -> None:
         self.path, self.max_bytes = path, max_bytes
+        self.wal_path = Path(f"{path}-wal")
+        self.wal_max = max(64 * 1024, max_bytes // 8)
         self._local = threading.local()
-        self._puts = 0
-        self._puts_lock = threading.Lock()  # threads of one process count together
-        with self._connect() as db:
+        db = self._connect()
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'answers'").fetchone():
             db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, kind TEXT, "
                        "payload BLOB, truncated INTEGER, rows INTEGER)")
+        elif self._file_bytes(db) > self._file_max(db):
+            self._start_afresh(db)
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -71,8 +102,40 @@ class DiskCache:
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            # Debian's SQLite zeroes deleted pages by default: a trim would write every freed
+            # page to the log, as large as what it deletes (the answers are public anyway)
+            db.execute("PRAGMA secure_delete=OFF")
+            page = db.execute("PRAGMA page_size").fetchone()[0]
+            db.execute(f"PRAGMA wal_autocheckpoint={max(16, self.wal_max // 2 // page)}")
+            db.execute(f"PRAGMA journal_size_limit={self.wal_max // 2}")
             self._local.db = db
         return db
+
+    def _file_max(self, db: sqlite3.Connection) -> int:
+        """The file's share: the budget less the log's and the log index's (-shm)."""
+        shm = Path(f"{self.path}-shm")
+        return self.max_bytes - self.wal_max - (shm.stat().st_size if shm.exists() else 32768)
+
+    @staticmethod
+    def _file_bytes(db: sqlite3.Connection) -> int:
+        return db.execute("PRAGMA page_count").fetchone()[0] * \
+            db.execute("PRAGMA page_size").fetchone()[0]
+
+    @staticmethod
+    def _live_bytes(db: sqlite3.Connection) -> int:
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return (db.execute("PRAGMA page_count").fetchone()[0] - free) * \
+            db.execute("PRAGMA page_size").fetchone()[0]
+
+    def _start_afresh(self, db: sqlite3.Connection) -> None:
+        """A file already larger than its share (an earlier version, a lowered setting):
+        its answers are dropped and the file shrunk; they are only a cache."""
+        try:
+            db.execute("DELETE FROM answers")
+            db.execute("VACUUM")
+            self._checkpoint(db)
+        except sqlite3.Error:
+            pass  # another process is doing it, or will
 
     def get(self, key: str) -> Answer | None:
         try:
@@ -86,34 +149,63 @@ class DiskCache:
     def put(self, key: str, answer: Answer) -> None:
         try:
             db = self._connect()
-            db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                       (key, answer.kind, answer.payload, int(answer.truncated), answer.rows))
-            with self._puts_lock:
-                self._puts += 1
-                trim = self._puts % _TRIM_EVERY == 0
-            if trim:
-                self._trim(db)
+            need = len(answer.payload) + len(key) + 4 * db.execute(
+                "PRAGMA page_size").fetchone()[0]  # its pages, with the b-tree's
+            if self._wal_bytes() + need > self.wal_max:
+                self._checkpoint(db)
+            with db:  # one writer at a time, any process: the sizes seen are the sizes written
+                db.execute("BEGIN IMMEDIATE")
+                if self._wal_bytes() + need <= self.wal_max and self._room_in_file(db, need):
+                    db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
+                               (key, answer.kind, answer.payload, int(answer.truncated),
+                                answer.rows))
         except sqlite3.Error:
             return  # e.g. busy or disk full: the answer is simply not kept
 
-    def _trim(self, db: sqlite3.Connection) -> None:
-        total = db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM answers").fetchone()[0]
-        if total <= self.max_bytes:
-            return
-        excess = total - int(self.max_bytes * 0.8)
+    def _room_in_file(self, db: sqlite3.Connection, need: int) -> bool:
+        """The live pages and ``need`` fit in the file's share, the oldest answers deleted
+        first if they do not (down to 80 % of it, so that trims are not at every answer)."""
+        limit = self._file_max(db)
+        live = self._live_bytes(db)
+        if live + need <= limit:
+            return True
+        excess = live + need - int(limit * 0.8)
         db.execute("""DELETE FROM answers WHERE rowid IN (SELECT rowid FROM (
-            SELECT rowid, SUM(LENGTH(payload)) OVER (ORDER BY rowid) AS upto FROM answers)
-            WHERE upto <= ?)""", (excess,))
+            SELECT rowid, SUM(LENGTH(payload) + LENGTH(key)) OVER (ORDER BY rowid)
+                          - LENGTH(payload) - LENGTH(key) AS before FROM answers)
+            WHERE before < ?)""", (excess,))
+        return self._live_bytes(db) + need <= limit
+
+    def _wal_bytes(self) -> int:
+        try:
+            return self.wal_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    @staticmethod
+    def _checkpoint(db: sqlite3.Connection) -> None:
+        """Copy the log into the file and empty it, waiting at most 0.2 s for readers."""
+        db.execute("PRAGMA busy_timeout=200")
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            db.execute("PRAGMA busy_timeout=10000")
 
 
 class CachedStore:
     """Any store, its answers kept: ``query()`` as the store's, ``Answer.cached`` says a hit."""
 
     def __init__(self, store, memory_entries: int, disk: Path | None = None,
-                 disk_mb: float = 0) -> None:
+                 disk_mb: float = 0, memory_mb: float | None = None) -> None:
         self.store = store
-        self.memory = MemoryCache(memory_entries) if memory_entries > 0 else None
+        memory_bytes = None if memory_mb is None else int(memory_mb * 1024 * 1024)
+        self.memory = MemoryCache(memory_entries, memory_bytes) \
+            if memory_entries > 0 and memory_bytes != 0 else None
         self.disk = DiskCache(disk, int(disk_mb * 1024 * 1024)) if disk and disk_mb > 0 else None
+        # what an answer also depends on: the store's own caps (settings may change between
+        # two starts on the same disk cache) and the version of the keys
+        self.salt = "\x1d".join((KEY_VERSION, str(getattr(store, "row_cap", "")),
+                                 str(getattr(store, "byte_cap", ""))))
 
     @property
     def enabled(self) -> bool:
@@ -121,9 +213,9 @@ class CachedStore:
 
     @staticmethod
     def key(text: str, default_graphs: Sequence[str], named_graphs: Sequence[str],
-            base_iri: str | None, row_cap: int | None) -> str:
+            base_iri: str | None, row_cap: int | None, salt: str = "") -> str:
         parts = [text, "\x1f".join(default_graphs), "\x1f".join(named_graphs),
-                 base_iri or "", str(row_cap)]
+                 base_iri or "", str(row_cap), salt]
         return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
 
     def lookup(self, key: str) -> Answer | None:
@@ -145,13 +237,14 @@ class CachedStore:
     def query(self, text: str, default_graphs: Sequence[str] = (),
               named_graphs: Sequence[str] = (), timeout: float | None = None,
               base_iri: str | None = None, row_cap: int | None = None) -> Answer:
-        key = self.key(text, default_graphs, named_graphs, base_iri, row_cap)
-        found = self.lookup(key)
+        key = self.key(text, default_graphs, named_graphs, base_iri, row_cap, self.salt)
+        found = self.lookup(key)  # a non-deterministic query is never kept: never found
         if found is not None:
             return found
         answer = self.store.query(text, default_graphs, named_graphs, timeout=timeout,
                                   base_iri=base_iri, row_cap=row_cap)
-        self.keep(key, answer)
+        if guard.is_deterministic(text):  # read on misses only: hits cost no lexing
+            self.keep(key, answer)
         return answer
 
     def close(self) -> None:

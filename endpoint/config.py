@@ -27,11 +27,15 @@ DEFAULTS: dict[str, object] = {
     "QUERY_TIMEOUT": 10.0,  # seconds; the query is stopped, the client gets a 503
     "QUERY_WORKERS": 2,  # processes answering queries (a runaway blocks only one)
     "ROW_CAP": 10_000,  # rows (or triples) at most per result, signalled when reached
+    "MAX_RESPONSE_MB": 25,  # bytes of an answer (JSON results, N-Triples), signalled like ROW_CAP
+    "WORKER_MEMORY_MB": 2048,  # memory of each query worker; a query over it is stopped (503)
+    "MAX_NESTING": 64,  # brackets and unary operators nested in a query (400 beyond)
     "MAX_QUERY_LENGTH": 32_768,  # characters
     "MAX_CONTENT_LENGTH": 1_048_576,  # bytes of request body (Flask enforces it: 413)
     "SERVICE_ALLOWLIST": [],  # endpoint IRIs SERVICE may call; none by default
     "CACHE_ENTRIES": 512,  # answers kept in each server process's memory (0: none)
-    "CACHE_DISK_MB": 512,  # answers kept on disk beside the store, shared, kept across restarts
+    "CACHE_MEMORY_MB": 64,  # and the bytes they may take there (0: none)
+    "CACHE_DISK_MB": 512,  # answers on disk beside the store (the files, WAL included), shared
     "CACHE_RESPONSES_MB": 64,  # whole GET query responses replayed by each process (0: none)
     "WARM_CACHE": True,  # answer the example catalogue and the home page in the background
     "WARM_TIMEOUT": 600.0,  # seconds each of those may take (they run once per release)

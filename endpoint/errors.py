@@ -27,6 +27,8 @@ def _store_errors() -> dict[type, tuple[int, str, int | None]]:
     return {
         store.QueryError: (400, "malformed query: ", None),
         guard.Refused: (403, "", None),
+        guard.TooDeep: (400, "", None),
+        store.QueryTooLarge: (503, "", None),  # memory or size: the same query stops again
         store.QueryRefused: (403, "", None),
         store.QueryFailed: (502, "", None),
         store.QueryTimeout: (503, "", 5),

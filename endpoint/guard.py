@@ -59,7 +59,11 @@ SERVICE = "SERVICE"
 
 
 class Refused(Exception):
-    """The query is not allowed here (the message says why)."""
+    """The query is not allowed here (the message says why): a 403."""
+
+
+class TooDeep(Exception):
+    """The query nests deeper than the engine is let to parse: a 400 naming the limit."""
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,19 @@ def service_targets(toks: list[Token]) -> list[str | None]:
     return targets
 
 
-def check(query: str, allowlist: Iterable[str] = ()) -> str:
-    """The query's form; raises Refused for an Update or a SERVICE not in the allow-list."""
-    return _check(query, tuple(allowlist))
+def check(query: str, allowlist: Iterable[str] = (), max_nesting: int = 0) -> str:
+    """The query's form; raises Refused for an Update or a SERVICE not in the allow-list, and
+    TooDeep if it nests deeper than ``max_nesting`` (0: no limit)."""
+    form = _check(query, tuple(allowlist))
+    if max_nesting and (depth := _depth(query)) > max_nesting:
+        raise TooDeep(f"the query nests {depth} levels deep (brackets and unary operators); "
+                      f"the limit is {max_nesting}")
+    return form
+
+
+@lru_cache(maxsize=256)
+def _depth(query: str) -> int:
+    return nesting_depth(query)
 
 
 @lru_cache(maxsize=256)  # the view and the store's door check the same text: read it once
@@ -168,6 +182,56 @@ def _check(query: str, allowlist: tuple[str, ...]) -> str:
     return form or "select"
 
 
+# -- bounds and cacheability, read from the same tokens -------------------------------------------
+
+_OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
+_UNARY = frozenset("!+-^")  # a run of these nests as deep as it is long in the engine's tree
+NONDETERMINISTIC = frozenset({"NOW", "RAND", "UUID", "STRUUID", "BNODE"})
+
+
+def nesting_depth(query: str) -> int:
+    """How deep the query nests: brackets ``( [ {`` open inside one another, each with the
+    unary operators (``!``, ``+``, ``-``, ``^``) right before it, plus a run of unary operators
+    before an operand; strings, IRIs and comments do not count. Oxigraph parses and evaluates
+    recursively, so a deep enough query overflows the query worker's stack (some 840 nested
+    ``FILTER EXISTS`` do on 8 MB): the endpoint refuses such a query before the engine
+    parses it. A binary ``-`` or ``+`` before a bracket counts as one level more, which only
+    errs on the safe side."""
+    toks = tokens(query)
+    opened: list[int] = []  # the levels each open bracket added
+    depth = deepest = run = 0
+    for tok, after in zip(toks, toks[1:] + [Token("other", "")], strict=True):
+        text = tok.text if tok.kind == "other" else ""
+        if text in _UNARY and (text, after.text) != ("!", "="):
+            run += 1
+            continue
+        if text in _OPENING:
+            opened.append(1 + run)
+            depth += 1 + run
+        elif text in _CLOSING:
+            depth -= opened.pop() if opened else 0
+        else:
+            deepest = max(deepest, depth + run)
+        run = 0
+        deepest = max(deepest, depth)
+    return max(deepest, depth + run)
+
+
+def is_deterministic(query: str) -> bool:
+    """Whether the same query always gives the same answer on the same release, so that it
+    may be cached and replayed: not if it calls NOW, RAND, UUID, STRUUID or BNODE (as
+    functions: a word followed by ``(``, not in a string, an IRI, a comment or a prefixed
+    name), nor if it has a SERVICE (another endpoint's data changes)."""
+    toks = tokens(query)
+    for tok, after in zip(toks, toks[1:] + [Token("other", "")], strict=True):
+        if tok.kind != "name" or ":" in tok.text:
+            continue
+        word = tok.text.upper()
+        if word == "SERVICE" or (word in NONDETERMINISTIC and after.text == "("):
+            return False
+    return True
+
+
 def iri_term(iri: str) -> str:
     """An IRI as query text: checked as an IRI by the engine's own parser and written back
     (``<…>``). The one way an IRI that came from a request becomes part of a query; a text
@@ -184,15 +248,15 @@ class GuardedStore:
     passes ``check`` with the same allow-list before the store sees it.
     """
 
-    def __init__(self, store, allowlist: Iterable[str] = ()) -> None:
-        self.store, self.allowlist = store, tuple(allowlist)
+    def __init__(self, store, allowlist: Iterable[str] = (), max_nesting: int = 0) -> None:
+        self.store, self.allowlist, self.max_nesting = store, tuple(allowlist), max_nesting
 
     @property
     def enabled(self) -> bool:  # the answer caches (endpoint.cache.CachedStore) are on
         return bool(getattr(self.store, "enabled", False))
 
     def query(self, text: str, *args, **kwargs):
-        check(text, self.allowlist)
+        check(text, self.allowlist, self.max_nesting)
         return self.store.query(text, *args, **kwargs)
 
     def close(self) -> None:

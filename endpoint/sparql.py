@@ -22,7 +22,15 @@ from endpoint import dataset, guard, pages, results, spreadsheet
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
-from endpoint.store import Answer, Overloaded, QueryError, QueryFailed, QueryRefused, QueryTimeout
+from endpoint.store import (
+    Answer,
+    Overloaded,
+    QueryError,
+    QueryFailed,
+    QueryRefused,
+    QueryTimeout,
+    QueryTooLarge,
+)
 
 bp = Blueprint("sparql", __name__)
 
@@ -179,7 +187,8 @@ def sparql() -> Response:
     if len(query) > config["MAX_QUERY_LENGTH"]:
         raise ProtocolError(413, f"the query has {len(query)} characters; the limit is "
                                  f"{config['MAX_QUERY_LENGTH']}")
-    kind = guard.check(query, config["SERVICE_ALLOWLIST"])  # a refusal is a 403 (errors.py)
+    # a refusal is a 403, too deep a query a 400 naming the limit (errors.py)
+    kind = guard.check(query, config["SERVICE_ALLOWLIST"], int(config["MAX_NESTING"]))
     media = negotiate(kind)
     try:
         default_graphs, named_graphs = dataset.resolve(
@@ -201,7 +210,9 @@ def sparql() -> Response:
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
         response.headers[TRUNCATED_HEADER] = f"true; rows={answer.rows}"
-    if request.method in ("GET", "HEAD"):
+    if request.method in ("GET", "HEAD") and not guard.is_deterministic(query):
+        response.headers["Cache-Control"] = "no-store"  # NOW(), RAND()…: no ETag, no replay
+    elif request.method in ("GET", "HEAD"):
         digest = hashlib.sha1(request.full_path.encode() + media.encode()).hexdigest()[:16]
         response.set_etag(f"{current_app.extensions['senacs']['release']}-{digest}")
         request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
@@ -239,14 +250,16 @@ def warm(app, examples: list[dict[str, str]]) -> None:
                 answer_query(state["store"], app.config["BASE"], example["query"],
                              timeout=timeout)
                 state["warmed"] += 1
-            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed):
+            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed,
+                    QueryTooLarge):
                 continue
         with app.test_request_context("/"):
             g.senacs_query_timeout = timeout
             try:
                 pages.home_page()
                 state["home_warmed"] = True
-            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed):
+            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed,
+                    QueryTooLarge):
                 pass
 
     threading.Thread(target=run, name="senacs-warm-cache", daemon=True).start()
@@ -267,7 +280,7 @@ def render(answer: Answer, media: str) -> bytes:
             body = ox.serialize(triples, format=fmt, prefixes=current_app.config["PREFIXES"])
         if answer.truncated and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES):
             body = (f"# truncated: the first {answer.rows} triples only (the server's row "
-                    "cap)\n").encode() + body
+                    "or size cap)\n").encode() + body
         return body
     return results.write(answer.payload, RESULT_TYPES[media],
                          [TRUNCATED_LINK] if answer.truncated else [])

@@ -9,7 +9,10 @@ the client asked for. No other module knows which store answers.
 The embedded store is an on-disk Oxigraph store built from a release once and
 reopened on later starts. Queries run in worker processes, so that a query
 that exceeds its time is really stopped (its process is killed and replaced)
-while the other workers keep answering.
+while the other workers keep answering. Every answer is bounded in rows and in
+bytes while it is taken, and each worker's memory is capped: a query over it
+stops its worker, which is replaced. A worker that died is noticed before it is
+given a query.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import json
 import multiprocessing
 import os
 import queue
+import resource
 import shutil
+import signal
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
 from mapping import lifetime, release
@@ -33,6 +37,7 @@ from mapping import lifetime, release
 MARKER = "senacs-kg-store.json"
 DEMOTE_AFTER = 1.0  # seconds a query runs at normal priority before it is demoted (nice 19)
 DEFAULT_GRAPH_NAME = "dataset"  # {base}dataset names the default graph in dataset parameters
+WORKER_STACK_MB = 64  # the query worker's stack: deep syntax trees that pass the guard fit in it
 
 
 class QueryError(Exception):
@@ -57,8 +62,17 @@ class QueryTimeout(Exception):
     """The query ran past its time and was stopped: a 503."""
 
 
+class QueryTooLarge(QueryTimeout):
+    """The query needed more memory, or its first row more bytes, than allowed and was
+    stopped: a 503 (a subclass of QueryTimeout, so every caller already answers it so)."""
+
+
 class Overloaded(Exception):
     """No worker could take the query in time: a 503."""
+
+
+class WorkerLost(Overloaded):
+    """The query's worker died (crashed or killed): a 503 "try again"; it was replaced."""
 
 
 class ReleaseError(Exception):
@@ -96,29 +110,58 @@ def term_json(term) -> dict:
                                         "object": term_json(term.object)}}
 
 
-def answer_of(result, row_cap: int) -> Answer:
-    """A pyoxigraph query result, capped, in the interchange form."""
+_ROW = json.JSONEncoder(ensure_ascii=False).encode  # one result row, as json.dumps writes it
+
+
+def answer_of(result, row_cap: int, byte_cap: int | None = None) -> Answer:
+    """A pyoxigraph query result in the interchange form, capped at ``row_cap`` rows and at
+    ``byte_cap`` bytes of payload (None or 0: no byte cap). Rows are serialised one by one as
+    they are taken, so the payload never grows past the cap: the row that would cross it is
+    left out with every later one, and the answer says truncated, as for the row cap."""
     import pyoxigraph as ox
 
     if isinstance(result, ox.QueryBoolean):
         return Answer("ask", json.dumps({"head": {}, "boolean": bool(result)}).encode())
     if isinstance(result, ox.QuerySolutions):
         names = [v.value for v in result.variables]
-        solutions, truncated = _take(result, row_cap)
-        rows = [{name: term_json(s[name]) for name in names if s[name] is not None}
-                for s in solutions]
-        data = {"head": {"vars": names}, "results": {"bindings": rows}}
-        return Answer("select", json.dumps(data, ensure_ascii=False).encode(), truncated,
-                      len(rows))
-    triples, truncated = _take(result, row_cap)
-    return Answer("graph", "".join(f"{t} .\n" for t in triples).encode(), truncated,
-                  len(triples))
+        # the bytes json.dumps writes for the whole document: its frame, rows joined by ", "
+        frame = json.dumps({"head": {"vars": names}, "results": {"bindings": []}},
+                           ensure_ascii=False).encode()
+        rows = (_ROW({name: term_json(s[name]) for name in names if s[name] is not None}).encode()
+                for s in result)
+        taken, truncated = _take(rows, row_cap, byte_cap, len(frame), b", ")
+        return Answer("select", frame[:-3] + b", ".join(taken) + frame[-3:], truncated,
+                      len(taken))
+    triples = (f"{t} .\n".encode() for t in result)
+    taken, truncated = _take(triples, row_cap, byte_cap)
+    return Answer("graph", b"".join(taken), truncated, len(taken))
 
 
-def _take(items, cap: int) -> tuple[list, bool]:
-    """At most ``cap`` items, and whether there were more."""
-    taken = list(islice(items, cap + 1))
-    return taken[:cap], len(taken) > cap
+def _take(items, cap: int, byte_cap: int | None = None, frame: int = 0,
+          separator: bytes = b"") -> tuple[list[bytes], bool]:
+    """At most ``cap`` items making at most ``byte_cap`` bytes with their ``frame`` and
+    separators, and whether there were more. A first item alone over the byte cap cannot be
+    answered in part: QueryTooLarge (a 503 that names the limit), not an empty answer that a
+    client ignoring the truncation flag would take for "no results"."""
+    budget = byte_cap - frame if byte_cap else None
+    taken: list[bytes] = []
+    used = 0
+    for item in items:
+        if len(taken) >= cap:
+            return taken, True
+        used += len(item) + (len(separator) if taken else 0)
+        if budget is not None and used > budget:
+            if not taken:
+                raise QueryTooLarge(
+                    f"the first result alone is {_mb(len(item))} MB, more than the server's "
+                    f"response limit of {_mb(byte_cap)} MB: select less of it (e.g. SUBSTR)")
+            return taken, True
+        taken.append(item)
+    return taken, False
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1048576:.3g}"
 
 
 # -- the embedded store ---------------------------------------------------------------------------
@@ -182,7 +225,31 @@ def _graph(name: str, base: str):
     return ox.DefaultGraph() if name == base + DEFAULT_GRAPH_NAME else ox.NamedNode(name)
 
 
-def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None) -> None:
+def _limit_resources(memory_mb: int) -> None:
+    """Cap the worker's memory at ``memory_mb`` (0: no cap) and give its stack room.
+
+    RLIMIT_DATA counts the heap and private writable mappings: the query's working memory,
+    about 100 MB once the 100,000-record store is open. RLIMIT_AS would also count file
+    mappings, libraries and the address space reserved for malloc's per-thread arenas, which
+    made the same worker's virtual size vary from 0.4 to 1.2 GB at open. Over the cap an
+    allocation fails: Oxigraph aborts the process (SIGABRT), Python raises MemoryError;
+    either way the worker is replaced.
+    The main thread's stack grows up to RLIMIT_STACK, read at each fault: raised to
+    WORKER_STACK_MB, a syntax tree that passes the guard's nesting limit fits with room.
+    """
+    _, hard = resource.getrlimit(resource.RLIMIT_STACK)
+    stack = WORKER_STACK_MB << 20
+    resource.setrlimit(resource.RLIMIT_STACK,
+                       (stack if hard == resource.RLIM_INFINITY else min(stack, hard), hard))
+    if memory_mb > 0:
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        cap = memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_DATA,
+                           (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+
+
+def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None,
+            byte_cap: int | None = None, memory_mb: int = 0) -> None:
     """A query process: opens the store read-only and answers queries until told to stop.
 
     It confines itself first, whatever a query will say: with no allow-list it can open no
@@ -208,6 +275,7 @@ def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None) 
     import pyoxigraph as ox
 
     store = ox.Store.read_only(store_dir)
+    _limit_resources(memory_mb)
     conn.send(("ready",))
     while True:
         try:
@@ -222,10 +290,15 @@ def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None) 
             if default_graphs or named_graphs:  # replaces the query's FROM (Protocol 2.1.4)
                 options["default_graph"] = [_graph(g, base) for g in default_graphs]
                 options["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
-            answer = answer_of(store.query(text, **options), row_cap)
+            answer = answer_of(store.query(text, **options), row_cap, byte_cap)
             conn.send(("ok", answer))
         except SyntaxError as err:
             conn.send(("syntax", str(err)))
+        except QueryTooLarge as err:
+            conn.send(("too large", str(err)))
+        except MemoryError:
+            conn.send(("memory",))
+            return  # its heap may be left fragmented: a fresh worker takes its place
         except PermissionError:
             # the sandbox refused a socket: a SERVICE call, whatever the text looked like
             conn.send(("refused", SERVICE_REFUSED))
@@ -237,10 +310,12 @@ def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None) 
 
 
 class _Process:
-    def __init__(self, ctx, store_dir: str, base: str, federation_args=None) -> None:
+    def __init__(self, ctx, store_dir: str, base: str, federation_args=None,
+                 byte_cap: int | None = None, memory_mb: int = 0) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_worker, daemon=True,
-                                   args=(store_dir, base, child, os.getpid(), federation_args))
+                                   args=(store_dir, base, child, os.getpid(), federation_args,
+                                         byte_cap, memory_mb))
         self.process.start()
         child.close()
         self.ready = False
@@ -253,6 +328,15 @@ class _Process:
                                    "queries are not run unconfined")
             self.ready = status == "ready"
         return self.ready
+
+    def alive(self) -> bool:
+        """The process is still running (not killed, not crashed while it waited)."""
+        return self.process.is_alive()
+
+    def exit_code(self, wait: float) -> int | None:
+        """How it ended (-N: killed by signal N), waiting up to ``wait`` s; None: running."""
+        self.process.join(wait)
+        return self.process.exitcode
 
     def renice(self, niceness: int) -> bool:
         """Set the CPU priority: 19 (lowest) for a query running long, so it no longer slows
@@ -270,12 +354,17 @@ class _Process:
 
 
 class EmbeddedStore:
-    """The release in an on-disk Oxigraph store, queried by a pool of worker processes."""
+    """The release in an on-disk Oxigraph store, queried by a pool of worker processes.
+
+    ``byte_cap`` bounds each answer's payload (None: only rows are capped); ``memory_mb``
+    each worker's memory (0: no cap)."""
 
     def __init__(self, store_dir: Path, base: str, workers: int = 2, timeout: float = 10.0,
-                 row_cap: int = 10_000, service_allowlist: Sequence[str] = ()) -> None:
+                 row_cap: int = 10_000, byte_cap: int | None = None,
+                 memory_mb: int = 0, service_allowlist: Sequence[str] = ()) -> None:
         self.store_dir, self.base = str(store_dir), base
         self.timeout, self.row_cap = timeout, row_cap
+        self.byte_cap, self.memory_mb = byte_cap, memory_mb
         self._ctx = multiprocessing.get_context("spawn")  # safe beside server threads
         self._idle: queue.Queue[_Process] = queue.Queue()
         self._all: list[_Process] = []
@@ -307,7 +396,8 @@ class EmbeddedStore:
         self._federation = (targets, self._forwarder.path)
 
     def _spawn(self) -> None:
-        proc = _Process(self._ctx, self.store_dir, self.base, self._federation)
+        proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
+                        self.byte_cap, self.memory_mb)
         with self._lock:
             self._all.append(proc)
         self._idle.put(proc)
@@ -318,15 +408,36 @@ class EmbeddedStore:
             self._all.remove(proc)
         self._spawn()
 
+    def _checkout(self, timeout: float, deadline: float) -> _Process:
+        """An idle worker that is alive; a dead one (killed or crashed while idle) is replaced
+        on the way, so that no query is sent to it."""
+        while True:
+            try:
+                proc = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise Overloaded(f"every query worker stayed busy for {timeout:g} s") from None
+            if proc.alive():
+                return proc
+            self._replace(proc)
+
+    def _lost(self, proc: _Process) -> Exception:
+        """Why a worker stopped answering, as the client's error; it is replaced."""
+        code = proc.exit_code(1.0)
+        self._replace(proc)
+        if code == -signal.SIGABRT and self.memory_mb > 0:  # an allocation over RLIMIT_DATA
+            return QueryTooLarge(self._memory_message())
+        return WorkerLost("the query worker stopped unexpectedly and has been replaced: "
+                          "try again")
+
+    def _memory_message(self) -> str:
+        return f"the query needed more than {self.memory_mb} MB of memory and was stopped"
+
     def query(self, text: str, default_graphs: Sequence[str] = (),
               named_graphs: Sequence[str] = (), timeout: float | None = None,
               base_iri: str | None = None, row_cap: int | None = None) -> Answer:
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        try:
-            proc = self._idle.get(timeout=timeout)
-        except queue.Empty:
-            raise Overloaded(f"every query worker stayed busy for {timeout:g} s") from None
+        proc = self._checkout(timeout, deadline)
         try:
             if not proc.wait_ready(max(0.0, deadline - time.monotonic())):
                 self._idle.put(proc)
@@ -341,13 +452,14 @@ class EmbeddedStore:
                 proc = None
                 raise QueryTimeout(f"the query ran longer than {timeout:g} s and was stopped")
             status, *rest = proc.conn.recv()
+            if status == "memory":  # the worker ran out of memory in Python and exits
+                self._replace(proc)
+                raise QueryTooLarge(self._memory_message())
             if demoted and not proc.renice(0):
                 self._replace(proc)  # could not be raised again: a fresh one takes its place
                 proc = None
-        except (EOFError, BrokenPipeError, ConnectionResetError):
-            if proc is not None:
-                self._replace(proc)
-            raise QueryError("the query worker stopped unexpectedly") from None
+        except (EOFError, OSError):  # the pipe broke: the worker died (crash, kill, memory)
+            raise self._lost(proc) from None
         if proc is not None:
             self._idle.put(proc)
         if status == "ok":
@@ -356,6 +468,8 @@ class EmbeddedStore:
             raise QueryRefused(rest[0])
         if status == "failed":
             raise QueryFailed(rest[0])
+        if status == "too large":
+            raise QueryTooLarge(rest[0])
         raise QueryError(rest[0])
 
     def close(self) -> None:
@@ -381,8 +495,10 @@ class EmbeddedStore:
 class RemoteStore:
     """Any SPARQL 1.1 endpoint (Virtuoso, Fuseki, QLever, GraphDB) reached with SPARQLWrapper."""
 
-    def __init__(self, endpoint: str, timeout: float = 30.0, row_cap: int = 10_000) -> None:
+    def __init__(self, endpoint: str, timeout: float = 30.0, row_cap: int = 10_000,
+                 byte_cap: int | None = None) -> None:
         self.endpoint, self.timeout, self.row_cap = endpoint, timeout, row_cap
+        self.byte_cap = byte_cap
 
     def query(self, text: str, default_graphs: Sequence[str] = (),
               named_graphs: Sequence[str] = (), timeout: float | None = None,
@@ -417,8 +533,9 @@ class RemoteStore:
             raise QueryError(f"the remote endpoint failed: {err}") from None
         cap = self.row_cap if row_cap is None else row_cap
         if graph_form:
-            return answer_of(ox.parse(body, format=ox.RdfFormat.N_TRIPLES), cap)
-        return answer_of(ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON), cap)
+            return answer_of(ox.parse(body, format=ox.RdfFormat.N_TRIPLES), cap, self.byte_cap)
+        return answer_of(ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON), cap,
+                         self.byte_cap)
 
     def close(self) -> None:
         pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 
 import requests
@@ -56,15 +57,69 @@ def test_the_home_page_is_answered_ahead_of_its_first_visitor(release_dir, tmp_p
         stop(proc)
 
 
-def test_the_disk_cache_drops_its_oldest_answers_beyond_its_size(tmp_path):
-    cache = DiskCache(tmp_path / "answers.sqlite", max_bytes=50_000)
-    for i in range(300):
-        cache.put(f"q{i}", Answer("select", bytes([i % 256]) * 1000))
-    db = cache._connect()
-    kept = db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM answers").fetchone()[0]
-    assert kept <= 50_000 + 64 * 1000  # trimmed at most 64 puts ago
-    assert cache.get("q299") == Answer("select", bytes([299 % 256]) * 1000)
+def _on_disk(path) -> int:
+    """The bytes the cache takes on disk: its file, write-ahead log and log index."""
+    sizes = []
+    for file in path.parent.glob(path.name + "*"):
+        try:
+            sizes.append(file.stat().st_size)
+        except FileNotFoundError:  # a log removed between the listing and the look
+            pass
+    return sum(sizes)
+
+
+def test_the_disk_cache_stays_within_its_size_log_included(tmp_path):
+    path = tmp_path / "answers.sqlite"
+    cache = DiskCache(path, max_bytes=2 * 1024 * 1024)
+    largest = 0
+    for i in range(300):  # 6 MB of answers, three times the cap
+        cache.put(f"q{i}", Answer("select", bytes([i % 256]) * 20_000))
+        largest = max(largest, _on_disk(path))
+    assert largest <= 2 * 1024 * 1024
+    assert cache.get("q299") == Answer("select", bytes([299 % 256]) * 20_000)
     assert cache.get("q0") is None
+    kept = sum(cache.get(f"q{i}") is not None for i in range(300))
+    assert kept >= 40  # most of the budget holds answers: 800 kB of 2 MB at least
+
+
+def _write_answers(path, writer: int, cap: int) -> None:
+    cache = DiskCache(path, max_bytes=cap)
+    for i in range(150):
+        cache.put(f"w{writer}-{i}", Answer("select", bytes([i % 256]) * 100_000))
+        cache.get(f"w{(writer + 1) % 4}-{i}")  # readers keep the log from being reset
+
+
+def test_processes_writing_at_once_stay_within_the_size_together(tmp_path):
+    path, cap = tmp_path / "answers.sqlite", 8 * 1024 * 1024
+    DiskCache(path, max_bytes=cap)
+    ctx = multiprocessing.get_context("spawn")
+    writers = [ctx.Process(target=_write_answers, args=(path, n, cap)) for n in range(4)]
+    for proc in writers:
+        proc.start()
+    largest = 0
+    while any(proc.is_alive() for proc in writers):  # 60 MB written in all
+        largest = max(largest, _on_disk(path))
+        time.sleep(0.005)
+    for proc in writers:
+        proc.join()
+        assert proc.exitcode == 0
+    assert 0 < largest <= cap
+    cache = DiskCache(path, max_bytes=cap)
+    kept = sum(cache.get(f"w{n}-{i}") is not None for n in range(4) for i in range(150))
+    assert kept >= 30  # most of the 8 MB holds answers of 100 kB
+
+
+def test_a_disk_cache_larger_than_its_size_starts_afresh(tmp_path):
+    path = tmp_path / "answers.sqlite"
+    big = DiskCache(path, max_bytes=8 * 1024 * 1024)
+    for i in range(250):
+        big.put(f"q{i}", Answer("select", b"x" * 20_000))
+    big._connect().close()
+    assert _on_disk(path) > 4 * 1024 * 1024
+    small = DiskCache(path, max_bytes=2 * 1024 * 1024)  # e.g. CACHE_DISK_MB lowered
+    assert _on_disk(path) <= 2 * 1024 * 1024
+    small.put("q", Answer("ask", b'{"boolean": true}'))
+    assert small.get("q") == Answer("ask", b'{"boolean": true}')
 
 
 def test_an_unreadable_disk_cache_is_a_miss_not_an_error(tmp_path):
