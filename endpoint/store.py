@@ -305,6 +305,9 @@ def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None,
         except OSError:
             # never the remote reply nor the connection error: they tell about other hosts
             conn.send(("failed", EVALUATION_FAILED))
+        except RuntimeError as err:  # an evaluation error; near a SERVICE it may quote a reply
+            conn.send(("failed", EVALUATION_FAILED) if "SERVICE" in text.upper()
+                      else ("error", str(err)))
         except (ValueError, TypeError) as err:
             conn.send(("error", str(err)))
 
