@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, network, resources, sparql
+from endpoint import described, dumps, errors, fairness, network, resources, sparql
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
@@ -53,6 +53,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
                               float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]))
         disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
+    # inside the caches: only the queries that reach the store count against a client's share
+    store = fairness.wrap(store, app.config, None if app.config["STORE"] == "remote"
+                          else int(app.config["QUERY_WORKERS"]))
     store = CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
                         float(app.config["CACHE_DISK_MB"]))
     atexit.register(store.close)
@@ -68,6 +71,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         app.wsgi_app = ResponseCache(app.wsgi_app,
                                      int(float(app.config["CACHE_RESPONSES_MB"]) * 1024 * 1024))
     errors.register(app)
+    fairness.register(app)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(dumps.bp)
     app.register_blueprint(resources.bp)

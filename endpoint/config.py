@@ -26,6 +26,11 @@ DEFAULTS: dict[str, object] = {
     "REMOTE_TIMEOUT": 30,
     "QUERY_TIMEOUT": 10.0,  # seconds; the query is stopped, the client gets a 503
     "QUERY_WORKERS": 2,  # processes answering queries (a runaway blocks only one)
+    # Fair share (endpoint/fairness.py): uncached queries of one client address at once, across
+    # every server process (0: no limit); in one process at most QUERY_WORKERS - 1 of them
+    "CLIENT_QUERIES": 2,
+    "QUEUE_LENGTH": 4,  # more uncached queries of one client that may wait for its turn
+    "QUEUE_WAIT": 5.0,  # seconds one of them waits at most; then, or beyond the queue, 429
     "ROW_CAP": 10_000,  # rows (or triples) at most per result, signalled when reached
     "MAX_QUERY_LENGTH": 32_768,  # characters
     "MAX_CONTENT_LENGTH": 1_048_576,  # bytes of request body (Flask enforces it: 413)
