@@ -208,17 +208,23 @@ class FairStore:
                 if taken:
                     return held
         finally:
-            self.slots.release(place)
-        raise Busy(f"too many queries from your address at once: {self.client_queries} may "
-                   f"run and {self.queue_length} wait, for {self.queue_wait:g} s at most; "
-                   f"try again in {self.retry_after} s (cached answers are not limited)",
-                   self.retry_after)
+            if place is not None:
+                self.slots.release(place)
+        raise Busy(f"too many queries from your address at once: this one waited "
+                   f"{self.queue_wait:g} s for its turn; try again in {self.retry_after} s "
+                   "(cached answers are not limited)", self.retry_after)
 
-    def _try_queue(self, client: str) -> int:
-        place = self.slots.take(client, "wait", self.queue_length) if self.queue_length else None
+    def _try_queue(self, client: str) -> int | None:
+        """A waiting place (its lock; None if the lock files cannot be used), or Busy."""
+        try:
+            place = self.slots.take(client, "wait", self.queue_length) if self.queue_length \
+                else None
+        except OSError as err:  # e.g. no file descriptor left: wait without a place
+            log.warning("client slots unavailable, queue unbounded: %s", err)
+            return None
         if place is None:
-            raise Busy(f"too many queries from your address at once: {self.client_queries} "
-                       f"running and {self.queue_length} waiting already; try again in "
+            raise Busy(f"too many queries from your address at once (at most "
+                       f"{self.client_queries} run and {self.queue_length} wait); try again in "
                        f"{self.retry_after} s (cached answers are not limited)",
                        self.retry_after)
         return place
