@@ -61,7 +61,7 @@ def granian_command(port: int, workers: int, threads: int) -> list[str]:
     return ["granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--blocking-threads", str(threads),
             "--backlog", "4096", "--http1-header-read-timeout", "5000",
-            "--workers-kill-timeout", "15", "--log-level", "warning",
+            "--workers-kill-timeout", "30", "--log-level", "warning",
             "--factory", "endpoint:create_app"]
 
 
