@@ -10,7 +10,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, headers, network, proxies, resources, sparql
+from endpoint import described, dumps, errors, fairness, headers, network, proxies, resources, sparql
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.guard import GuardedStore
@@ -69,6 +69,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
                               int(app.config["WORKER_MEMORY_MB"]),
                               service_allowlist=list(app.config["SERVICE_ALLOWLIST"]))
         disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
+    # inside the caches: only the queries that reach the store count against a client's share
+    store = fairness.wrap(store, app.config, None if app.config["STORE"] == "remote"
+                          else int(app.config["QUERY_WORKERS"]))
     store = GuardedStore(CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
                                      float(app.config["CACHE_DISK_MB"]),
                                      float(app.config["CACHE_MEMORY_MB"])),
@@ -87,6 +90,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
                                      int(float(app.config["CACHE_RESPONSES_MB"]) * 1024 * 1024))
     errors.register(app)
     headers.register(app)
+    fairness.register(app)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(dumps.bp)
     app.register_blueprint(resources.bp)

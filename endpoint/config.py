@@ -26,6 +26,11 @@ DEFAULTS: dict[str, object] = {
     "REMOTE_TIMEOUT": 30,
     "QUERY_TIMEOUT": 10.0,  # seconds; the query is stopped, the client gets a 503
     "QUERY_WORKERS": 2,  # processes answering queries (a runaway blocks only one)
+    # Fair share (endpoint/fairness.py): uncached queries of one client address at once, across
+    # every server process (0: no limit); in one process at most QUERY_WORKERS - 1 of them
+    "CLIENT_QUERIES": 2,
+    "QUEUE_LENGTH": 4,  # more uncached queries of one client that may wait for its turn
+    "QUEUE_WAIT": 5.0,  # seconds one of them waits at most; then, or beyond the queue, 429
     "ROW_CAP": 10_000,  # rows (or triples) at most per result, signalled when reached
     "MAX_RESPONSE_MB": 25,  # bytes of an answer (JSON results, N-Triples), signalled like ROW_CAP
     "WORKER_MEMORY_MB": 2048,  # memory of each query worker; a query over it is stopped (503)

@@ -34,9 +34,11 @@ def server(release_dir, tmp_path_factory):
     """The live server: its /sparql URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/sparql"
+    # 3 query workers: a SERVICE to this server is a second query of the same client (127.0.0.1),
+    # and one client may hold at most QUERY_WORKERS - 1 of them (endpoint/fairness.py)
     proc = start_server(release_dir, tmp_path_factory.mktemp("store") / "store", port,
                         QUERY_TIMEOUT=2, ROW_CAP=20, MAX_QUERY_LENGTH=4000,
-                        MAX_CONTENT_LENGTH=20000, QUERY_WORKERS=2, CACHE_ENTRIES=0,
+                        MAX_CONTENT_LENGTH=20000, QUERY_WORKERS=3, CACHE_ENTRIES=0,
                         SERVICE_ALLOWLIST=[url])
     yield url
     stop(proc)
