@@ -200,7 +200,7 @@ def nesting_depth(query: str) -> int:
     toks = tokens(query)
     opened: list[int] = []  # the levels each open bracket added
     depth = deepest = run = 0
-    for tok, after in zip(toks, toks[1:] + [Token("other", "")], strict=True):
+    for tok, after in zip(toks, [*toks[1:], Token("other", "")][:len(toks)], strict=True):
         text = tok.text if tok.kind == "other" else ""
         if text in _UNARY and (text, after.text) != ("!", "="):
             run += 1
@@ -223,7 +223,7 @@ def is_deterministic(query: str) -> bool:
     functions: a word followed by ``(``, not in a string, an IRI, a comment or a prefixed
     name), nor if it has a SERVICE (another endpoint's data changes)."""
     toks = tokens(query)
-    for tok, after in zip(toks, toks[1:] + [Token("other", "")], strict=True):
+    for tok, after in zip(toks, [*toks[1:], Token("other", "")][:len(toks)], strict=True):
         if tok.kind != "name" or ":" in tok.text:
             continue
         word = tok.text.upper()

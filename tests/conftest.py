@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the server exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(f"the server exited: {server_log(proc)}")
         try:
             if requests.get(url, timeout=5).status_code == 200:
                 return
@@ -124,11 +125,24 @@ def release_dir(tmp_path_factory) -> Path:
     return build_release(SEED, tmp_path_factory.mktemp("served") / "release")
 
 
+def server_log(proc: subprocess.Popen) -> str:
+    """What a server wrote on stderr so far (kept in a file, see _start)."""
+    log = getattr(proc, "log", None)
+    if log is None:
+        return proc.stderr.read() if proc.stderr else ""
+    log.flush()
+    log.seek(0)
+    return log.read()
+
+
 def _start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
     """A server in its own process group (so that all its processes can be stopped at once),
-    returned once it answers; stopped if it never does."""
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    returned once it answers; stopped if it never does. Its stderr goes to a file, not a
+    pipe: a pipe nobody reads fills up and then blocks the server's logging, and the server."""
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log,
                             text=True, start_new_session=True)
+    proc.log = log
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", proc)
     except BaseException:
@@ -333,6 +347,8 @@ def stop(proc: subprocess.Popen, seconds: float = STOP_SECONDS) -> bool:
     kill(left)
     if proc.stderr:
         proc.stderr.close()
+    if getattr(proc, "log", None) is not None:
+        proc.log.close()
     known = {p.pid for p in family}
     reap(lambda p: p.pid != proc.pid and (p.pid in known or own_group and p.pgid == proc.pid))
     return graceful

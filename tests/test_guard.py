@@ -97,3 +97,10 @@ def test_fuzzed_texts_the_engine_would_call_are_refused(listener, engine, before
             f"{keyword} {target} {{ ?s ?p ?o }} {''.join(after)} }}")
     if calls_service(engine, text):
         assert refused(text), text
+
+
+def test_an_empty_or_blank_query_is_read_without_error():
+    for text in ("", "   ", "# only a comment"):
+        assert guard.nesting_depth(text) == 0
+        assert guard.is_deterministic(text)
+        assert guard.check(text, (), 64) == "select"  # the engine then says it is malformed
