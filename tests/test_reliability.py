@@ -81,7 +81,7 @@ def test_killed_and_restarted_under_load_without_losing_the_release(release_dir,
         before = len(answers)
         os.kill(proc.pid, signal.SIGKILL)  # no chance to clean up
         proc.wait(10)
-        proc.stderr.close()
+        proc.log.close()
         proc = start_server(release_dir, store, port)
         time.sleep(1.5)
     finally:

@@ -126,3 +126,24 @@ def test_fuzzed_resource_paths_are_answered_or_404(site, listener, root, tail):
     assert response.status_code in (200, 404), response.status_code
     assert MARKER not in response.text
     assert listener.connections == []
+
+
+def test_the_production_server_holds_its_bounds_and_headers(site, listener):
+    """The memory, nesting and header cases of tests/test_bounds.py and test_web_security.py,
+    here against the production server the attacks above were sent to."""
+    from test_bounds import doubled
+
+    huge = requests.post(site + "/sparql", timeout=120,
+                         data={"query": f"SELECT ?s28 WHERE {{ {doubled('s', 28, seed='a')} }}"},
+                         headers={"Accept": "application/sparql-results+json"})
+    assert huge.status_code == 503 and len(huge.content) < 1000  # not 256 MB
+    deep = requests.post(site + "/sparql", timeout=30,
+                         data={"query": "SELECT (" + "(" * 5000 + "1" + ")" * 5000 + " AS ?x) {}"})
+    assert deep.status_code == 400 and "the limit is 64" in deep.text
+    for response in (huge, deep, requests.get(site + "/", timeout=30),
+                     requests.get(site + "/sparql", headers={"Accept": "text/html"}, timeout=30)):
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"]
+    assert listener.connections == []
