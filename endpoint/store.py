@@ -284,9 +284,10 @@ class _Process:
         return self.ready
 
     def alive(self) -> bool:
-        """The process is still running (not killed, not crashed while it waited). An idle
-        worker that is ready sends nothing: its pipe readable means closed by its end."""
-        return self.process.is_alive() and not (self.ready and self.conn.poll())
+        """The process is still running (not killed, not crashed while it waited). A killed
+        process is seen dead once its last thread has exited (it can then be reaped); a
+        query sent in between gets the "try again" of a worker lost."""
+        return self.process.is_alive()
 
     def exit_code(self, wait: float) -> int | None:
         """How it ended (-N: killed by signal N), waiting up to ``wait`` s; None: running."""
