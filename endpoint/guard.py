@@ -189,6 +189,11 @@ _UNARY = frozenset("!+-^")  # a run of these nests as deep as it is long in the 
 NONDETERMINISTIC = frozenset({"NOW", "RAND", "UUID", "STRUUID", "BNODE"})
 
 
+def _with_next(toks: list[Token]) -> Iterable[tuple[Token, Token]]:
+    """Each token with the one after it (an empty one after the last)."""
+    return zip(toks, [*toks[1:], Token("other", "")])
+
+
 def nesting_depth(query: str) -> int:
     """How deep the query nests: brackets ``( [ {`` open inside one another, each with the
     unary operators (``!``, ``+``, ``-``, ``^``) right before it, plus a run of unary operators
@@ -200,7 +205,7 @@ def nesting_depth(query: str) -> int:
     toks = tokens(query)
     opened: list[int] = []  # the levels each open bracket added
     depth = deepest = run = 0
-    for tok, after in zip(toks, [*toks[1:], Token("other", "")][:len(toks)], strict=True):
+    for tok, after in _with_next(toks):
         text = tok.text if tok.kind == "other" else ""
         if text in _UNARY and (text, after.text) != ("!", "="):
             run += 1
@@ -223,7 +228,7 @@ def is_deterministic(query: str) -> bool:
     functions: a word followed by ``(``, not in a string, an IRI, a comment or a prefixed
     name), nor if it has a SERVICE (another endpoint's data changes)."""
     toks = tokens(query)
-    for tok, after in zip(toks, [*toks[1:], Token("other", "")][:len(toks)], strict=True):
+    for tok, after in _with_next(toks):
         if tok.kind != "name" or ":" in tok.text:
             continue
         word = tok.text.upper()

@@ -333,7 +333,9 @@ class _Process:
         return self.ready
 
     def alive(self) -> bool:
-        """The process is still running (not killed, not crashed while it waited)."""
+        """The process is still running (not killed, not crashed while it waited). A killed
+        process is seen dead once its last thread has exited (it can then be reaped); a
+        query sent in between gets the "try again" of a worker lost."""
         return self.process.is_alive()
 
     def exit_code(self, wait: float) -> int | None:

@@ -60,12 +60,14 @@ def worker_pids(server_pid: int) -> set[int]:
 
 
 def kill_and_wait(pid: int) -> None:
-    """SIGKILL a worker and wait until it is dead (a zombie its parent has not reaped yet)."""
+    """SIGKILL a worker and wait until it is dead: a zombie its parent has not reaped yet,
+    every thread gone (until then the parent cannot tell, and neither can any program)."""
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
-            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX":
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state in "ZX" and len(list(Path(f"/proc/{pid}/task").iterdir())) <= 1:
                 return
         except FileNotFoundError:
             return
@@ -212,6 +214,7 @@ def test_nesting_is_counted_outside_strings_iris_and_comments():
     assert guard.nesting_depth("SELECT * { ?s <http://e/((((((> ?o }") == 1
     assert guard.nesting_depth("SELECT * { ?s ^(^(^<http://e/p>)) ?o }") == 6
     assert guard.nesting_depth(")))))) SELECT * { }") == 1  # unbalanced closers do not go below 0
+    assert guard.nesting_depth("") == 0 and guard.is_deterministic("")  # an empty POST body
 
 
 @pytest.mark.parametrize("query,depth", [
