@@ -221,7 +221,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve a release for development (production: gunicorn, see the README)."""
+    """Serve a release for development (production: granian, see the README)."""
     import importlib
 
     # The one place mapping reaches the endpoint: the CLI is the single user door.
