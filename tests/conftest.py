@@ -211,6 +211,16 @@ PRODUCTION_SERVERS = {"gunicorn": start_gunicorn, "granian": start_granian}
 
 
 @pytest.fixture(scope="module")
+def listener():
+    """A loopback listener that no query may ever reach (tests/ssrf_variants.py)."""
+    from ssrf_variants import Listener
+
+    listening = Listener()
+    yield listening
+    listening.close()
+
+
+@pytest.fixture(scope="module")
 def browser():
     """Debian's chromium driven by Playwright (no browser is downloaded)."""
     from browser import CHROMIUM, FLAGS

@@ -8,16 +8,9 @@ import pyoxigraph as ox
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ssrf_variants import MARKER, PROLOGUE, Listener, all_variants
+from ssrf_variants import MARKER, PROLOGUE, all_variants
 
 from endpoint import guard
-
-
-@pytest.fixture(scope="module")
-def listener():
-    listening = Listener()
-    yield listening
-    listening.close()
 
 
 @pytest.fixture(scope="module")

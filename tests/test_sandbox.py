@@ -15,13 +15,6 @@ BASE = "https://w3id.org/senacs-kg/"
 
 
 @pytest.fixture(scope="module")
-def listener():
-    listening = Listener()
-    yield listening
-    listening.close()
-
-
-@pytest.fixture(scope="module")
 def bare_store(release_dir, tmp_path_factory):
     """The embedded store with no guard in front: only the sandbox stands in the way."""
     store_dir = tmp_path_factory.mktemp("sandbox") / "store"
