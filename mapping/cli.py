@@ -227,6 +227,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # The one place mapping reaches the endpoint: the CLI is the single user door.
     endpoint = importlib.import_module("endpoint.app")
     store = importlib.import_module("endpoint.store")
+    settings = importlib.import_module("endpoint.config")
     config: dict[str, object] = {}
     if args.release:
         config["RELEASE_DIR"] = str(args.release)
@@ -236,7 +237,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config["BASE"] = args.base
     try:
         app = endpoint.create_app(config)
-    except store.ReleaseError as err:
+    except (store.ReleaseError, settings.ConfigError) as err:
         print(f"senacs-kg serve: {err}", file=sys.stderr)
         return EXIT_USAGE
     print(f"senacs-kg serve: release {app.extensions['senacs']['release']} at "
