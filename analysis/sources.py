@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from mapping.release import read_manifest
+
 
 def network_predicates(base: str) -> frozenset[str]:
     """The predicates of every triple ``network.fetch``'s queries read (N-Triples form)."""
@@ -71,5 +73,4 @@ def endpoint_select(url: str, timeout: float = 120):
 
 
 def release_base(release_dir: Path) -> str:
-    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
-    return manifest["base"]
+    return read_manifest(release_dir)["base"]

@@ -38,11 +38,10 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.config.update(load_config(config))
     trusted = trusted_proxies(app.config)  # a bad setting stops here, before any process starts
     release_dir = Path(str(app.config["RELEASE_DIR"]))
-    manifest_path = release_dir / release.MANIFEST
-    if not manifest_path.is_file():
-        raise ReleaseError(f"{release_dir}: no release here (no {release.MANIFEST}); build one "
-                           "with `senacs-kg build`")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = release.read_manifest(release_dir)
+    except release.NotARelease as err:
+        raise ReleaseError(str(err)) from None
     base = str(app.config["BASE"] or manifest.get("base") or DEFAULT_BASE)
     base += "" if base.endswith("/") else "/"
     try:

@@ -173,11 +173,10 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
     A damaged release (files not matching manifest.json) is refused with the list of
     damaged files. Concurrent starts (several gunicorn workers) wait on a lock.
     """
-    manifest_path = release_dir / release.MANIFEST
-    if not manifest_path.is_file():
-        raise ReleaseError(f"{release_dir}: no release here (no {release.MANIFEST}); build one "
-                           "with `senacs-kg build`")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = release.read_manifest(release_dir)
+    except release.NotARelease as err:
+        raise ReleaseError(str(err)) from None
     release_id = manifest["release"]
     store_dir.parent.mkdir(parents=True, exist_ok=True)
     with (store_dir.parent / f".{store_dir.name}.lock").open("w") as lock:

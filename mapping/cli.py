@@ -195,8 +195,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 for line in damaged:
                     print(f"  {line}", file=sys.stderr)
                 return EXIT_USAGE
-            import json
-            base = json.loads(manifest.read_text(encoding="utf-8")).get("base", base)
+            base = release.read_manifest(path).get("base", base)
         path = path / RELEASE_DUMP
     if not path.is_file():
         raise UsageError(f"{path}: no such file (expected an RDF file or a release directory)")
@@ -253,6 +252,7 @@ def cmd_network(args: argparse.Namespace) -> int:
 
     network = importlib.import_module("analysis.network")
     sources = importlib.import_module("analysis.sources")
+    from mapping import release
     from mapping.paths import BUILD_DIR
 
     if args.endpoint:
@@ -261,8 +261,11 @@ def cmd_network(args: argparse.Namespace) -> int:
         release_dir = args.release or BUILD_DIR
         if not (release_dir / "dataset.nt").is_file():
             raise UsageError(f"{release_dir}: no release here (build one with `senacs-kg build`)")
-        select, base = sources.release_select(release_dir), args.base or \
-            sources.release_base(release_dir)
+        try:
+            base = args.base or sources.release_base(release_dir)
+        except release.NotARelease as err:
+            raise UsageError(str(err)) from None
+        select = sources.release_select(release_dir)
     try:
         networks = network.fetch(select, base, categories=args.categories)
     except Exception as err:  # an unreachable or failing endpoint: one line

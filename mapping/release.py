@@ -197,9 +197,26 @@ def write_manifest(folder: Path, content: dict, known: dict[str, dict] | None = 
     return manifest
 
 
+class NotARelease(Exception):
+    """The folder holds no release (no manifest.json), or its manifest cannot be read."""
+
+
+def read_manifest(folder: Path) -> dict:
+    """A release's manifest.json: the one reader of it, for the build, the CLI, the server and
+    the network analysis."""
+    path = folder / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NotARelease(f"{folder}: no release here (no {MANIFEST}); build one with "
+                          "`senacs-kg build`") from None
+    except (OSError, ValueError) as err:
+        raise NotARelease(f"{path}: the manifest cannot be read: {err}") from None
+
+
 def verify(folder: Path) -> list[str]:
     """Files of a release whose checksum or size no longer match its manifest."""
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest = read_manifest(folder)
     bad = []
     for name, meta in manifest["files"].items():
         path = folder / name
