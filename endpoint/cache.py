@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from endpoint import guard
-from endpoint.store import Answer
+from endpoint.store import Answer, Store
 
 MAX_CACHED_BYTES = 4 * 1024 * 1024  # a larger answer is not kept
 DISK_FILE = "senacs-kg-answers.sqlite"
@@ -195,7 +195,7 @@ class DiskCache:
 class CachedStore:
     """Any store, its answers kept: ``query()`` as the store's, ``Answer.cached`` says a hit."""
 
-    def __init__(self, store, memory_entries: int, disk: Path | None = None,
+    def __init__(self, store: Store, memory_entries: int, disk: Path | None = None,
                  disk_mb: float = 0, memory_mb: float | None = None) -> None:
         self.store = store
         memory_bytes = None if memory_mb is None else int(memory_mb * 1024 * 1024)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from flask import Flask, Response, g, has_app_context, request
 
-from endpoint.store import Answer
+from endpoint.store import Answer, Store
 
 CLIENT = "senacs_client"  # the flask.g attribute naming the requesting client
 SWEEP_EVERY = 600.0  # seconds between two removals of the unused lock files of one process
@@ -164,7 +164,7 @@ class SlotFiles:
 class FairStore:
     """Any store, its uncached queries limited per client: ``query()`` as the store's."""
 
-    def __init__(self, store, slots: SlotFiles, client_queries: int, per_process: int,
+    def __init__(self, store: Store, slots: SlotFiles, client_queries: int, per_process: int,
                  queue_length: int, queue_wait: float, retry_after: int,
                  client: Callable[[], str | None] = current_client) -> None:
         self.store, self.slots, self.client = store, slots, client

@@ -22,6 +22,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from endpoint.store import Store
 
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD",
                 "WITH"}
@@ -253,7 +257,7 @@ class GuardedStore:
     passes ``check`` with the same allow-list before the store sees it.
     """
 
-    def __init__(self, store, allowlist: Iterable[str] = (), max_nesting: int = 0) -> None:
+    def __init__(self, store: Store, allowlist: Iterable[str] = (), max_nesting: int = 0) -> None:
         self.store, self.allowlist, self.max_nesting = store, tuple(allowlist), max_nesting
 
     @property

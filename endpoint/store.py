@@ -1,6 +1,7 @@
 """The store behind the endpoint: one small interface, an embedded and a remote implementation.
 
-``Store.query(text, default_graphs, named_graphs)`` returns a :class:`Answer`:
+``Store`` (a Protocol) is that interface: ``query(text, default_graphs, named_graphs)`` returns
+an :class:`Answer`:
 the results in an interchange form (SPARQL JSON results for SELECT and ASK,
 N-Triples for CONSTRUCT and DESCRIBE), capped at ``row_cap`` rows with the
 truncation said, never silent. The SPARQL protocol layer turns them into what
@@ -31,6 +32,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from mapping import lifetime, release
 
@@ -86,6 +88,18 @@ class Answer:
     truncated: bool = False
     rows: int = 0
     cached: bool = False  # answered from the cache (endpoint.cache), not by the store
+
+
+class Store(Protocol):
+    """What the endpoint asks of a store. EmbeddedStore and RemoteStore answer; the layers in
+    front of them (guard.GuardedStore, cache.CachedStore, fairness.FairStore) have the same
+    shape, each adding one concern."""
+
+    def query(self, text: str, default_graphs: Sequence[str] = (),
+              named_graphs: Sequence[str] = (), timeout: float | None = None,
+              base_iri: str | None = None, row_cap: int | None = None) -> Answer: ...
+
+    def close(self) -> None: ...
 
 
 # -- interchange ----------------------------------------------------------------------------------
