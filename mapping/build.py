@@ -314,12 +314,9 @@ def write_network(lines: Path, folder: Path, base: str) -> dict:
     projection is nearly complete and grows with the square of the structures (448,000 links
     for 963 structures at 10,000 records), too big to be useful as a file.
     """
-    import importlib
-
     import pyoxigraph as ox
 
-    network = importlib.import_module("analysis.network")
-    sources = importlib.import_module("analysis.sources")
+    from analysis import network, sources
     # on disk beside the lines: in memory, at a million records, the lines, their text and the
     # store held 5.4 GB at once
     store = ox.Store(str(lines.parent / "network-store"))

@@ -221,12 +221,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve a release for development (production: granian, see the README)."""
-    import importlib
-
-    # The one place mapping reaches the endpoint: the CLI is the single user door.
-    endpoint = importlib.import_module("endpoint.app")
-    store = importlib.import_module("endpoint.store")
-    settings = importlib.import_module("endpoint.config")
+    # The one place mapping reaches the endpoint: the CLI is the single user door (imported
+    # here, not at the top, so the other commands do not load Flask and the server).
+    from endpoint import app as endpoint
+    from endpoint import config as settings
+    from endpoint import store
     config: dict[str, object] = {}
     if args.release:
         config["RELEASE_DIR"] = str(args.release)
@@ -247,11 +246,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_network(args: argparse.Namespace) -> int:
     """Shared-partner networks, from a release or from a SPARQL endpoint."""
-    import importlib
     import json as json_module
 
-    network = importlib.import_module("analysis.network")
-    sources = importlib.import_module("analysis.sources")
+    from analysis import network, sources
     from mapping import release
     from mapping.paths import BUILD_DIR
 

@@ -38,3 +38,12 @@ def test_endpoint_imports_only_the_release_contract_of_mapping():
     for path in sorted((REPO_ROOT / "endpoint").glob("*.py")):
         reached = {m for m in imports(path) if m == "mapping" or m.startswith("mapping.")}
         assert reached <= ENDPOINT_MAY_IMPORT, f"{path.name} imports {reached - ENDPOINT_MAY_IMPORT}"
+
+
+def test_analysis_reads_releases_and_knows_no_server():
+    """analysis/ (network analysis) is used by the build, the CLI and the server's network
+    views: it may read the release contract of mapping, and import nothing of the endpoint."""
+    allowed = {"mapping.release", "mapping.vocab", "mapping.paths"}
+    for path in sorted((REPO_ROOT / "analysis").glob("*.py")):
+        ours = {m for m in imports(path) if m.split(".")[0] in ("mapping", "endpoint")}
+        assert ours <= allowed, f"{path.name} imports {ours - allowed}"
