@@ -10,10 +10,11 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, fairness, headers, network, proxies, resources, sparql
+from endpoint import described, dumps, errors, fairness, headers, network, proxies, resources, sparql, state
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.guard import GuardedStore
+from endpoint.state import server_state
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
 from mapping import release
 from mapping.vocab import DEFAULT_BASE
@@ -76,14 +77,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
                                      float(app.config["CACHE_MEMORY_MB"])),
                          app.config["SERVICE_ALLOWLIST"], int(app.config["MAX_NESTING"]))
     atexit.register(store.close)
-    app.extensions["senacs"] = {
-        "store": store, "release": release_id, "manifest": manifest,
-        "triples": manifest.get("triples", 0),
-        "examples": sparql.load_examples(release_dir / release.EXAMPLES),
-        "warmed": 0, "home_warmed": False,
-    }
+    app.extensions[state.KEY] = state.ServerState(
+        store=store, release=release_id, manifest=manifest, triples=manifest.get("triples", 0),
+        examples=sparql.load_examples(release_dir / release.EXAMPLES))
     if store.enabled and app.config["WARM_CACHE"]:
-        sparql.warm(app, app.extensions["senacs"]["examples"])
+        sparql.warm(app, server_state(app).examples)
     if store.enabled and float(app.config["CACHE_RESPONSES_MB"]) > 0:
         app.wsgi_app = ResponseCache(app.wsgi_app,
                                      int(float(app.config["CACHE_RESPONSES_MB"]) * 1024 * 1024))
@@ -110,9 +108,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
-        state = app.extensions["senacs"]
-        body = {"status": "ok", "release": release_id, "examples_warmed": state["warmed"],
-                "examples": len(state["examples"]), "home_warmed": state["home_warmed"]}
+        held = server_state(app)
+        body = {"status": "ok", "release": release_id, "examples_warmed": held.warmed,
+                "examples": len(held.examples), "home_warmed": held.home_warmed}
         return Response(json.dumps(body) + "\n", content_type="application/json")
 
     # Keep this wrap last, the outermost middleware: every other one (the per-client limits

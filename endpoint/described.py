@@ -21,6 +21,7 @@ from endpoint import headers
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
+from endpoint.state import server_state
 from mapping import release
 
 bp = Blueprint("described", __name__)
@@ -48,7 +49,7 @@ def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = 
         content_type = media
     response = Response(body, content_type=content_type)
     response.headers["Vary"] = "Accept"
-    response.set_etag(headers.etag(current_app.extensions["senacs"]["release"], request.path, media,
+    response.set_etag(headers.etag(server_state().release, request.path, media,
                                    variant))
     request.environ[REPLAYABLE] = True  # made from the release alone: replayed while it is served
     return response.make_conditional(request)

@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, send_file
 
 from endpoint.errors import ProtocolError
+from endpoint.state import server_state
 
 bp = Blueprint("dumps", __name__)
 
@@ -22,9 +23,9 @@ MEDIA_TYPES = {
 
 @bp.route("/dumps/<path:name>", methods=["GET"])
 def dump(name: str) -> Response:
-    state = current_app.extensions["senacs"]
-    files = state["manifest"]["files"]
-    listed = files.get(name) if name != "manifest.json" else {"sha256": state["release"]}
+    state = server_state()
+    files = state.manifest["files"]
+    listed = files.get(name) if name != "manifest.json" else {"sha256": state.release}
     if listed is None:
         raise ProtocolError(404, f"no file {name!r} in this release; the files are listed in "
                                  "/dumps/manifest.json")

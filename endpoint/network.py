@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, render_template, request, se
 
 from endpoint import spreadsheet
 from endpoint.errors import ProtocolError
+from endpoint.state import server_state
 
 bp = Blueprint("network", __name__)
 VIEW_MAX_NODES = 400  # the view shows the most connected nodes beyond this
@@ -66,7 +67,7 @@ def view_json(name: str) -> Response:
 
 @bp.route("/network/<path:name>")
 def download(name: str) -> Response:
-    listed = current_app.extensions["senacs"]["manifest"]["files"].get(f"network/{name}")
+    listed = server_state().manifest["files"].get(f"network/{name}")
     if listed is None:
         raise ProtocolError(404, f"no file {name!r} among the release's network files")
     media = {".graphml": "application/graphml+xml", ".gexf": "application/gexf+xml",

@@ -17,6 +17,7 @@ import pyoxigraph as ox
 from flask import current_app, g, render_template
 
 from endpoint.guard import iri_term
+from endpoint.state import server_state
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel", "https://schema.org/name",
@@ -55,7 +56,7 @@ class Node:
 def _select(query: str) -> list[dict]:
     """The rows of a page's query (IRIs in its text come through guard.iri_term)."""
     # the background warm-up (sparql.warm) may take longer than a visitor's query
-    answer = current_app.extensions["senacs"]["store"].query(
+    answer = server_state().store.query(
         query, row_cap=5000, timeout=g.get("senacs_query_timeout"))
     results = ox.parse_query_results(answer.payload, format=ox.QueryResultsFormat.JSON)
     names = [v.value for v in results.variables]
@@ -256,7 +257,7 @@ def home_page() -> str:
     keywords = _select(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{ ?a <{senacs}keyword> ?x .
         ?x <http://www.w3.org/2004/02/skos/core#prefLabel> ?label . FILTER(lang(?label) = "fr") }}
         GROUP BY ?x ?label ORDER BY DESC(?n) LIMIT 20""")
-    state = current_app.extensions["senacs"]
+    state = server_state()
     return render_template("home.html", counts=counts, organisations=organisations,
-                           keywords=keywords, href=href, release=state["release"],
-                           files=sorted(state["manifest"]["files"]))
+                           keywords=keywords, href=href, release=state.release,
+                           files=sorted(state.manifest["files"]))

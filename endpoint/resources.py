@@ -22,6 +22,7 @@ from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
 from endpoint.sparql import TRUNCATED_HEADER
+from endpoint.state import server_state
 from endpoint.store import Answer
 
 bp = Blueprint("resources", __name__)
@@ -59,7 +60,7 @@ def describe(iri: str) -> Answer:
     """The resource's triples and those of its hash-IRI parts (amounts, provenance…)."""
     # a resource is described whole: the SPARQL row cap is for open-ended queries; the
     # resource cap only stops a pathological one, and says so as the query caps do
-    return current_app.extensions["senacs"]["store"].query(
+    return server_state().store.query(
         DESCRIBE.format(this=guard.iri_term(iri)), row_cap=RESOURCE_CAP)
 
 
@@ -101,7 +102,7 @@ def resource(root: str, rest: str) -> Response:
         response.headers["Content-Location"] = here + suffix
     response.headers["Link"] = ", ".join(
         f'<{here}{e}>; rel="alternate"; type="{m}"' for e, m in EXTENSIONS.items())
-    response.set_etag(headers.etag(current_app.extensions["senacs"]["release"], media, path))
+    response.set_etag(headers.etag(server_state().release, media, path))
     request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
     return response.make_conditional(request)
 
@@ -120,6 +121,6 @@ def not_found(iri: str) -> Response:
 @bp.route("/")
 def home() -> Response:
     response = Response(pages.home_page(), content_type="text/html; charset=utf-8")
-    response.set_etag(f"{current_app.extensions['senacs']['release']}-home")
+    response.set_etag(f"{server_state().release}-home")
     request.environ[REPLAYABLE] = True
     return response.make_conditional(request)

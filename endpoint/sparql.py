@@ -22,6 +22,7 @@ from endpoint import dataset, guard, pages, results, spreadsheet
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
+from endpoint.state import server_state
 from endpoint.store import (
     Answer,
     Overloaded,
@@ -214,7 +215,7 @@ def sparql() -> Response:
         response.headers["Cache-Control"] = "no-store"  # NOW(), RAND()…: no ETag, no replay
     elif request.method in ("GET", "HEAD"):
         digest = hashlib.sha1(request.full_path.encode() + media.encode()).hexdigest()[:16]
-        response.set_etag(f"{current_app.extensions['senacs']['release']}-{digest}")
+        response.set_etag(f"{server_state().release}-{digest}")
         request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
         return response.make_conditional(request)
     return response
@@ -222,8 +223,8 @@ def sparql() -> Response:
 
 def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) -> Answer:
     """The answer; a store error becomes its HTTP status in endpoint/errors.py."""
-    state = current_app.extensions["senacs"]
-    answer = answer_query(state["store"], current_app.config["BASE"], query, default_graphs,
+    state = server_state()
+    answer = answer_query(state.store, current_app.config["BASE"], query, default_graphs,
                           named_graphs)
     request.environ["senacs.cache"] = "hit" if answer.cached else "miss"
     return answer
@@ -241,15 +242,15 @@ def warm(app, examples: list[dict[str, str]]) -> None:
     """Answer the example catalogue and the home page's queries once in the background, so their
     first visitors wait no more than the next ones (aggregates over a large release take seconds
     on Oxigraph). With the disk cache this happens once per release, not at every start."""
-    state = app.extensions["senacs"]
+    state = server_state(app)
     timeout = float(app.config["WARM_TIMEOUT"])
 
     def run() -> None:
         for example in examples:
             try:
-                answer_query(state["store"], app.config["BASE"], example["query"],
+                answer_query(state.store, app.config["BASE"], example["query"],
                              timeout=timeout)
-                state["warmed"] += 1
+                state.example_warmed()
             except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed,
                     QueryTooLarge):
                 continue
@@ -257,7 +258,7 @@ def warm(app, examples: list[dict[str, str]]) -> None:
             g.senacs_query_timeout = timeout
             try:
                 pages.home_page()
-                state["home_warmed"] = True
+                state.home_is_warm()
             except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed,
                     QueryTooLarge):
                 pass
@@ -325,7 +326,7 @@ def query_page(initial: str) -> Response:
 
     from endpoint.pages import _json_ld
 
-    examples = current_app.extensions["senacs"]["examples"]
+    examples = server_state().examples
     body = render_template(
         # the public IRI from configuration, never from the Host header any client writes
         "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
@@ -342,7 +343,7 @@ def service_description() -> Response:
     if media in (None, "text/html"):
         media = "text/turtle"
     endpoint = current_app.config["BASE"] + "sparql"  # configured: never the request's Host
-    state = current_app.extensions["senacs"]
+    state = server_state()
     base = current_app.config["BASE"]
     results = ", ".join(f"<{FORMATS}{f}>" for f in (
         "SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
@@ -356,7 +357,7 @@ def service_description() -> Response:
     sd:supportedLanguage sd:SPARQL11Query ;
     sd:resultFormat {results} ;
 {federation}    sd:defaultDataset [ a sd:Dataset ;
-        sd:defaultGraph [ a sd:Graph ; void:triples {state['triples']} ] ;
+        sd:defaultGraph [ a sd:Graph ; void:triples {state.triples} ] ;
         sd:namedGraph [ a sd:NamedGraph ; sd:name <{base}def> ] ] .
 """
     if media == "text/turtle":

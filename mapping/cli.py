@@ -238,7 +238,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (store.ReleaseError, settings.ConfigError) as err:
         print(f"senacs-kg serve: {err}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"senacs-kg serve: release {app.extensions['senacs']['release']} at "
+    print(f"senacs-kg serve: release {app.extensions['senacs'].release} at "
           f"http://{args.host}:{args.port}/sparql", file=sys.stderr, flush=True)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
     return EXIT_OK

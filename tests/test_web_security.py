@@ -418,7 +418,7 @@ def test_the_proxy_middleware_wraps_every_other_one(site, tmp_path):
     try:
         assert isinstance(app.wsgi_app, TrustedProxies)
     finally:
-        app.extensions["senacs"]["store"].close()
+        app.extensions["senacs"].store.close()
 
 
 def test_a_wrong_trusted_proxies_entry_stops_the_start(site, tmp_path):
