@@ -314,11 +314,20 @@ class ResponseCache:
             self._keep(key, (seen["status"], headers, body, time.monotonic()))
         return [body]
 
+    @staticmethod
+    def _size(key: tuple, entry: tuple[str, list[tuple[str, str]], bytes, float]) -> int:
+        """What an entry holds in memory: its body, and its key and headers too (a 60 KB
+        query string on a 29-byte answer must count as 60 KB, or padding fills memory)."""
+        return (len(entry[2]) + sum(len(part) for part in key)
+                + sum(len(k) + len(v) for k, v in entry[1]) + 64)
+
     def _keep(self, key: tuple, entry: tuple[str, list[tuple[str, str]], bytes, float]) -> None:
         with self._lock:
             old = self._data.pop(key, None)
-            self._bytes += len(entry[2]) - (len(old[2]) if old else 0)
+            if old is not None:
+                self._bytes -= self._size(key, old)
+            self._bytes += self._size(key, entry)
             self._data[key] = entry
             while self._bytes > self.max_bytes and self._data:
-                _, dropped = self._data.popitem(last=False)
-                self._bytes -= len(dropped[2])
+                dropped_key, dropped = self._data.popitem(last=False)
+                self._bytes -= self._size(dropped_key, dropped)

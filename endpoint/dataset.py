@@ -38,7 +38,10 @@ def resolve(query: str, default_graphs: list[str], named_graphs: list[str], base
         raise DatasetError(_not_named(name, "named-graph-uri"))
     if default_graphs or named_graphs:
         return default_graphs, named_graphs
-    clauses = from_clauses(query, base_iri)
+    try:
+        clauses = from_clauses(query, base_iri)
+    except ValueError:  # an IRI urljoin cannot read (http://[): Oxigraph reports the query's error
+        return [], []
     if all(iri != name for _, iri in clauses) or any(iri is None for _, iri in clauses):
         return [], []  # Oxigraph reads the query's dataset itself (and reports its errors)
     if (True, name) in clauses:

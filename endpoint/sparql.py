@@ -278,7 +278,11 @@ def render(answer: Answer, media: str) -> bytes:
             body = answer.payload
         else:
             triples = ox.parse(answer.payload, format=ox.RdfFormat.N_TRIPLES)
-            body = ox.serialize(triples, format=fmt, prefixes=current_app.config["PREFIXES"])
+            try:
+                body = ox.serialize(triples, format=fmt, prefixes=current_app.config["PREFIXES"])
+            except OSError as err:  # e.g. RDF 1.2 triple terms, which JSON-LD cannot write yet
+                raise ProtocolError(406, f"this answer cannot be written as {media} ({err}); "
+                                         "ask for text/turtle or application/n-triples") from None
         if answer.truncated and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES):
             body = (f"# truncated: the first {answer.rows} triples only (the server's row "
                     "or size cap)\n").encode() + body

@@ -66,7 +66,24 @@ def _cell(term: dict | None) -> str:
     """A result term as its value, as the SPARQL CSV format writes it (IRI, lexical form, _:b)."""
     if term is None:
         return ""
+    if term["type"] == "triple":  # an RDF 1.2 triple term: written as N-Triples writes it
+        return "<<( " + " ".join(_nt(term["value"][k]) for k in ("subject", "predicate",
+                                                                 "object")) + " )>>"
     return "_:" + term["value"] if term["type"] == "bnode" else term["value"]
+
+
+def _nt(term: dict) -> str:
+    """A term inside a triple term, in N-Triples syntax."""
+    if term["type"] == "uri":
+        return f"<{term['value']}>"
+    if term["type"] == "bnode":
+        return "_:" + term["value"]
+    if term["type"] == "triple":
+        return _cell(term)
+    text = json.dumps(term["value"], ensure_ascii=False)
+    if "xml:lang" in term:
+        return f"{text}@{term['xml:lang']}"
+    return f"{text}^^<{term['datatype']}>" if "datatype" in term else text
 
 
 def results(payload: bytes, media: str) -> bytes:

@@ -147,3 +147,39 @@ def test_the_production_server_holds_its_bounds_and_headers(site, listener):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Referrer-Policy"]
     assert listener.connections == []
+
+
+# Found by an attacker's pass over the merged server (each was a 500, or memory without bound).
+@pytest.mark.parametrize("params,status", [
+    ({"query": "SELECT * FROM <http://[> {}"}, 400),
+    ({"query": "BASE <http://[::1> SELECT * FROM <x> {}"}, 400),
+    ({"query": "PREFIX a: <http://[> SELECT * FROM a:x {}"}, 400),
+    ({"query": "SELECT (TRIPLE(<http://a/>,<http://b/>,<http://c/>) AS ?t) {}", "format": "csv",
+      "download": "spreadsheet"}, 200),
+    ({"query": "CONSTRUCT { ?s ?p ?o } WHERE { BIND(<http://a/> AS ?s) BIND(<http://b/> AS ?p) "
+               "BIND(<<( <http://a/> <http://b/> <http://c/> )>> AS ?o) }", "format": "jsonld"},
+     406),
+], ids=["unreadable FROM", "unreadable BASE", "unreadable PREFIX", "triple term to a spreadsheet",
+        "triple term as JSON-LD"])
+def test_odd_but_valid_texts_get_a_clear_status_not_a_500(site, params, status):
+    response = requests.get(site + "/sparql", params=params, timeout=30)
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert "<<( <http://a/> <http://b/> <http://c/> )>>" in response.text
+
+
+def test_padding_the_query_string_cannot_grow_the_replay_cache_without_bound():
+    from endpoint.cache import ResponseCache
+
+    def app(environ, start_response):
+        environ["senacs.replayable"] = True
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"true"]
+
+    cache = ResponseCache(app, max_bytes=1_000_000)
+    for i in range(200):  # 200 x 60 KB of keys on a 4-byte answer
+        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sparql",
+                   "QUERY_STRING": f"query=ASK%7B%7D&pad={i}" + "x" * 60_000}
+        assert cache(environ, lambda status, headers: None) == [b"true"]
+    assert cache._bytes <= 1_000_000
+    assert len(cache._data) < 20
