@@ -89,7 +89,9 @@ class SlotFiles:
         directory.mkdir(parents=True, exist_ok=True)
         self._last_sweep = time.monotonic()
         self._sweep_lock = threading.Lock()
-        held = self.take("probe", "run", 1)  # fail at start, not at the first query
+        # fail at start, not at the first query; a probe of this process's own (server
+        # processes start together: a shared probe name made the second one fail)
+        held = self.take(f"probe-{os.getpid()}", "run", 1)
         if held is None:
             raise OSError(f"{directory}: cannot take a lock file here")
         os.close(held)
