@@ -5,9 +5,9 @@ process that evaluates the query. Reading the query text before it runs can
 refuse SERVICE (``endpoint/guard.py``), but a reader and the engine may
 disagree on some text; the kernel cannot be talked round. ``confine()``
 installs a seccomp filter on the calling process (all its threads, and every
-thread and child it starts later) that makes ``socket()`` fail with EACCES for
-every address family but ``AF_UNIX``, and refuses ``io_uring_setup`` (io_uring
-can open sockets without the ``socket`` system call). A query worker calls it
+thread and child it starts later) that makes ``socket()`` and ``socketpair()``
+fail with EACCES whatever the address family, and refuses ``io_uring_setup``
+(io_uring can open sockets without the ``socket`` system call). A query worker calls it
 first, before it imports the engine: whatever a query says, the worker cannot
 open a network connection, so no address (loopback, private, public) can be
 reached from it. Its pipe to the server was opened before and keeps working.
@@ -30,9 +30,11 @@ import struct
 
 # <linux/audit.h>, <asm/unistd.h>: the ABI tag and the system-call numbers per architecture
 ARCHES = {
-    "x86_64": {"audit": 0xC000003E, "socket": 41, "io_uring_setup": 425, "seccomp": 317,
+    "x86_64": {"audit": 0xC000003E, "socket": 41, "socketpair": 53, "io_uring_setup": 425,
+               "seccomp": 317,
                "x32_bit": 0x40000000, "setns": 308, "unshare": 272, "mount": 165},
-    "aarch64": {"audit": 0xC00000B7, "socket": 198, "io_uring_setup": 425, "seccomp": 277,
+    "aarch64": {"audit": 0xC00000B7, "socket": 198, "socketpair": 199, "io_uring_setup": 425,
+                "seccomp": 277,
                 "x32_bit": None, "setns": 268, "unshare": 97, "mount": 40},
 }
 PR_SET_NO_NEW_PRIVS = 38
@@ -57,9 +59,12 @@ class SandboxError(RuntimeError):
 def _program(arch: dict, network: bool = False) -> list[tuple[int, int, int, int]]:
     """(code, jump if true, jump if false, k) instructions; jumps count from the next one.
 
-    With ``network`` (a federation worker, already inside its own network namespace where
-    only the allow-list's relays listen: endpoint/federation.py) sockets stay allowed and
-    the calls that could leave or change that namespace are refused instead."""
+    The refused calls: ``socket`` and ``socketpair`` of any family (the worker's pipe to the
+    server exists before the filter; an AF_UNIX socket could still reach a local resolver
+    daemon — nscd, systemd-resolved — and so the network), and ``io_uring_setup``. With
+    ``network`` (a federation worker, already inside its own network namespace where only
+    the allow-list's relays listen: endpoint/federation.py) sockets stay allowed and the
+    calls that could leave or change that namespace are refused instead."""
     prog = [
         (LD_W_ABS, 0, 0, OFFSET_ARCH),
         (JEQ_K, 1, 0, arch["audit"]),
@@ -68,26 +73,11 @@ def _program(arch: dict, network: bool = False) -> list[tuple[int, int, int, int
     ]
     if arch["x32_bit"] is not None:
         prog += [(JGE_K, 0, 1, arch["x32_bit"]), (RET_K, 0, 0, RET_KILL_PROCESS)]
-    if network:
-        return prog + [
-            (JEQ_K, 4, 0, arch["setns"]),
-            (JEQ_K, 3, 0, arch["unshare"]),
-            (JEQ_K, 2, 0, arch["mount"]),
-            (JEQ_K, 1, 0, arch["io_uring_setup"]),
-            (RET_K, 0, 0, RET_ALLOW),
-            (RET_K, 0, 0, RET_EACCES),
-        ]
-    prog += [
-        (JEQ_K, 2, 0, arch["socket"]),
-        (JEQ_K, 4, 0, arch["io_uring_setup"]),
-        (RET_K, 0, 0, RET_ALLOW),
-        # socket(domain, ...): the domain is the low 32 bits of the first argument
-        (LD_W_ABS, 0, 0, OFFSET_ARG0),
-        (JEQ_K, 0, 1, socket.AF_UNIX),
-        (RET_K, 0, 0, RET_ALLOW),
-        (RET_K, 0, 0, RET_EACCES),
-    ]
-    return prog
+    refused = ([arch["setns"], arch["unshare"], arch["mount"], arch["io_uring_setup"]]
+               if network else [arch["socket"], arch["socketpair"], arch["io_uring_setup"]])
+    # each refused number jumps over the rest and the ALLOW to the final EACCES
+    prog += [(JEQ_K, len(refused) - i, 0, nr) for i, nr in enumerate(refused)]
+    return prog + [(RET_K, 0, 0, RET_ALLOW), (RET_K, 0, 0, RET_EACCES)]
 
 
 def confine(network: bool = False) -> None:
@@ -118,8 +108,8 @@ def confine(network: bool = False) -> None:
 
 
 def _prove() -> None:
-    """Check the filter works here: opening an Internet socket must now fail."""
-    for family in (socket.AF_INET, socket.AF_INET6):
+    """Check the filter works here: opening a socket of any family must now fail."""
+    for family in (socket.AF_INET, socket.AF_INET6, socket.AF_UNIX):
         try:
             socket.socket(family, socket.SOCK_STREAM).close()
         except PermissionError:
