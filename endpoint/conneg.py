@@ -9,6 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pyoxigraph as ox
+
+# The RDF media types the server writes, and the ``format=`` names that stand for them on every
+# route that takes the parameter (a media type itself is accepted too). Each route keeps its
+# own offer order (its first is its default), but takes the writer from here.
+RDF_FORMATS = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+}
+RDF_ALIASES = {
+    "turtle": "text/turtle", "ttl": "text/turtle", "n3": "text/turtle",
+    "nt": "application/n-triples", "ntriples": "application/n-triples",
+    "n-triples": "application/n-triples",
+    "rdfxml": "application/rdf+xml", "rdf": "application/rdf+xml", "xml": "application/rdf+xml",
+    "rdf+xml": "application/rdf+xml",
+    "jsonld": "application/ld+json", "json-ld": "application/ld+json",
+    "json": "application/ld+json",
+}
+
+
+def named_format(wanted: str, offers: Sequence[str], aliases: dict[str, str]) -> str | None:
+    """The offered media type a ``format=`` value names (an alias or the media type itself),
+    or None if it names none of them."""
+    media = aliases.get(wanted.lower(), wanted)
+    return media if media in offers else None
+
 
 def parse_accept(header: str | None) -> list[tuple[str, float, int]]:
     """(media range, q, specificity) for each entry of an Accept header."""

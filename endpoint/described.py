@@ -7,7 +7,8 @@ harvester reads plain files and sends no conditional requests). ``/def`` serves
 the ontology, its form fields and concept schemes: Turtle or JSON-LD by Accept,
 and for browsers the ontology's documentation made by pyLODE at build time, in
 French or English (``?lang=``, else Accept-Language, else French). A ``format``
-parameter naming one of the offered media types overrides Accept.
+parameter (a media type, or one of the names /sparql takes: ``ttl``, ``jsonld``, ``nt``,
+``rdfxml``… from ``conneg.RDF_ALIASES``) overrides Accept.
 """
 
 from __future__ import annotations
@@ -19,23 +20,24 @@ from flask import Blueprint, Response, current_app, request
 
 from endpoint import headers
 from endpoint.cache import REPLAYABLE
-from endpoint.conneg import choose
+from endpoint.conneg import RDF_ALIASES, RDF_FORMATS, choose, named_format
 from endpoint.errors import ProtocolError
 from endpoint.state import server_state
 from mapping import release
 
 bp = Blueprint("described", __name__)
 
-FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/ld+json": ox.RdfFormat.JSON_LD,
-           "application/rdf+xml": ox.RdfFormat.RDF_XML,
-           "application/n-triples": ox.RdfFormat.N_TRIPLES}
+# offered in this order (Turtle the default); written by conneg.RDF_FORMATS
+FORMATS = ["text/turtle", "application/ld+json", "application/rdf+xml", "application/n-triples"]
 
 
 def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = "") -> Response:
     wanted = request.args.get("format")
-    if wanted is not None and wanted not in offers:
-        raise ProtocolError(400, f"format={wanted!r}: one of " + ", ".join(offers))
-    media = wanted or choose(request.headers.get("Accept"), offers)
+    media = named_format(wanted, offers, RDF_ALIASES) if wanted is not None else None
+    if wanted is not None and media is None:
+        names = sorted(name for name, m in RDF_ALIASES.items() if m in offers)
+        raise ProtocolError(400, f"format={wanted!r}: one of " + ", ".join(offers + names))
+    media = media or choose(request.headers.get("Accept"), offers)
     if media is None:
         raise ProtocolError(406, "available as " + ", ".join(offers))
     if media == "text/html":
@@ -44,7 +46,7 @@ def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = 
         body, content_type = turtle, "text/turtle; charset=utf-8"
     else:
         triples = ox.parse(turtle, format=ox.RdfFormat.TURTLE)
-        body = ox.serialize(triples, format=FORMATS[media],
+        body = ox.serialize(triples, format=RDF_FORMATS[media],
                             prefixes=current_app.config["PREFIXES"])
         content_type = media
     response = Response(body, content_type=content_type)
@@ -64,17 +66,17 @@ def _release_file(name: str) -> bytes:
 
 @bp.route("/catalog")
 def catalog() -> Response:
-    return _graph_response(_release_file(release.CATALOG), list(FORMATS))
+    return _graph_response(_release_file(release.CATALOG), FORMATS)
 
 
 @bp.route("/.well-known/void")
 def void() -> Response:
-    return _graph_response(_release_file(release.VOID), list(FORMATS))
+    return _graph_response(_release_file(release.VOID), FORMATS)
 
 
 @bp.route("/.well-known/sparql-examples")
 def examples() -> Response:
-    return _graph_response(_release_file(release.EXAMPLES), list(FORMATS))
+    return _graph_response(_release_file(release.EXAMPLES), FORMATS)
 
 
 @bp.route("/def")

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, g, request
 
 from endpoint import dataset, guard, pages, results, spreadsheet
 from endpoint.cache import REPLAYABLE
-from endpoint.conneg import choose
+from endpoint.conneg import RDF_ALIASES, RDF_FORMATS, choose
 from endpoint.errors import ProtocolError
 from endpoint.state import server_state
 from endpoint.store import (
@@ -44,22 +44,12 @@ RESULT_TYPES = {  # SELECT; ASK has no CSV or TSV form (those formats are define
     "application/xml": "xml",
 }
 ASK_TYPES = [media for media, fmt in RESULT_TYPES.items() if fmt in ("json", "xml")]
-GRAPH_TYPES = {  # CONSTRUCT, DESCRIBE and the service description
-    "text/turtle": ox.RdfFormat.TURTLE,
-    "application/n-triples": ox.RdfFormat.N_TRIPLES,
-    "application/rdf+xml": ox.RdfFormat.RDF_XML,
-    "application/ld+json": ox.RdfFormat.JSON_LD,
-    "text/plain": ox.RdfFormat.N_TRIPLES,
-}
+# CONSTRUCT, DESCRIBE and the service description: the RDF formats, and N-Triples as text/plain
+GRAPH_TYPES = {**RDF_FORMATS, "text/plain": ox.RdfFormat.N_TRIPLES}
 FORMAT_PARAM = {
     "select": {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
                "csv": "text/csv", "tsv": "text/tab-separated-values"},
-    "graph": {"turtle": "text/turtle", "ttl": "text/turtle", "nt": "application/n-triples",
-              "ntriples": "application/n-triples", "n-triples": "application/n-triples",
-              "rdfxml": "application/rdf+xml", "rdf": "application/rdf+xml",
-              "xml": "application/rdf+xml", "rdf+xml": "application/rdf+xml",
-              "jsonld": "application/ld+json", "json-ld": "application/ld+json",
-              "json": "application/ld+json", "n3": "text/turtle"},
+    "graph": RDF_ALIASES,
 }
 FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]  # csv and tsv then meet a 406 (see negotiate)
 TRUNCATED_HEADER = "X-SPARQL-Truncated"

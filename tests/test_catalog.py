@@ -168,6 +168,15 @@ def test_ontology_at_its_namespace(site):
     by_param = requests.get(site + "/def", params={"format": "text/turtle"}, timeout=10)
     assert by_param.headers["Content-Type"] == "text/turtle; charset=utf-8"
     assert {str(t) for t in ox.parse(by_param.content, format=ox.RdfFormat.TURTLE)} == triples
+    # format= takes the same names here as on /sparql (conneg.RDF_ALIASES)
+    for name, media in (("ttl", "text/turtle; charset=utf-8"), ("jsonld", "application/ld+json"),
+                        ("nt", "application/n-triples"), ("rdfxml", "application/rdf+xml")):
+        named = requests.get(site + "/def", params={"format": name}, timeout=10)
+        assert named.headers["Content-Type"] == media, name
+    catalog = requests.get(site + "/catalog", params={"format": "jsonld"}, timeout=10)
+    assert catalog.headers["Content-Type"] == "application/ld+json"
+    unknown = requests.get(site + "/catalog", params={"format": "yaml"}, timeout=10)
+    assert unknown.status_code == 400 and "turtle" in unknown.text
 
 
 def test_ontology_documentation_is_pylode_s_in_french_then_english(site):
