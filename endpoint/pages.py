@@ -18,6 +18,7 @@ from flask import current_app, g, render_template
 
 from endpoint.guard import iri_term
 from endpoint.state import server_state
+from mapping.vocab import field_key, part_kind
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel", "https://schema.org/name",
@@ -134,14 +135,14 @@ def action_page(node: Node, senacs: str) -> str:
     kinds = {t.value for values in node.parts.values()
              for t in values.get(senacs + "personKind", [])}
     labels = labels_of(linked | kinds | set(node.values))  # one query for the whole page
-    fields = [f for f in _form_fields() if f["iri"].rsplit("field-", 1)[-1] != "territory-repeat"]
+    fields = [f for f in _form_fields() if field_key(f["iri"]) != "territory-repeat"]
     parts = node.parts
     extracted: dict[str, list[dict]] = defaultdict(list)
     for part_iri, values in sorted(parts.items()):
         source = values.get(senacs + "extractedFrom")
         if not source:
             continue
-        kind = part_iri.rsplit("#", 1)[-1].split("-")[0]
+        kind = part_kind(part_iri)
         entry = {"kind": kind, "line": _value(values.get(senacs + "sourceLine")),
                  "snippet": _value(values.get(senacs + "sourceSnippet"))}
         if kind == "amount":
@@ -162,7 +163,7 @@ def action_page(node: Node, senacs: str) -> str:
         extracted[source[0].value].append(entry)
     for entries in extracted.values():
         entries.sort(key=lambda e: (int(e["line"] or 0), e["kind"] == "budget"))
-    derivation = next((v for k, v in parts.items() if k.endswith("#source")), {})
+    derivation = next((v for k, v in parts.items() if part_kind(k) == "source"), {})
     source_file = node.one("http://www.w3.org/ns/prov#wasDerivedFrom")
     structure = node.one("https://schema.org/agent")
     title = _value(node.values.get("http://purl.org/dc/terms/title")) or "(sans titre)"

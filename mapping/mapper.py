@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from mapping import extract
+from mapping import extract, vocab
 from mapping import ntriples as nt
 from mapping.concepts import PERSON_KINDS, SCHEME_OF_FIELD, Concept, Schemes, load_ontology_text
 from mapping.form import FormValues, render, values_of
@@ -201,7 +201,7 @@ class Mapper:
         # The graph holds the territory once; its repeat prints the same value.
         canonical.fields["territory_repeat"] = canonical.fields.get("territory", [])
         for k, name in enumerate(values.fields.get("files") or ()):
-            media = nt.iri(f"{action_iri}#file-{k + 1}")
+            media = nt.iri(vocab.part(action_iri, "file", k + 1))
             out += [(action, t.media, media), (media, RDF_TYPE, t.MediaObject),
                     (media, t.name, nt.text(name)),
                     (media, t.position, nt.integer(k))]
@@ -303,7 +303,7 @@ class Mapper:
             found = extract.amounts(text)
             source = t.fields["resources"]
             for k, amount in enumerate(found, start=1):
-                node = nt.iri(f"{action_iri}#amount-{k}")
+                node = nt.iri(vocab.part(action_iri, "amount", k))
                 out += [(action, t.budgetLine, node), *self._money(node, amount.value),
                         (node, t.isTotal, nt.boolean(amount.is_total)),
                         (node, t.extractedFrom, source),
@@ -313,7 +313,7 @@ class Mapper:
                     out.append((node, t.name, nt.text(amount.label)))
             total = extract.budget_total(found, text)
             if total is not None:
-                node = nt.iri(f"{action_iri}#budget")
+                node = nt.iri(vocab.part(action_iri, "budget"))
                 out += [(action, t.budgetTotal, node), *self._money(node, total[0]),
                         (node, t.totalMethod, nt.text(total[1])),
                         (node, t.extractedFrom, source)]
@@ -321,7 +321,7 @@ class Mapper:
         if people is not None and people.values:
             source = t.fields["people"]
             for k, count in enumerate(extract.headcounts(people.text), start=1):
-                node = nt.iri(f"{action_iri}#headcount-{k}")
+                node = nt.iri(vocab.part(action_iri, "headcount", k))
                 kind = self.schemes.concept(PERSON_KINDS, PERSON_KIND_LABELS[count.kind])
                 out += [(action, t.headcount, node), (node, RDF_TYPE, t.Headcount),
                         (node, t.personKind, nt.iri(kind.iri)),
@@ -335,7 +335,7 @@ class Mapper:
         fields = {key: record.field(key) for key in DATE_FIELDS}
         start = extract.start_date_of([(k, f.text) for k, f in fields.items() if f is not None])
         if start is not None:
-            node = nt.iri(f"{action_iri}#start")
+            node = nt.iri(vocab.part(action_iri, "start"))
             date = nt.typed(start.iso, "gYearMonth" if start.month else "gYear")
             out += [(action, t.startDate, date), (action, t.startMention, node),
                     (node, RDF_TYPE, t.DateMention), (node, t.date, date),
@@ -350,7 +350,7 @@ class Mapper:
 
     def _provenance(self, record: Record, action_iri: str, out: list[Triple]) -> None:
         t, src = self.t, self.source_iri(record.path)
-        action, node = nt.iri(action_iri), nt.iri(f"{action_iri}#source")
+        action, node = nt.iri(action_iri), nt.iri(vocab.part(action_iri, "source"))
         out += [(action, t.wasDerivedFrom, src), (action, t.qualifiedDerivation, node),
                 (node, RDF_TYPE, t.Derivation), (node, t.entity, src),
                 (node, t.firstLine, _line(record.line)), (node, t.lastLine, _line(record.end_line))]

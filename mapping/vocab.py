@@ -23,7 +23,13 @@ ADMS = Namespace("http://www.w3.org/ns/adms#")
 WD = Namespace("http://www.wikidata.org/entity/")
 
 __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
-           "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE"]
+           "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE", "PART_KINDS",
+           "part", "part_kind", "field_key"]
+
+# The parts of an action that have hash IRIs of their own ({action}#amount-2, {action}#source):
+# attached files, extracted amounts, the budget, headcounts, the start date, the provenance.
+PART_KINDS = ("file", "amount", "budget", "headcount", "start", "source")
+FIELD_PREFIX = "field-"  # {base}def#field-{key}: a field of the SENACS form
 
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 SLUG_MAX = 60
@@ -88,9 +94,29 @@ class Iris:
 
     def field(self, key: str) -> URIRef:
         """A field of the SENACS form (an individual of the ontology)."""
-        return self.DEF["field-" + key.replace("_", "-")]
+        return self.DEF[FIELD_PREFIX + key.replace("_", "-")]
 
     @staticmethod
     def structure_slug(name: str, department: str | None) -> str:
         """Structures are told apart by name *and* department: generic names repeat."""
         return slug(name) + ("-" + department if department else "")
+
+
+def part(resource: str, kind: str, number: int | None = None) -> str:
+    """The hash IRI of one part of a resource: ``part(a, "amount", 2)`` is ``{a}#amount-2``."""
+    if kind not in PART_KINDS:
+        raise ValueError(f"no part kind {kind!r}; one of {', '.join(PART_KINDS)}")
+    return f"{resource}#{kind}" + (f"-{number}" if number is not None else "")
+
+
+def part_kind(iri: str) -> str | None:
+    """The kind of part a hash IRI names (``amount`` for ``…#amount-2``), None if none."""
+    _, sep, fragment = iri.rpartition("#")
+    kind = fragment.split("-", 1)[0]
+    return kind if sep and kind in PART_KINDS else None
+
+
+def field_key(iri: str) -> str | None:
+    """The form field an IRI of ``Iris.field`` names (``territory-repeat``), None if none."""
+    _, sep, fragment = iri.rpartition("#")
+    return fragment[len(FIELD_PREFIX):] if sep and fragment.startswith(FIELD_PREFIX) else None

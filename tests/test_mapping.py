@@ -172,3 +172,16 @@ def test_any_mutated_seed_comes_back_from_the_graph(seed_text, tmp_path, data):
     path.write_bytes(text.encode("utf-8"))
     graph = graph_of([ExportFile(path)])
     assert export_text(graph) == text
+
+
+def test_hash_parts_are_minted_and_read_in_one_place():
+    from mapping import vocab
+
+    action = "https://w3id.org/senacs-kg/action/s/t"
+    assert vocab.part(action, "amount", 2) == action + "#amount-2"
+    assert vocab.part(action, "source") == action + "#source"
+    assert vocab.part_kind(action + "#headcount-3") == "headcount"
+    assert vocab.part_kind(action) is None and vocab.part_kind(action + "#other") is None
+    assert vocab.field_key(str(vocab.Iris().field("territory_repeat"))) == "territory-repeat"
+    with pytest.raises(ValueError):
+        vocab.part(action, "nothing")
