@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import PRODUCTION_SERVERS, free_port, start_server, stop
+from conftest import PRODUCTION_SERVERS, free_port, server_log, start_server, stop
 
 from mapping import release
 from mapping.paths import REPO_ROOT
@@ -35,7 +35,11 @@ def production(request, release_dir, tmp_path):
     port = free_port()
     proc = PRODUCTION_SERVERS[request.param](release_dir, tmp_path / "store", port, workers=2)
     yield f"http://127.0.0.1:{port}"
+    said = server_log(proc)  # read before stop() closes the log file
     stop(proc)
+    # pytest shows this only for a failing test: what the server said (a worker killed or
+    # restarted, a traceback) is then beside the failure
+    print(f"{request.param} stderr (last 5,000 characters):\n{said[-5000:]}")
 
 
 def test_the_load_script_sees_no_error_at_64_connections(production, release_dir, tmp_path):
