@@ -153,29 +153,33 @@ def service_targets(toks: list[Token]) -> list[str | None]:
     return targets
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the guard reads in a query, in one pass over its tokens: its form, the targets of
+    its SERVICE calls, how deep it nests, and whether its answer may be kept."""
+
+    form: str | None
+    services: tuple[str | None, ...]
+    depth: int
+    deterministic: bool
+
+
+@lru_cache(maxsize=256)  # the view, the store's door and the cache read the same text: once
+def read(query: str) -> Reading:
+    toks = tokens(query)
+    services = tuple(service_targets(toks))
+    return Reading(query_form(toks), services, _nesting(toks),
+                   not services and not _calls_nondeterministic(toks))
+
+
 def check(query: str, allowlist: Iterable[str] = (), max_nesting: int = 0) -> str:
     """The query's form; raises Refused for an Update or a SERVICE not in the allow-list, and
     TooDeep if it nests deeper than ``max_nesting`` (0: no limit)."""
-    form = _check(query, tuple(allowlist))
-    if max_nesting and (depth := _depth(query)) > max_nesting:
-        raise TooDeep(f"the query nests {depth} levels deep (brackets and unary operators); "
-                      f"the limit is {max_nesting}")
-    return form
-
-
-@lru_cache(maxsize=256)
-def _depth(query: str) -> int:
-    return nesting_depth(query)
-
-
-@lru_cache(maxsize=256)  # the view and the store's door check the same text: read it once
-def _check(query: str, allowlist: tuple[str, ...]) -> str:
-    toks = tokens(query)
-    form = query_form(toks)
-    if form == "update":
+    reading = read(query)
+    if reading.form == "update":
         raise Refused("SPARQL Update is not accepted: this endpoint is read-only")
     allowed = set(allowlist)
-    for target in service_targets(toks):
+    for target in reading.services:
         if target is None:
             raise Refused("SERVICE with a variable or an unknown prefix is not accepted; "
                           "name the endpoint's IRI")
@@ -183,7 +187,10 @@ def _check(query: str, allowlist: tuple[str, ...]) -> str:
             raise Refused(f"SERVICE <{target}> is not accepted: federated queries may only call "
                           "the endpoints of the server's SERVICE allow-list"
                           + ("" if allowed else " (empty)"))
-    return form or "select"
+    if max_nesting and reading.depth > max_nesting:
+        raise TooDeep(f"the query nests {reading.depth} levels deep (brackets and unary "
+                      f"operators); the limit is {max_nesting}")
+    return reading.form or "select"
 
 
 # -- bounds and cacheability, read from the same tokens -------------------------------------------
@@ -206,7 +213,10 @@ def nesting_depth(query: str) -> int:
     ``FILTER EXISTS`` do on 8 MB): the endpoint refuses such a query before the engine
     parses it. A binary ``-`` or ``+`` before a bracket counts as one level more, which only
     errs on the safe side."""
-    toks = tokens(query)
+    return read(query).depth
+
+
+def _nesting(toks: list[Token]) -> int:
     opened: list[int] = []  # the levels each open bracket added
     depth = deepest = run = 0
     for tok, after in _with_next(toks):
@@ -230,15 +240,14 @@ def is_deterministic(query: str) -> bool:
     """Whether the same query always gives the same answer on the same release, so that it
     may be cached and replayed: not if it calls NOW, RAND, UUID, STRUUID or BNODE (as
     functions: a word followed by ``(``, not in a string, an IRI, a comment or a prefixed
-    name), nor if it has a SERVICE (another endpoint's data changes)."""
-    toks = tokens(query)
-    for tok, after in _with_next(toks):
-        if tok.kind != "name" or ":" in tok.text:
-            continue
-        word = tok.text.upper()
-        if word == "SERVICE" or (word in NONDETERMINISTIC and after.text == "("):
-            return False
-    return True
+    name), nor if it has a SERVICE, read as ``check`` reads it (another endpoint's data
+    changes)."""
+    return read(query).deterministic
+
+
+def _calls_nondeterministic(toks: list[Token]) -> bool:
+    return any(tok.kind == "name" and tok.text.upper() in NONDETERMINISTIC and after.text == "("
+               for tok, after in _with_next(toks))
 
 
 def iri_term(iri: str) -> str:
