@@ -83,8 +83,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     if store.enabled and app.config["WARM_CACHE"]:
         sparql.warm(app, server_state(app).examples)
     if store.enabled and float(app.config["CACHE_RESPONSES_MB"]) > 0:
-        app.wsgi_app = ResponseCache(app.wsgi_app,
-                                     int(float(app.config["CACHE_RESPONSES_MB"]) * 1024 * 1024))
+        app.wsgi_app = ResponseCache(app.wsgi_app, _mb(app.config["CACHE_RESPONSES_MB"]))
     errors.register(app)
     headers.register(app)
     fairness.register(app)

@@ -22,9 +22,10 @@ def _plain(status: int, message: str) -> Response:
 
 def _store_errors() -> dict[type, tuple[int, str, int | None]]:
     """What each store or guard error is for the client: status, message prefix, Retry-After."""
-    from endpoint import guard, store
+    from endpoint import dataset, guard, store
 
     return {
+        dataset.DatasetError: (400, "", None),
         store.QueryError: (400, "malformed query: ", None),
         guard.Refused: (403, "", None),
         guard.TooDeep: (400, "", None),
@@ -37,7 +38,6 @@ def _store_errors() -> dict[type, tuple[int, str, int | None]]:
 
 
 def register(app: Flask) -> None:
-
     @app.errorhandler(ProtocolError)
     def protocol_error(err: ProtocolError) -> Response:
         response = _plain(err.status, err.message)

@@ -65,7 +65,7 @@ def csv(data: dict) -> bytes:
     names = data["head"].get("vars", [])
     lines = [",".join(_csv_field(name) for name in names)]
     for row in data["results"]["bindings"]:
-        lines.append(",".join(_csv_field(_csv_text(row[name])) if name in row else ""
+        lines.append(",".join(_csv_field(cell_text(row[name])) if name in row else ""
                               for name in names))
     return ("\r\n".join(lines) + "\r\n").encode()
 
@@ -75,7 +75,7 @@ def _csv_field(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if _CSV_QUOTED.search(text) else text
 
 
-def _csv_text(term: dict) -> str:
+def cell_text(term: dict) -> str:
     """An IRI as itself, a literal as its lexical form, a blank node as ``_:label``."""
     kind = term["type"]
     if kind == "bnode":

@@ -30,7 +30,6 @@ from endpoint.store import (
     QueryFailed,
     QueryRefused,
     QueryTimeout,
-    QueryTooLarge,
 )
 
 bp = Blueprint("sparql", __name__)
@@ -181,11 +180,8 @@ def sparql() -> Response:
     # a refusal is a 403, too deep a query a 400 naming the limit (errors.py)
     kind = guard.check(query, config["SERVICE_ALLOWLIST"], int(config["MAX_NESTING"]))
     media = negotiate(kind)
-    try:
-        default_graphs, named_graphs = dataset.resolve(
-            query, default_graphs, named_graphs, config["BASE"], config["BASE"] + "sparql")
-    except dataset.DatasetError as err:
-        raise ProtocolError(400, str(err)) from None
+    default_graphs, named_graphs = dataset.resolve(  # DatasetError: a 400 (errors.py)
+        query, default_graphs, named_graphs, config["BASE"], config["BASE"] + "sparql")
     answer = run_query(query, default_graphs, named_graphs)
     if answer.kind != kind:  # the lexer guessed wrong: negotiate again on the real form
         kind = answer.kind
@@ -241,16 +237,14 @@ def warm(app, examples: list[dict[str, str]]) -> None:
                 answer_query(state.store, app.config["BASE"], example["query"],
                              timeout=timeout)
                 state.example_warmed()
-            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed,
-                    QueryTooLarge):
+            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed):
                 continue
         with app.test_request_context("/"):
             g.senacs_query_timeout = timeout
             try:
                 pages.home_page()
                 state.home_is_warm()
-            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed,
-                    QueryTooLarge):
+            except (QueryError, QueryTimeout, Overloaded, QueryRefused, QueryFailed):
                 pass
 
     threading.Thread(target=run, name="senacs-warm-cache", daemon=True).start()

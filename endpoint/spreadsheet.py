@@ -23,6 +23,7 @@ from pathlib import Path
 from flask import Response, request
 
 from endpoint.errors import ProtocolError
+from endpoint.results import cell_text
 
 PARAMETER, VALUE = "download", "spreadsheet"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -63,27 +64,8 @@ def _write(rows, delimiter: str) -> bytes:
 
 
 def _cell(term: dict | None) -> str:
-    """A result term as its value, as the SPARQL CSV format writes it (IRI, lexical form, _:b)."""
-    if term is None:
-        return ""
-    if term["type"] == "triple":  # an RDF 1.2 triple term: written as N-Triples writes it
-        return "<<( " + " ".join(_nt(term["value"][k]) for k in ("subject", "predicate",
-                                                                 "object")) + " )>>"
-    return "_:" + term["value"] if term["type"] == "bnode" else term["value"]
-
-
-def _nt(term: dict) -> str:
-    """A term inside a triple term, in N-Triples syntax."""
-    if term["type"] == "uri":
-        return f"<{term['value']}>"
-    if term["type"] == "bnode":
-        return "_:" + term["value"]
-    if term["type"] == "triple":
-        return _cell(term)
-    text = json.dumps(term["value"], ensure_ascii=False)
-    if "xml:lang" in term:
-        return f"{text}@{term['xml:lang']}"
-    return f"{text}^^<{term['datatype']}>" if "datatype" in term else text
+    """A result term as the SPARQL CSV format writes it (results.cell_text); unbound: empty."""
+    return "" if term is None else cell_text(term)
 
 
 def results(payload: bytes, media: str) -> bytes:
