@@ -114,15 +114,20 @@ def _serve(release: Path, store: Path, port: int, **settings: str) -> subprocess
     raise AssertionError("the server did not start")
 
 
+def assert_killing_the_server_ends_its_group(proc: subprocess.Popen) -> None:
+    """``kill -9`` of the server alone: every other process of its group must go too."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    left = wait_gone(lambda: others_in_group(proc.pid), GONE_SECONDS)
+    assert not left, f"alive after the server was killed:{listing(left)}"
+
+
 def test_kill_9_of_the_server_ends_its_idle_query_workers(release_dir, tmp_path):
     port = free_port()
     proc = _serve(release_dir, tmp_path / "store", port, WARM_CACHE="false")
     try:
         assert len(others_in_group(proc.pid)) >= 2  # the query workers (and a resource tracker)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        left = wait_gone(lambda: others_in_group(proc.pid), GONE_SECONDS)
-        assert not left, f"alive after the server was killed:{listing(left)}"
+        assert_killing_the_server_ends_its_group(proc)
     finally:
         end_group(proc.pid)
 
@@ -145,10 +150,7 @@ def test_kill_9_of_the_server_ends_a_busy_query_worker(release_dir, tmp_path):
         while not [p for p in others_in_group(proc.pid) if p.state == "R"]:
             assert time.monotonic() < deadline, "the runaway query never ran"
             time.sleep(0.1)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        left = wait_gone(lambda: others_in_group(proc.pid), GONE_SECONDS)
-        assert not left, f"alive after the server was killed:{listing(left)}"
+        assert_killing_the_server_ends_its_group(proc)
     finally:
         end_group(proc.pid)
         client.join(40)
