@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import sqlite3
 import threading
 import time
@@ -36,6 +37,8 @@ MAX_CACHED_BYTES = 4 * 1024 * 1024  # a larger answer is not kept
 DISK_FILE = "senacs-kg-answers.sqlite"
 ENTRY_OVERHEAD = 512  # bytes an entry costs besides its payload (key, objects), roughly
 KEY_VERSION = "2"  # answers kept by earlier versions (RAND() among them) are never found
+
+log = logging.getLogger(__name__)
 
 
 class MemoryCache:
@@ -71,6 +74,25 @@ class MemoryCache:
                 self._bytes -= self.size(dropped)
 
 
+def _while_busy(step: Callable[[], object], patience: float = 10.0) -> None:
+    """Run ``step``, again while another process holds the lock it needs.
+
+    SQLite does not call its busy handler for every lock: switching a new file to WAL while
+    another process opens it answers "database is locked" at once (seen when a server's
+    workers all start together), so the wait is done here.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error) \
+                    or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class DiskCache:
     """Answers in one SQLite file (WAL: many readers, one writer at a time, any process), the
     file, its write-ahead log and the log's index within ``max_bytes`` together.
@@ -89,6 +111,9 @@ class DiskCache:
         self.wal_path = Path(f"{path}-wal")
         self.wal_max = max(64 * 1024, max_bytes // 8)
         self._local = threading.local()
+        _while_busy(self._open)
+
+    def _open(self) -> None:
         db = self._connect()
         if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'answers'").fetchone():
             db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, kind TEXT, "
@@ -100,7 +125,7 @@ class DiskCache:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            _while_busy(lambda: db.execute("PRAGMA journal_mode=WAL"))
             db.execute("PRAGMA synchronous=NORMAL")
             # Debian's SQLite zeroes deleted pages by default: a trim would write every freed
             # page to the log, as large as what it deletes (the answers are public anyway)
@@ -201,11 +226,20 @@ class CachedStore:
         memory_bytes = None if memory_mb is None else int(memory_mb * 1024 * 1024)
         self.memory = MemoryCache(memory_entries, memory_bytes) \
             if memory_entries > 0 and memory_bytes != 0 else None
-        self.disk = DiskCache(disk, int(disk_mb * 1024 * 1024)) if disk and disk_mb > 0 else None
+        self.disk = self._open_disk(disk, disk_mb) if disk and disk_mb > 0 else None
         # what an answer also depends on: the store's own caps (settings may change between
         # two starts on the same disk cache) and the version of the keys
         self.salt = "\x1d".join((KEY_VERSION, str(getattr(store, "row_cap", "")),
                                  str(getattr(store, "byte_cap", ""))))
+
+    @staticmethod
+    def _open_disk(path: Path, disk_mb: float) -> DiskCache | None:
+        """The disk cache, or none if its file cannot be opened: a cache never stops a start."""
+        try:
+            return DiskCache(path, int(disk_mb * 1024 * 1024))
+        except sqlite3.Error as error:
+            log.warning("answers are not kept on disk: %s cannot be opened (%s)", path, error)
+            return None
 
     @property
     def enabled(self) -> bool:

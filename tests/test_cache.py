@@ -8,7 +8,7 @@ import time
 import requests
 from conftest import SEED, build_release, free_port, start_server, stop
 
-from endpoint.cache import DISK_FILE, REPLAYABLE, DiskCache, ResponseCache
+from endpoint.cache import DISK_FILE, REPLAYABLE, CachedStore, DiskCache, ResponseCache
 from endpoint.store import Answer
 
 COUNT = "SELECT (COUNT(?a) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#Action> }"
@@ -107,6 +107,38 @@ def test_processes_writing_at_once_stay_within_the_size_together(tmp_path):
     cache = DiskCache(path, max_bytes=cap)
     kept = sum(cache.get(f"w{n}-{i}") is not None for n in range(4) for i in range(150))
     assert kept >= 30  # most of the 8 MB holds answers of 100 kB
+
+
+def _open_at_once(path, barrier, opened) -> None:
+    barrier.wait()
+    cache = DiskCache(path, max_bytes=4 * 1024 * 1024)
+    cache.put("q", Answer("ask", b'{"boolean": true}'))
+    opened.put(cache.get("q") is not None)
+
+
+def test_server_workers_opening_a_new_disk_cache_together_all_get_it(tmp_path):
+    """A server's workers start together; a new file switched to WAL by one of them answered
+    "database is locked" to another, which then failed to start (seen in CI under granian)."""
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(12):  # the race was lost about once in a hundred openings
+        path = tmp_path / f"answers-{attempt}.sqlite"
+        barrier, opened = ctx.Barrier(8), ctx.Queue()
+        workers = [ctx.Process(target=_open_at_once, args=(path, barrier, opened))
+                   for _ in range(8)]
+        for proc in workers:
+            proc.start()
+        for proc in workers:
+            proc.join(60)
+        assert [proc.exitcode for proc in workers] == [0] * 8
+        assert [opened.get(timeout=5) for _ in workers] == [True] * 8
+
+
+def test_a_disk_cache_that_cannot_be_opened_leaves_the_answers_uncached_not_the_server_down(
+        tmp_path):
+    blocked = tmp_path / "answers.sqlite"
+    blocked.mkdir()  # a directory where the file should be
+    store = CachedStore(None, memory_entries=0, disk=blocked, disk_mb=4)
+    assert store.disk is None and not store.enabled
 
 
 def test_a_disk_cache_larger_than_its_size_starts_afresh(tmp_path):
