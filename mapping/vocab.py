@@ -12,7 +12,7 @@ import re
 import unicodedata
 
 from rdflib import Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
 
 DEFAULT_BASE = "https://w3id.org/senacs-kg/"
 
@@ -24,7 +24,23 @@ WD = Namespace("http://www.wikidata.org/entity/")
 
 __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
            "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE", "PART_KINDS",
-           "part", "part_kind", "field_key"]
+           "part", "part_kind", "field_key", "PREFIXES", "METADATA_PREFIXES", "prefixes",
+           "sparql_prologue"]
+
+# The one prefix table. The release's Turtle dumps, the server's Turtle and RDF/XML answers and
+# the query page's default query all use these names; ``{base}`` is the configured base.
+PREFIXES: dict[str, str] = {
+    "senacs": "{base}def#", "concept": "{base}concept/", "action": "{base}action/",
+    "structure": "{base}structure/", "organisation": "{base}organisation/",
+    "schema": str(SCHEMA), "dcterms": str(DCTERMS), "skos": str(SKOS), "prov": str(PROV),
+    "org": str(ORG), "igeo": str(IGEO), "xsd": str(XSD), "rdf": str(RDF), "rdfs": str(RDFS),
+}
+# Added for the release's own descriptions (the DCAT catalog, the VoID description) only:
+# declared in every data dump, they would be noise.
+METADATA_PREFIXES: dict[str, str] = {
+    "dcat": str(DCAT), "void": str(VOID), "foaf": str(FOAF),
+    "spdx": "http://spdx.org/rdf/terms#", "vcard": "http://www.w3.org/2006/vcard/ns#",
+}
 
 # The parts of an action that have hash IRIs of their own ({action}#amount-2, {action}#source):
 # attached files, extracted amounts, the budget, headcounts, the start date, the provenance.
@@ -47,6 +63,18 @@ def slug(text: str, max_len: int = SLUG_MAX) -> str:
         cut = words.rfind("-", 0, max_len + 1)
         words = words[:cut if cut > max_len // 2 else max_len].strip("-")
     return words or "sans-nom"
+
+
+def prefixes(base: str = DEFAULT_BASE, metadata: bool = False) -> dict[str, str]:
+    """The prefix table under ``base`` (name → namespace IRI), the metadata names too if asked."""
+    table = {name: ns.format(base=base) for name, ns in PREFIXES.items()}
+    return {**table, **METADATA_PREFIXES} if metadata else table
+
+
+def sparql_prologue(base: str = DEFAULT_BASE, names: tuple[str, ...] | None = None) -> str:
+    """``PREFIX`` lines for a SPARQL query: the given names of the table, or all of them."""
+    table = prefixes(base)
+    return "".join(f"PREFIX {name}: <{table[name]}>\n" for name in names or table)
 
 
 def rebase(text: str, base: str) -> str:
