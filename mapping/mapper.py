@@ -10,6 +10,9 @@ Losslessness: the graph holds the record's :class:`~mapping.form.FormValues`
 its source lines. If the form's rendering of those values is not exactly the
 record's text (a malformed record, list values out of the form's order…),
 the record's text is also kept verbatim in ``senacs:sourceText``.
+
+Which property each field's value is written with, and which concept scheme a
+controlled field's values belong to, is the form's table (``mapping/labels.py``).
 """
 
 from __future__ import annotations
@@ -22,30 +25,22 @@ from rdflib import Graph
 
 from mapping import extract, vocab
 from mapping import ntriples as nt
-from mapping.concepts import PERSON_KINDS, SCHEME_OF_FIELD, Concept, Schemes, load_ontology_text
+from mapping.concepts import PERSON_KINDS, Concept, Schemes, load_ontology_text
 from mapping.form import FormValues, render, values_of
-from mapping.labels import FIELD_BY_KEY, FIELDS
+from mapping.labels import (
+    CONCEPT_FIELDS,
+    FIELD_BY_KEY,
+    FIELDS,
+    OPTIONAL_FIELDS,
+    REPEATED_FIELDS,
+    TEXT_FIELDS,
+)
 from mapping.ntriples import RDF_TYPE, Triple
 from mapping.reader import ExportFile
 from mapping.record import Record
 from mapping.reference import Department, Reference
 from mapping.vocab import DCTERMS, IGEO, ORG, PROV, SCHEMA, SKOS, WD, Iris, slug
 
-# Free-text fields and the property each is written with.
-TEXT_PROPERTIES = {
-    "end_reason": "endReason", "summary": "summary", "precision": "initiativeNote",
-    "experience": "experience", "description": "generalDescription",
-    "resources": "resourcesText", "people": "peopleText",
-    "result_territory": "resultForTerritory", "result_centre": "resultForCentre",
-    "result_residents": "resultForResidents", "limits": "limits", "perspectives": "perspectives",
-}
-# Controlled fields and their property (the territory is shown twice, with one value).
-CONCEPT_PROPERTIES = {
-    "status": "status", "dimension": "dimension", "keywords": "keyword",
-    "initiators": "initiator", "territory": "territoryScale", "public": "audience",
-    "partners": "partnerCategory",
-}
-OPTIONAL_FIELDS = ("files", "end_reason", "precision")
 # Where a start date is looked for, in this order.
 DATE_FIELDS = ("summary", "experience", "description", "end_reason", "result_territory",
                "result_centre", "result_residents", "limits", "perspectives", "people",
@@ -75,11 +70,13 @@ class Terms:
                      "budgetTotal", "isTotal", "totalMethod", "extractedFrom", "sourceLine",
                      "sourceSnippet", "headcount", "personKind", "startDate", "startMention",
                      "date", "firstLine", "lastLine", "position", "preamble", "endsWithNewline",
-                     "recordCount", *TEXT_PROPERTIES.values(), *CONCEPT_PROPERTIES.values()):
+                     "recordCount"):
             setattr(self, name, f"<{d}{name}>")
+        # The property of each form field's value, as the form's table (mapping/labels.py) says.
+        self.prop = {spec.key: nt.iri(vocab.expand(spec.prop, iris.base)) for spec in FIELDS}
+        self.agent, self.media = self.prop["structure"], self.prop["files"]
         self.title, self.source_title = nt.iri(DCTERMS.title), nt.iri(DCTERMS.title)
-        self.agent, self.name = nt.iri(SCHEMA.agent), nt.iri(SCHEMA.name)
-        self.actionStatus, self.media = nt.iri(SCHEMA.actionStatus), nt.iri(SCHEMA.associatedMedia)
+        self.name, self.actionStatus = nt.iri(SCHEMA.name), nt.iri(SCHEMA.actionStatus)
         self.MediaObject, self.MonetaryAmount = nt.iri(SCHEMA.MediaObject), nt.iri(SCHEMA.MonetaryAmount)
         self.value, self.currency = nt.iri(SCHEMA.value), nt.iri(SCHEMA.currency)
         self.minValue, self.maxValue = nt.iri(SCHEMA.minValue), nt.iri(SCHEMA.maxValue)
@@ -175,21 +172,21 @@ class Mapper:
         dept = self.reference.department(record.department)
         if record.structure_name is not None:
             self._structure(record, action, dept, out)
-        for key, prop in TEXT_PROPERTIES.items():
-            text = values.fields.get(key)
+        for spec in TEXT_FIELDS:
+            text = values.fields.get(spec.key)
             if text:
-                add((action, getattr(t, prop), nt.fr(text)))
+                add((action, t.prop[spec.key], nt.fr(text)))
         # What the graph will give back: required fields are always shown.
         canonical = FormValues(values.title, dict(values.fields))
         for spec in FIELDS:
             if spec.required and spec.key not in canonical.fields:
                 canonical.fields[spec.key] = "" if spec.kind == "text" else []
-        for key, prop in CONCEPT_PROPERTIES.items():
+        for spec in CONCEPT_FIELDS:
+            key, scheme = spec.key, spec.scheme
             items = values.fields.get(key)
-            if not items:
+            if not items or scheme is None:
                 continue
-            scheme = SCHEME_OF_FIELD[key]
-            predicate = getattr(t, prop)
+            predicate = t.prop[key]
             concepts = [self.schemes.concept(scheme, item) for item in items]
             for concept in concepts:
                 add((action, predicate, nt.iri(concept.iri)))
@@ -198,8 +195,9 @@ class Mapper:
             canonical.fields[key] = [c.label for c in _form_order(concepts)]
             if key == "status" and items[0] in STATUS_SCHEMA:
                 add((action, t.actionStatus, STATUS_SCHEMA[items[0]]))
-        # The graph holds the territory once; its repeat prints the same value.
-        canonical.fields["territory_repeat"] = canonical.fields.get("territory", [])
+        # The graph holds a field the form shows twice (the territory) once: its repeat prints it.
+        for spec in REPEATED_FIELDS:
+            canonical.fields[spec.key] = canonical.fields.get(spec.repeat_of or "", [])
         for k, name in enumerate(values.fields.get("files") or ()):
             media = nt.iri(vocab.part(action_iri, "file", k + 1))
             out += [(action, t.media, media), (media, RDF_TYPE, t.MediaObject),
@@ -399,5 +397,6 @@ def graph_of(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> Gra
     return to_graph(map_exports(exports, mapper), vocabulary_graph(mapper.iris))
 
 
-assert set(TEXT_PROPERTIES) | set(CONCEPT_PROPERTIES) | {"structure", "files", "territory_repeat"} \
-    == set(FIELD_BY_KEY), "every field of the form has a place in the graph"
+assert {s.key for s in (*TEXT_FIELDS, *CONCEPT_FIELDS, *REPEATED_FIELDS)} | {"structure", "files"} \
+    == set(FIELD_BY_KEY), "every field of the form has a place in the graph (structure and " \
+    "files are written by Mapper._structure and Mapper.triples)"

@@ -25,7 +25,7 @@ WD = Namespace("http://www.wikidata.org/entity/")
 __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
            "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE", "PART_KINDS",
            "part", "part_kind", "field_key", "PREFIXES", "METADATA_PREFIXES", "prefixes",
-           "sparql_prologue"]
+           "sparql_prologue", "expand"]
 
 # The one prefix table. The release's Turtle dumps, the server's Turtle and RDF/XML answers and
 # the query page's default query all use these names; ``{base}`` is the configured base.
@@ -75,6 +75,15 @@ def sparql_prologue(base: str = DEFAULT_BASE, names: tuple[str, ...] | None = No
     """``PREFIX`` lines for a SPARQL query: the given names of the table, or all of them."""
     table = prefixes(base)
     return "".join(f"PREFIX {name}: <{table[name]}>\n" for name in names or table)
+
+
+def expand(name: str, base: str = DEFAULT_BASE) -> str:
+    """The IRI a prefixed name of the table stands for: ``senacs:status`` is ``{base}def#status``."""
+    prefix, sep, local = name.partition(":")
+    table = prefixes(base)
+    if not sep or prefix not in table:
+        raise ValueError(f"{name!r} is not a prefixed name of vocab.PREFIXES")
+    return table[prefix] + local
 
 
 def rebase(text: str, base: str) -> str:
