@@ -63,7 +63,6 @@ class Terms:
     """Every IRI the mapping writes, formatted once as an N-Triples term."""
 
     def __init__(self, iris: Iris) -> None:
-        d = str(iris.DEF)
         for name in ("Action", "Structure", "SourceFile", "Headcount", "DateMention",
                      "organiserName", "hasEmptyField", "sourceText", "resolvedPartner",
                      "organisationKind", "department", "commune", "siren", "budgetLine",
@@ -71,7 +70,7 @@ class Terms:
                      "sourceSnippet", "headcount", "personKind", "startDate", "startMention",
                      "date", "firstLine", "lastLine", "position", "preamble", "endsWithNewline",
                      "recordCount"):
-            setattr(self, name, f"<{d}{name}>")
+            setattr(self, name, nt.iri(iris.DEF[name]))
         # The property of each form field's value, as the form's table (mapping/labels.py) says.
         self.prop = {spec.key: nt.iri(vocab.expand(spec.prop, iris.base)) for spec in FIELDS}
         self.agent, self.media = self.prop["structure"], self.prop["files"]
@@ -103,19 +102,19 @@ class ActionNamer:
 
     def __init__(self, iris: Iris) -> None:
         self.iris = iris
-        self._taken: set[str] = set()
+        self._taken: set[tuple[str, str]] = set()
 
     def __call__(self, record: Record, structure_slug: str) -> str:
         title = slug(record.title) if record.title.strip() else "sans-titre"
-        key = f"{structure_slug}/{title}"
-        if key in self._taken:
+        if (structure_slug, title) in self._taken:
             digest = hashlib.sha1(record.render().encode("utf-8")).hexdigest()[:8]
-            base, key, n = f"{key}-{digest}", f"{key}-{digest}", 1
-            while key in self._taken:
+            title = first = f"{title}-{digest}"
+            n = 1
+            while (structure_slug, title) in self._taken:
                 n += 1
-                key = f"{base}-{n}"
-        self._taken.add(key)
-        return f"{self.iris.base}action/{key}"
+                title = f"{first}-{n}"
+        self._taken.add((structure_slug, title))
+        return str(self.iris.action(structure_slug, title))
 
 
 class Mapper:
@@ -132,7 +131,7 @@ class Mapper:
     # -- files ---------------------------------------------------------------------------
 
     def source_iri(self, path: str) -> str:
-        return nt.iri(f"{self.iris.base}source/{nt.safe_segment(Path(path).name)}")
+        return nt.iri(self.iris.source(Path(path).name))
 
     def file_triples(self, export: ExportFile, records: int) -> list[Triple]:
         """What the graph says of a source file once it has been read."""
@@ -221,7 +220,7 @@ class Mapper:
     def _structure(self, record: Record, action: str, dept: Department | None,
                    out: list[Triple]) -> None:
         t, name = self.t, record.structure_name
-        structure = nt.iri(f"{self.iris.base}structure/{self.structure_slug(record)}")
+        structure = nt.iri(self.iris.structure(self.structure_slug(record)))
         out += [(action, t.agent, structure), (action, t.organiserName, nt.text(name)),
                 (structure, RDF_TYPE, t.Structure), (structure, t.name, nt.text(name))]
         if record.department is None:
@@ -239,10 +238,10 @@ class Mapper:
                 out.append((place, t.department, self._department_iri(dept.code)))
 
     def _department_iri(self, code_or_slug: str) -> str:
-        return nt.iri(f"{self.iris.base}place/departement/{code_or_slug}")
+        return nt.iri(self.iris.department(code_or_slug))
 
     def _commune_place(self, insee: str) -> str:
-        return nt.iri(f"{self.iris.base}place/commune/{insee}")
+        return nt.iri(self.iris.commune(insee))
 
     def _department_place(self, written: str, dept: Department | None,
                           out: list[Triple]) -> str:
@@ -268,7 +267,7 @@ class Mapper:
             if category in DEPARTMENT_BODIES:
                 kind, pattern = DEPARTMENT_BODIES[category]
                 body = self.reference.bodies.get((kind, dept.code))
-                org = nt.iri(f"{self.iris.base}organisation/{kind}-{dept.code.lower()}")
+                org = nt.iri(self.iris.organisation(f"{kind}-{dept.code.lower()}"))
                 name = body.name if body else pattern.format(of=dept.of_name)
                 out += [(action, t.resolvedPartner, org), (org, RDF_TYPE, t.FormalOrganization),
                         (org, RDF_TYPE, t.Organization if kind == "caf"
@@ -282,7 +281,7 @@ class Mapper:
             elif category == "Commune" and record.structure_name:
                 for commune in self.reference.structure_communes(record.structure_name,
                                                                  record.department):
-                    org = nt.iri(f"{self.iris.base}organisation/commune-{commune.insee}")
+                    org = nt.iri(self.iris.organisation(f"commune-{commune.insee}"))
                     out += [(action, t.resolvedPartner, org),
                             (org, RDF_TYPE, t.FormalOrganization),
                             (org, RDF_TYPE, t.GovernmentOrganization),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import quote
 
 from rdflib import Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
@@ -47,6 +48,8 @@ METADATA_PREFIXES: dict[str, str] = {
 PART_KINDS = ("file", "amount", "budget", "headcount", "start", "source")
 FIELD_PREFIX = "field-"  # {base}def#field-{key}: a field of the SENACS form
 
+# What a path segment may hold as it is (RFC 3986 pchar); the rest is percent-encoded.
+_SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 SLUG_MAX = 60
 
@@ -127,7 +130,8 @@ class Iris:
         return self._iri("place", "departement", code_or_slug)
 
     def source(self, file_name: str) -> URIRef:
-        return self._iri("source", file_name)
+        """A source file, by its name: spaces and reserved characters percent-encoded."""
+        return self._iri("source", quote(file_name, safe=_SEGMENT_SAFE))
 
     def field(self, key: str) -> URIRef:
         """A field of the SENACS form (an individual of the ontology)."""
@@ -157,3 +161,4 @@ def field_key(iri: str) -> str | None:
     """The form field an IRI of ``Iris.field`` names (``territory-repeat``), None if none."""
     _, sep, fragment = iri.rpartition("#")
     return fragment[len(FIELD_PREFIX):] if sep and fragment.startswith(FIELD_PREFIX) else None
+

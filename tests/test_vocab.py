@@ -72,3 +72,27 @@ def test_no_file_of_ours_binds_a_name_of_the_table_to_another_namespace():
 def test_the_scan_catches_a_name_bound_elsewhere():
     text = "@prefix senacs: <https://example.org/def#> .\nPREFIX skos: <http://skos/>\n"
     assert declared(text) == [("senacs", "https://example.org/def#"), ("skos", "http://skos/")]
+
+
+def test_the_iris_of_each_kind_under_a_base():
+    iris = vocab.Iris("https://example.org/kg")  # the missing "/" is added
+    assert str(iris.action("cs-31", "cafe")) == "https://example.org/kg/action/cs-31/cafe"
+    assert str(iris.structure("cs-31")) == "https://example.org/kg/structure/cs-31"
+    assert str(iris.organisation("caf-2a")) == "https://example.org/kg/organisation/caf-2a"
+    assert str(iris.department("2A")) == "https://example.org/kg/place/departement/2A"
+    assert str(iris.commune("2A004")) == "https://example.org/kg/place/commune/2A004"
+    assert str(iris.scheme("public")) == "https://example.org/kg/concept/public"
+    assert str(iris.concept("public", "jeunes")) == "https://example.org/kg/concept/public/jeunes"
+    assert str(iris.field("territory_repeat")) == "https://example.org/kg/def#field-territory-repeat"
+    # a file name is one path segment: spaces, "#", "?" and "/" percent-encoded
+    assert str(iris.source("export 2024 #1?/x.txt")) == \
+        "https://example.org/kg/source/export%202024%20%231%3F%2Fx.txt"
+
+
+def test_expand_reads_the_table_and_refuses_other_names():
+    assert vocab.expand("senacs:status", "https://example.org/kg/") == \
+        "https://example.org/kg/def#status"
+    assert vocab.expand("schema:agent") == "https://schema.org/agent"
+    for wrong in ("status", "sh:path", "dcat:Dataset"):
+        with pytest.raises(ValueError, match="not a prefixed name"):
+            vocab.expand(wrong)
