@@ -299,7 +299,7 @@ def load_examples(path) -> list[dict[str, str]]:
         return []
     store = ox.Store()
     store.load(path=str(path), format=ox.RdfFormat.TURTLE)
-    return [{"id": row["example"].value.rsplit("#", 1)[-1], "label": row["label"].value,
+    return [{"id": vocab.hash_name(row["example"].value), "label": row["label"].value,
              "query": row["query"].value} for row in store.query(EXAMPLE_QUERY)]
 
 

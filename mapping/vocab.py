@@ -26,7 +26,7 @@ WD = Namespace("http://www.wikidata.org/entity/")
 __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
            "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE", "PART_KINDS",
            "part", "part_kind", "field_key", "PREFIXES", "METADATA_PREFIXES", "prefixes",
-           "sparql_prologue", "expand"]
+           "sparql_prologue", "expand", "part_of", "hash_name"]
 
 # The one prefix table. The release's Turtle dumps, the server's Turtle and RDF/XML answers and
 # the query page's default query all use these names; ``{base}`` is the configured base.
@@ -162,3 +162,13 @@ def field_key(iri: str) -> str | None:
     _, sep, fragment = iri.rpartition("#")
     return fragment[len(FIELD_PREFIX):] if sep and fragment.startswith(FIELD_PREFIX) else None
 
+
+def part_of(iri: str) -> str | None:
+    """The resource a part's hash IRI belongs to (``{a}`` for ``{a}#amount-2``), None if none."""
+    return iri.rpartition("#")[0] if part_kind(iri) else None
+
+
+def hash_name(iri: str) -> str:
+    """The name after ``#`` in one of our hash IRIs: a shape (``{base}shapes#ActionShape``), an
+    example query (``{base}.well-known/sparql-examples#actions-per-keyword``); the IRI if none."""
+    return iri.rpartition("#")[2]

@@ -89,6 +89,18 @@ def test_the_iris_of_each_kind_under_a_base():
         "https://example.org/kg/source/export%202024%20%231%3F%2Fx.txt"
 
 
+def test_hash_iris_read_back():
+    action = str(vocab.Iris().action("cs-31", "cafe"))
+    amount = vocab.part(action, "amount", 2)
+    assert (vocab.part_kind(amount), vocab.part_of(amount)) == ("amount", action)
+    assert vocab.part_of(vocab.part(action, "source")) == action
+    assert vocab.part_of(action) is None
+    assert vocab.part_of(str(vocab.Iris().field("people"))) is None  # a field is no part
+    assert vocab.hash_name(DEFAULT_BASE + "shapes#Action-title") == "Action-title"
+    assert vocab.hash_name(DEFAULT_BASE + ".well-known/sparql-examples#actions-per-keyword") \
+        == "actions-per-keyword"
+
+
 def test_expand_reads_the_table_and_refuses_other_names():
     assert vocab.expand("senacs:status", "https://example.org/kg/") == \
         "https://example.org/kg/def#status"
