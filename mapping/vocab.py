@@ -1,9 +1,12 @@
-"""Namespaces and IRI rules: the one place that says what our IRIs look like.
+"""Namespaces, the prefix table and IRI rules: the one place that says what our IRIs look like.
 
-The endpoint may import this module (to map request paths onto IRIs); nothing
-else of ``mapping``. IRIs are readable and stable: they are computed from the
-values a record states (structure name, department, title), never from the
-order of a build or the clock.
+Every IRI of ours is minted here (:class:`Iris`, :func:`part`) and read back
+here (:func:`part_kind`, :func:`part_of`, :func:`field_key`, :func:`hash_name`);
+the dumps, the server's answers and the queries of the code declare the
+prefixes of :data:`PREFIXES`. The endpoint and ``analysis/`` may import this
+module. IRIs are readable and stable: they are computed from the values a
+record states (structure name, department, title), never from the order of a
+build or the clock.
 """
 
 from __future__ import annotations
