@@ -26,21 +26,18 @@ from pathlib import Path
 import networkx as nx
 from networkx.algorithms import bipartite
 
-SENACS = "{base}def#"
-RESOLVED_QUERY = """PREFIX senacs: <{base}def#>
-PREFIX schema: <https://schema.org/>
-SELECT DISTINCT ?structure ?structureName ?partner ?partnerName WHERE {{
+from mapping.vocab import sparql_prologue
+
+# The two queries, after the PREFIX lines of vocab.PREFIXES under the release's base (fetch).
+RESOLVED_QUERY = """SELECT DISTINCT ?structure ?structureName ?partner ?partnerName WHERE {
   ?action schema:agent ?structure ; senacs:resolvedPartner ?partner .
   ?structure schema:name ?structureName . ?partner schema:name ?partnerName .
-}} ORDER BY ?structure ?partner"""
-CATEGORY_QUERY = """PREFIX senacs: <{base}def#>
-PREFIX schema: <https://schema.org/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT DISTINCT ?structure ?structureName ?partner ?partnerName WHERE {{
+} ORDER BY ?structure ?partner"""
+CATEGORY_QUERY = """SELECT DISTINCT ?structure ?structureName ?partner ?partnerName WHERE {
   ?action schema:agent ?structure ; senacs:partnerCategory ?partner .
   ?structure schema:name ?structureName .
   ?partner skos:prefLabel ?partnerName . FILTER(lang(?partnerName) = "fr")
-}} ORDER BY ?structure ?partner"""
+} ORDER BY ?structure ?partner"""
 
 Select = Callable[[str], list[dict[str, str]]]  # a SELECT query -> rows of {variable: value}
 
@@ -73,7 +70,8 @@ class Networks:
 
 
 def fetch(select: Select, base: str, categories: bool = False) -> Networks:
-    rows = select((CATEGORY_QUERY if categories else RESOLVED_QUERY).format(base=base))
+    prologue = sparql_prologue(base, ("senacs", "schema", "skos"))
+    rows = select(prologue + (CATEGORY_QUERY if categories else RESOLVED_QUERY))
     graph = nx.Graph()
     for row in rows:
         graph.add_node(row["structure"], label=row["structureName"], kind="structure",

@@ -12,13 +12,14 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from mapping.release import read_manifest
+from mapping.vocab import SCHEMA, SKOS, Iris
 
 
 def network_predicates(base: str) -> frozenset[str]:
     """The predicates of every triple ``network.fetch``'s queries read (N-Triples form)."""
-    return frozenset({"<https://schema.org/agent>", "<https://schema.org/name>",
-                      f"<{base}def#resolvedPartner>", f"<{base}def#partnerCategory>",
-                      "<http://www.w3.org/2004/02/skos/core#prefLabel>"})
+    senacs = Iris(base).DEF
+    return frozenset(f"<{iri}>" for iri in (SCHEMA.agent, SCHEMA.name, senacs.resolvedPartner,
+                                             senacs.partnerCategory, SKOS.prefLabel))
 
 
 def store_select(store: ox.Store):

@@ -16,17 +16,8 @@ from endpoint.config import load_config
 from endpoint.guard import GuardedStore
 from endpoint.state import server_state
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
-from mapping import release
+from mapping import release, vocab
 from mapping.vocab import DEFAULT_BASE
-
-PREFIXES = {
-    "senacs": "{base}def#", "concept": "{base}concept/", "schema": "https://schema.org/",
-    "dcterms": "http://purl.org/dc/terms/", "skos": "http://www.w3.org/2004/02/skos/core#",
-    "prov": "http://www.w3.org/ns/prov#", "org": "http://www.w3.org/ns/org#",
-    "igeo": "http://rdf.insee.fr/def/geo#", "xsd": "http://www.w3.org/2001/XMLSchema#",
-    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
-    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-}
 
 
 def _mb(value: object) -> int:
@@ -50,7 +41,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     except ValueError:
         raise ReleaseError(f"BASE {base!r} is not an absolute IRI") from None
     app.config["BASE"] = base
-    app.config["PREFIXES"] = {k: v.format(base=base) for k, v in PREFIXES.items()}
+    app.config["PREFIXES"] = vocab.prefixes(base)  # the Turtle and RDF/XML answers' prefixes
     if app.config["STORE"] == "remote":
         if not app.config["REMOTE_ENDPOINT"]:
             raise ReleaseError("STORE is 'remote' but REMOTE_ENDPOINT is not set")

@@ -18,7 +18,7 @@ from flask import current_app, g, render_template
 
 from endpoint.guard import iri_term
 from endpoint.state import server_state
-from mapping.vocab import field_key, part_kind
+from mapping.vocab import Iris, field_key, part_kind, sparql_prologue
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel", "https://schema.org/name",
@@ -54,6 +54,11 @@ class Node:
         return found[0] if found else None
 
 
+def site_iris() -> Iris:
+    """Our IRI rules under the configured base (never one taken from the request)."""
+    return Iris(current_app.config["BASE"])
+
+
 def _select(query: str) -> list[dict]:
     """The rows of a page's query (IRIs in its text come through guard.iri_term)."""
     # the background warm-up (sparql.warm) may take longer than a visitor's query
@@ -83,7 +88,7 @@ def labels_of(iris: set[str]) -> dict[str, dict[str, str]]:
     # a FILTER on ?p, not a second VALUES: Oxigraph then walks each IRI's own statements
     # (0.7 ms) instead of joining two value tables against every statement (70 ms at 10k)
     rows = _select(f"""SELECT ?x ?label WHERE {{ VALUES ?x {{ {values} }}
-        {{ ?x ?p ?label }} UNION {{ GRAPH <{current_app.config['BASE']}def> {{ ?x ?p ?label }} }}
+        {{ ?x ?p ?label }} UNION {{ GRAPH <{site_iris().ontology}> {{ ?x ?p ?label }} }}
         FILTER(?p IN ({props})) }}""")
     found: dict[str, dict[str, str]] = defaultdict(dict)
     for iri, (fr, en) in KNOWN_LABELS.items():
@@ -114,9 +119,8 @@ def href(iri: str) -> str | None:
 
 
 def _form_fields() -> list[dict]:
-    rows = _select(f"""PREFIX senacs: <{current_app.config['BASE']}def#>
-        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-        SELECT ?f ?pos ?prop ?fr ?en WHERE {{ GRAPH <{current_app.config['BASE']}def> {{
+    prologue = sparql_prologue(current_app.config["BASE"], ("senacs", "rdfs"))
+    rows = _select(prologue + f"""SELECT ?f ?pos ?prop ?fr ?en WHERE {{ GRAPH <{site_iris().ontology}> {{
           ?f a senacs:FormField ; senacs:position ?pos ; senacs:valueProperty ?prop ;
              rdfs:label ?fr , ?en . FILTER(lang(?fr) = "fr" && lang(?en) = "en") }} }}
         ORDER BY ?pos""")
@@ -245,7 +249,7 @@ def _listing(query: str) -> tuple[list[dict], dict | None]:
 
 
 def home_page() -> str:
-    senacs = current_app.config["BASE"] + "def#"
+    senacs = str(site_iris().DEF)
     counts = {}
     for label, cls in (("actions", senacs + "Action"), ("structures", senacs + "Structure"),
                        ("organismes", "http://www.w3.org/ns/org#FormalOrganization"),

@@ -81,7 +81,7 @@ def resource(root: str, rest: str) -> Response:
         return not_found(iri)
     if media == "text/html":
         node = pages.load(iri, data)
-        senacs = current_app.config["BASE"] + "def#"
+        senacs = str(pages.site_iris().DEF)
         body = (pages.action_page(node, senacs) if root == "action"
                 else pages.generic_page(node, root, senacs)).encode("utf-8")
         content_type = "text/html; charset=utf-8"

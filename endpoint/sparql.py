@@ -31,6 +31,7 @@ from endpoint.store import (
     QueryRefused,
     QueryTimeout,
 )
+from mapping import vocab
 
 bp = Blueprint("sparql", __name__)
 
@@ -284,18 +285,11 @@ SELECT ?example ?label ?query WHERE {
   UNION { ?example sh:construct ?query }
   FILTER(lang(?label) = "fr")
 } ORDER BY ?label"""
-DEFAULT_QUERY = """PREFIX senacs: <{base}def#>
-PREFIX schema: <https://schema.org/>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX org: <http://www.w3.org/ns/org#>
-PREFIX igeo: <http://rdf.insee.fr/def/geo#>
-PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
-
-SELECT ?action ?title WHERE {{
+# The query page's first query, after the PREFIX lines of every name in vocab.PREFIXES.
+DEFAULT_QUERY = """
+SELECT ?action ?title WHERE {
   ?action a senacs:Action ; dcterms:title ?title .
-}} ORDER BY ?title LIMIT 20
+} ORDER BY ?title LIMIT 20
 """
 
 
@@ -305,7 +299,7 @@ def load_examples(path) -> list[dict[str, str]]:
         return []
     store = ox.Store()
     store.load(path=str(path), format=ox.RdfFormat.TURTLE)
-    return [{"id": row["example"].value.rsplit("#", 1)[-1], "label": row["label"].value,
+    return [{"id": vocab.hash_name(row["example"].value), "label": row["label"].value,
              "query": row["query"].value} for row in store.query(EXAMPLE_QUERY)]
 
 
@@ -318,7 +312,7 @@ def query_page(initial: str) -> Response:
     body = render_template(
         # the public IRI from configuration, never from the Host header any client writes
         "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
-        initial=initial or DEFAULT_QUERY.format(base=current_app.config["BASE"]),
+        initial=initial or vocab.sparql_prologue(current_app.config["BASE"]) + DEFAULT_QUERY,
         examples_json=_json_ld({ex["id"]: ex for ex in examples}))
     response = Response(body, content_type="text/html; charset=utf-8")
     response.headers["Vary"] = "Accept"

@@ -32,7 +32,7 @@ from mapping.mapper import Mapper, vocabulary_graph
 from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
 from mapping.shacl import PyshaclValidator, Result, Validator, messages_of, report_turtle, summarize
-from mapping.vocab import DEFAULT_BASE, Iris, rebase
+from mapping.vocab import DEFAULT_BASE, Iris, hash_name, part_of, rebase
 
 SHAPES_FILE = "senacs.shapes.ttl"
 ONTOLOGY_FILES = ("senacs.ttl", "form.ttl", "schemes.ttl")
@@ -125,7 +125,9 @@ class _Locator:
                 self.where.setdefault(o, where)
 
     def __call__(self, focus: str) -> str | None:
-        return self.where.get(focus) or self.where.get(focus.split("#", 1)[0] + ">")
+        """``focus`` in N-Triples form; a part (``<{action}#amount-1>``) is located by its action."""
+        owner = part_of(focus[1:-1]) if focus.startswith("<") else None
+        return self.where.get(focus) or (self.where.get(nt.iri(owner)) if owner else None)
 
 
 def _progress(config: BuildConfig):
@@ -364,7 +366,7 @@ def _build_report(config, mapper, records, files, problems, predicates, results,
     d = str(iris.DEF)
     by_shape: dict[str, dict[str, int]] = {}
     for r in results:
-        entry = by_shape.setdefault(r.shape.rsplit("#", 1)[-1], {"violations": 0, "warnings": 0})
+        entry = by_shape.setdefault(hash_name(r.shape), {"violations": 0, "warnings": 0})
         entry["violations" if r.is_violation else "warnings"] += 1
     return {
         "records": records,

@@ -1,5 +1,6 @@
 """The SKOS concept schemes of the controlled fields, as the mapping uses them.
 
+Which field takes which scheme is the form's table (``mapping/labels.py``).
 Known values come from ``ontology/schemes.ttl``. A value met in no scheme is
 never dropped: it gets a concept in its scheme, marked ``senacs:isNewValue``,
 and is counted here so the build report can list it.
@@ -14,20 +15,14 @@ from typing import NamedTuple
 from rdflib import Graph
 
 from mapping import ntriples as nt
+from mapping.labels import CONCEPT_FIELDS
 from mapping.paths import ONTOLOGY_DIR
 from mapping.vocab import RDF, SKOS, Iris, rebase, slug
 
-# The scheme of each controlled field of the form.
-SCHEME_OF_FIELD = {
-    "status": "status",
-    "dimension": "dimension",
-    "keywords": "keyword",
-    "initiators": "initiator",
-    "territory": "territory-scale",
-    "public": "public",
-    "partners": "partner-category",
-}
-PERSON_KINDS = "person-kind"
+# The scheme of each controlled field of the form, from the form's table.
+SCHEME_OF_FIELD: dict[str, str] = {spec.key: spec.scheme for spec in CONCEPT_FIELDS
+                                   if spec.scheme is not None}
+PERSON_KINDS = "person-kind"  # the scheme of headcounts' kinds of people (not a form field)
 
 
 class Concept(NamedTuple):

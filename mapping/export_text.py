@@ -13,9 +13,8 @@ from collections.abc import Iterator
 from rdflib import Graph, URIRef
 
 from mapping.form import FormValues, render
-from mapping.labels import FIELDS
-from mapping.mapper import CONCEPT_PROPERTIES, OPTIONAL_FIELDS, TEXT_PROPERTIES
-from mapping.vocab import DCTERMS, IGEO, PROV, RDF, SCHEMA, SKOS, Iris
+from mapping.labels import CONCEPT_FIELDS, FIELDS, OPTIONAL_FIELDS, TEXT_FIELDS
+from mapping.vocab import DCTERMS, IGEO, PROV, RDF, SCHEMA, SKOS, Iris, expand
 
 
 class GraphReader:
@@ -25,6 +24,8 @@ class GraphReader:
         self.g = graph
         self.iris = iris
         self.D = iris.DEF
+        # The property of each form field's value, as the form's table (mapping/labels.py) says.
+        self.prop = {spec.key: URIRef(expand(spec.prop, iris.base)) for spec in FIELDS}
         self._labels: dict[URIRef, tuple[bool, int, str]] = {}
 
     def source_files(self) -> list[URIRef]:
@@ -56,10 +57,10 @@ class GraphReader:
         title = g.value(action, DCTERMS.title)
         values = FormValues(str(title) if title is not None else "")
         empty = set(g.objects(action, D.hasEmptyField))
-        texts = {key: g.value(action, D[prop]) for key, prop in TEXT_PROPERTIES.items()}
-        concepts = {key: sorted(g.objects(action, D[prop]), key=self._concept_key)
-                    for key, prop in CONCEPT_PROPERTIES.items()}
-        media = sorted(g.objects(action, SCHEMA.associatedMedia),
+        texts = {s.key: g.value(action, self.prop[s.key]) for s in TEXT_FIELDS}
+        concepts = {s.key: sorted(g.objects(action, self.prop[s.key]), key=self._concept_key)
+                    for s in CONCEPT_FIELDS}
+        media = sorted(g.objects(action, self.prop["files"]),
                        key=lambda m: int(g.value(m, D.position)))
         for spec in FIELDS:
             key = spec.key
@@ -72,18 +73,18 @@ class GraphReader:
                 values.fields[key] = self._structure_line(action)
             elif key == "files":
                 values.fields[key] = [str(g.value(m, SCHEMA.name)) for m in media]
-            elif key in TEXT_PROPERTIES:
+            elif spec.kind == "text":
                 values.fields[key] = str(texts[key]) if texts[key] is not None else ""
-            else:
-                source = "territory" if key == "territory_repeat" else key
-                values.fields[key] = [self._concept_key(c)[2] for c in concepts[source]]
+            else:  # a controlled field, or the repeat of one
+                values.fields[key] = [self._concept_key(c)[2]
+                                      for c in concepts[spec.repeat_of or key]]
         return values
 
     def _structure_line(self, action: URIRef) -> list[str]:
         name = self.g.value(action, self.D.organiserName)
         if name is None:
             return []
-        structure = self.g.value(action, SCHEMA.agent)
+        structure = self.g.value(action, self.prop["structure"])
         dept = self.g.value(structure, self.D.department)
         if dept is None:
             return [str(name)]

@@ -10,6 +10,9 @@ Losslessness: the graph holds the record's :class:`~mapping.form.FormValues`
 its source lines. If the form's rendering of those values is not exactly the
 record's text (a malformed record, list values out of the form's order…),
 the record's text is also kept verbatim in ``senacs:sourceText``.
+
+Which property each field's value is written with, and which concept scheme a
+controlled field's values belong to, is the form's table (``mapping/labels.py``).
 """
 
 from __future__ import annotations
@@ -22,30 +25,22 @@ from rdflib import Graph
 
 from mapping import extract, vocab
 from mapping import ntriples as nt
-from mapping.concepts import PERSON_KINDS, SCHEME_OF_FIELD, Concept, Schemes, load_ontology_text
+from mapping.concepts import PERSON_KINDS, Concept, Schemes, load_ontology_text
 from mapping.form import FormValues, render, values_of
-from mapping.labels import FIELD_BY_KEY, FIELDS
+from mapping.labels import (
+    CONCEPT_FIELDS,
+    FIELD_BY_KEY,
+    FIELDS,
+    OPTIONAL_FIELDS,
+    REPEATED_FIELDS,
+    TEXT_FIELDS,
+)
 from mapping.ntriples import RDF_TYPE, Triple
 from mapping.reader import ExportFile
 from mapping.record import Record
 from mapping.reference import Department, Reference
 from mapping.vocab import DCTERMS, IGEO, ORG, PROV, SCHEMA, SKOS, WD, Iris, slug
 
-# Free-text fields and the property each is written with.
-TEXT_PROPERTIES = {
-    "end_reason": "endReason", "summary": "summary", "precision": "initiativeNote",
-    "experience": "experience", "description": "generalDescription",
-    "resources": "resourcesText", "people": "peopleText",
-    "result_territory": "resultForTerritory", "result_centre": "resultForCentre",
-    "result_residents": "resultForResidents", "limits": "limits", "perspectives": "perspectives",
-}
-# Controlled fields and their property (the territory is shown twice, with one value).
-CONCEPT_PROPERTIES = {
-    "status": "status", "dimension": "dimension", "keywords": "keyword",
-    "initiators": "initiator", "territory": "territoryScale", "public": "audience",
-    "partners": "partnerCategory",
-}
-OPTIONAL_FIELDS = ("files", "end_reason", "precision")
 # Where a start date is looked for, in this order.
 DATE_FIELDS = ("summary", "experience", "description", "end_reason", "result_territory",
                "result_centre", "result_residents", "limits", "perspectives", "people",
@@ -68,18 +63,19 @@ class Terms:
     """Every IRI the mapping writes, formatted once as an N-Triples term."""
 
     def __init__(self, iris: Iris) -> None:
-        d = str(iris.DEF)
         for name in ("Action", "Structure", "SourceFile", "Headcount", "DateMention",
                      "organiserName", "hasEmptyField", "sourceText", "resolvedPartner",
                      "organisationKind", "department", "commune", "siren", "budgetLine",
                      "budgetTotal", "isTotal", "totalMethod", "extractedFrom", "sourceLine",
                      "sourceSnippet", "headcount", "personKind", "startDate", "startMention",
                      "date", "firstLine", "lastLine", "position", "preamble", "endsWithNewline",
-                     "recordCount", *TEXT_PROPERTIES.values(), *CONCEPT_PROPERTIES.values()):
-            setattr(self, name, f"<{d}{name}>")
+                     "recordCount"):
+            setattr(self, name, nt.iri(iris.DEF[name]))
+        # The property of each form field's value, as the form's table (mapping/labels.py) says.
+        self.prop = {spec.key: nt.iri(vocab.expand(spec.prop, iris.base)) for spec in FIELDS}
+        self.agent, self.media = self.prop["structure"], self.prop["files"]
         self.title, self.source_title = nt.iri(DCTERMS.title), nt.iri(DCTERMS.title)
-        self.agent, self.name = nt.iri(SCHEMA.agent), nt.iri(SCHEMA.name)
-        self.actionStatus, self.media = nt.iri(SCHEMA.actionStatus), nt.iri(SCHEMA.associatedMedia)
+        self.name, self.actionStatus = nt.iri(SCHEMA.name), nt.iri(SCHEMA.actionStatus)
         self.MediaObject, self.MonetaryAmount = nt.iri(SCHEMA.MediaObject), nt.iri(SCHEMA.MonetaryAmount)
         self.value, self.currency = nt.iri(SCHEMA.value), nt.iri(SCHEMA.currency)
         self.minValue, self.maxValue = nt.iri(SCHEMA.minValue), nt.iri(SCHEMA.maxValue)
@@ -106,19 +102,19 @@ class ActionNamer:
 
     def __init__(self, iris: Iris) -> None:
         self.iris = iris
-        self._taken: set[str] = set()
+        self._taken: set[tuple[str, str]] = set()
 
     def __call__(self, record: Record, structure_slug: str) -> str:
         title = slug(record.title) if record.title.strip() else "sans-titre"
-        key = f"{structure_slug}/{title}"
-        if key in self._taken:
+        if (structure_slug, title) in self._taken:
             digest = hashlib.sha1(record.render().encode("utf-8")).hexdigest()[:8]
-            base, key, n = f"{key}-{digest}", f"{key}-{digest}", 1
-            while key in self._taken:
+            title = first = f"{title}-{digest}"
+            n = 1
+            while (structure_slug, title) in self._taken:
                 n += 1
-                key = f"{base}-{n}"
-        self._taken.add(key)
-        return f"{self.iris.base}action/{key}"
+                title = f"{first}-{n}"
+        self._taken.add((structure_slug, title))
+        return str(self.iris.action(structure_slug, title))
 
 
 class Mapper:
@@ -135,7 +131,7 @@ class Mapper:
     # -- files ---------------------------------------------------------------------------
 
     def source_iri(self, path: str) -> str:
-        return nt.iri(f"{self.iris.base}source/{nt.safe_segment(Path(path).name)}")
+        return nt.iri(self.iris.source(Path(path).name))
 
     def file_triples(self, export: ExportFile, records: int) -> list[Triple]:
         """What the graph says of a source file once it has been read."""
@@ -175,21 +171,21 @@ class Mapper:
         dept = self.reference.department(record.department)
         if record.structure_name is not None:
             self._structure(record, action, dept, out)
-        for key, prop in TEXT_PROPERTIES.items():
-            text = values.fields.get(key)
+        for spec in TEXT_FIELDS:
+            text = values.fields.get(spec.key)
             if text:
-                add((action, getattr(t, prop), nt.fr(text)))
+                add((action, t.prop[spec.key], nt.fr(text)))
         # What the graph will give back: required fields are always shown.
         canonical = FormValues(values.title, dict(values.fields))
         for spec in FIELDS:
             if spec.required and spec.key not in canonical.fields:
                 canonical.fields[spec.key] = "" if spec.kind == "text" else []
-        for key, prop in CONCEPT_PROPERTIES.items():
+        for spec in CONCEPT_FIELDS:
+            key, scheme = spec.key, spec.scheme
             items = values.fields.get(key)
-            if not items:
+            if not items or scheme is None:
                 continue
-            scheme = SCHEME_OF_FIELD[key]
-            predicate = getattr(t, prop)
+            predicate = t.prop[key]
             concepts = [self.schemes.concept(scheme, item) for item in items]
             for concept in concepts:
                 add((action, predicate, nt.iri(concept.iri)))
@@ -198,8 +194,9 @@ class Mapper:
             canonical.fields[key] = [c.label for c in _form_order(concepts)]
             if key == "status" and items[0] in STATUS_SCHEMA:
                 add((action, t.actionStatus, STATUS_SCHEMA[items[0]]))
-        # The graph holds the territory once; its repeat prints the same value.
-        canonical.fields["territory_repeat"] = canonical.fields.get("territory", [])
+        # The graph holds a field the form shows twice (the territory) once: its repeat prints it.
+        for spec in REPEATED_FIELDS:
+            canonical.fields[spec.key] = canonical.fields.get(spec.repeat_of or "", [])
         for k, name in enumerate(values.fields.get("files") or ()):
             media = nt.iri(vocab.part(action_iri, "file", k + 1))
             out += [(action, t.media, media), (media, RDF_TYPE, t.MediaObject),
@@ -223,7 +220,7 @@ class Mapper:
     def _structure(self, record: Record, action: str, dept: Department | None,
                    out: list[Triple]) -> None:
         t, name = self.t, record.structure_name
-        structure = nt.iri(f"{self.iris.base}structure/{self.structure_slug(record)}")
+        structure = nt.iri(self.iris.structure(self.structure_slug(record)))
         out += [(action, t.agent, structure), (action, t.organiserName, nt.text(name)),
                 (structure, RDF_TYPE, t.Structure), (structure, t.name, nt.text(name))]
         if record.department is None:
@@ -241,10 +238,10 @@ class Mapper:
                 out.append((place, t.department, self._department_iri(dept.code)))
 
     def _department_iri(self, code_or_slug: str) -> str:
-        return nt.iri(f"{self.iris.base}place/departement/{code_or_slug}")
+        return nt.iri(self.iris.department(code_or_slug))
 
     def _commune_place(self, insee: str) -> str:
-        return nt.iri(f"{self.iris.base}place/commune/{insee}")
+        return nt.iri(self.iris.commune(insee))
 
     def _department_place(self, written: str, dept: Department | None,
                           out: list[Triple]) -> str:
@@ -270,7 +267,7 @@ class Mapper:
             if category in DEPARTMENT_BODIES:
                 kind, pattern = DEPARTMENT_BODIES[category]
                 body = self.reference.bodies.get((kind, dept.code))
-                org = nt.iri(f"{self.iris.base}organisation/{kind}-{dept.code.lower()}")
+                org = nt.iri(self.iris.organisation(f"{kind}-{dept.code.lower()}"))
                 name = body.name if body else pattern.format(of=dept.of_name)
                 out += [(action, t.resolvedPartner, org), (org, RDF_TYPE, t.FormalOrganization),
                         (org, RDF_TYPE, t.Organization if kind == "caf"
@@ -284,7 +281,7 @@ class Mapper:
             elif category == "Commune" and record.structure_name:
                 for commune in self.reference.structure_communes(record.structure_name,
                                                                  record.department):
-                    org = nt.iri(f"{self.iris.base}organisation/commune-{commune.insee}")
+                    org = nt.iri(self.iris.organisation(f"commune-{commune.insee}"))
                     out += [(action, t.resolvedPartner, org),
                             (org, RDF_TYPE, t.FormalOrganization),
                             (org, RDF_TYPE, t.GovernmentOrganization),
@@ -399,5 +396,6 @@ def graph_of(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> Gra
     return to_graph(map_exports(exports, mapper), vocabulary_graph(mapper.iris))
 
 
-assert set(TEXT_PROPERTIES) | set(CONCEPT_PROPERTIES) | {"structure", "files", "territory_repeat"} \
-    == set(FIELD_BY_KEY), "every field of the form has a place in the graph"
+assert {s.key for s in (*TEXT_FIELDS, *CONCEPT_FIELDS, *REPEATED_FIELDS)} | {"structure", "files"} \
+    == set(FIELD_BY_KEY), "every field of the form has a place in the graph (structure and " \
+    "files are written by Mapper._structure and Mapper.triples)"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from urllib.parse import quote
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
@@ -40,11 +39,6 @@ def escape(text: str) -> str:
 
 def iri(value: str) -> str:
     return f"<{value}>"
-
-
-def safe_segment(text: str) -> str:
-    """A path segment usable inside an IRI (spaces and reserved characters percent-encoded)."""
-    return quote(text, safe="-._~!$&'()*+,;=:@")
 
 
 def text(value: str) -> str:

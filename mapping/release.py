@@ -29,7 +29,7 @@ from typing import TextIO
 
 import pyoxigraph as ox
 
-from mapping import lifetime
+from mapping import lifetime, vocab
 
 DUMP = "dataset.nt"
 DUMP_GZ = "dataset.nt.gz"
@@ -46,14 +46,7 @@ ONTOLOGY_DOC_LANGUAGES = ("fr", "en")
 def ontology_doc_page(lang: str) -> str:
     return f"ontology/index.{lang}.html"
 
-PREFIXES = {
-    "senacs": "{base}def#", "concept": "{base}concept/", "action": "{base}action/",
-    "structure": "{base}structure/", "organisation": "{base}organisation/",
-    "schema": "https://schema.org/", "dcterms": "http://purl.org/dc/terms/",
-    "skos": "http://www.w3.org/2004/02/skos/core#", "prov": "http://www.w3.org/ns/prov#",
-    "org": "http://www.w3.org/ns/org#", "igeo": "http://rdf.insee.fr/def/geo#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
-}
+
 CHUNK_LINES = 1_000_000  # lines sorted in memory at a time (about 200 MB)
 # The build's worker processes are forked by its main thread, whatever the platform's default:
 # each one is then a child of the build itself and dies with it (mapping.lifetime).
@@ -151,18 +144,14 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
 
 def write_turtle(ntriples: str, path: Path, base: str) -> None:
     """Small metadata graphs (catalog, VoID) as readable Turtle."""
-    prefixes = {k: v.format(base=base) for k, v in PREFIXES.items()}
-    prefixes.update({"dcat": "http://www.w3.org/ns/dcat#", "void": "http://rdfs.org/ns/void#",
-                     "foaf": "http://xmlns.com/foaf/0.1/", "spdx": "http://spdx.org/rdf/terms#",
-                     "vcard": "http://www.w3.org/2006/vcard/ns#"})
     triples = ox.parse(ntriples.encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
-    ox.serialize(triples, str(path), ox.RdfFormat.TURTLE, prefixes=prefixes)
+    ox.serialize(triples, str(path), ox.RdfFormat.TURTLE,
+                 prefixes=vocab.prefixes(base, metadata=True))
 
 
 def _convert(source: Path, target: Path, fmt: str, base: str) -> None:
-    prefixes = {k: v.format(base=base) for k, v in PREFIXES.items()}
     triples = ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES)
-    ox.serialize(triples, str(target), getattr(ox.RdfFormat, fmt), prefixes=prefixes)
+    ox.serialize(triples, str(target), getattr(ox.RdfFormat, fmt), prefixes=vocab.prefixes(base))
 
 
 def file_digest(path: Path) -> tuple[str, int]:

@@ -22,6 +22,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH, XSD
 
+from mapping.vocab import hash_name, part_of
+
 SUPPORTED = {SH["class"], SH.datatype, SH.nodeKind, SH.minCount, SH.maxCount, SH["in"],
              SH.languageIn, SH.pattern, SH.flags, SH.minLength, SH.minInclusive,
              SH.lessThanOrEquals}
@@ -310,7 +312,7 @@ def summarize(results: list[Result], messages: dict[str, list[tuple[str, str]]],
         severity = "Violation" if group[0].is_violation else "Warning"
         message = next((t for t, lang in messages.get(shape, []) if lang == "en"), "")
         lines.append("")
-        lines.append(f"{shape.rsplit('#', 1)[-1]} ({severity}, {len(group)}): {message}")
+        lines.append(f"{hash_name(shape)} ({severity}, {len(group)}): {message}")
         for r in group[:per_shape]:
             where = locate(r.focus)
             value = f" value {r.value}" if r.value is not None else ""
@@ -327,8 +329,8 @@ def store_locator(store: ox.Store, base: str):
     def locate(focus: str) -> str | None:
         if not focus.startswith("<"):
             return None
-        action = focus.split("#", 1)[0] + ">" if "#" in focus and f"{base}action/" in focus \
-            else focus
+        owner = part_of(focus[1:-1])  # a part of an action (…#amount-1) is found by its action
+        action = f"<{owner}>" if owner else focus
         query = f"""
             SELECT ?file ?line WHERE {{
               {{ BIND({action} AS ?a) }} UNION {{ ?a ?p {focus} }}

@@ -1,18 +1,22 @@
-"""Namespaces and IRI rules: the one place that says what our IRIs look like.
+"""Namespaces, the prefix table and IRI rules: the one place that says what our IRIs look like.
 
-The endpoint may import this module (to map request paths onto IRIs); nothing
-else of ``mapping``. IRIs are readable and stable: they are computed from the
-values a record states (structure name, department, title), never from the
-order of a build or the clock.
+Every IRI of ours is minted here (:class:`Iris`, :func:`part`) and read back
+here (:func:`part_kind`, :func:`part_of`, :func:`field_key`, :func:`hash_name`);
+the dumps, the server's answers and the queries of the code declare the
+prefixes of :data:`PREFIXES`. The endpoint and ``analysis/`` may import this
+module. IRIs are readable and stable: they are computed from the values a
+record states (structure name, department, title), never from the order of a
+build or the clock.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import quote
 
 from rdflib import Namespace, URIRef
-from rdflib.namespace import DCAT, DCTERMS, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
+from rdflib.namespace import DCAT, DCTERMS, FOAF, OWL, PROV, RDF, RDFS, SKOS, VOID, XSD
 
 DEFAULT_BASE = "https://w3id.org/senacs-kg/"
 
@@ -24,13 +28,31 @@ WD = Namespace("http://www.wikidata.org/entity/")
 
 __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
            "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE", "PART_KINDS",
-           "part", "part_kind", "field_key"]
+           "part", "part_kind", "field_key", "PREFIXES", "METADATA_PREFIXES", "prefixes",
+           "sparql_prologue", "expand", "part_of", "hash_name"]
+
+# The one prefix table. The release's Turtle dumps, the server's Turtle and RDF/XML answers and
+# the query page's default query all use these names; ``{base}`` is the configured base.
+PREFIXES: dict[str, str] = {
+    "senacs": "{base}def#", "concept": "{base}concept/", "action": "{base}action/",
+    "structure": "{base}structure/", "organisation": "{base}organisation/",
+    "schema": str(SCHEMA), "dcterms": str(DCTERMS), "skos": str(SKOS), "prov": str(PROV),
+    "org": str(ORG), "igeo": str(IGEO), "xsd": str(XSD), "rdf": str(RDF), "rdfs": str(RDFS),
+}
+# Added for the release's own descriptions (the DCAT catalog, the VoID description) only:
+# declared in every data dump, they would be noise.
+METADATA_PREFIXES: dict[str, str] = {
+    "dcat": str(DCAT), "void": str(VOID), "foaf": str(FOAF),
+    "spdx": "http://spdx.org/rdf/terms#", "vcard": "http://www.w3.org/2006/vcard/ns#",
+}
 
 # The parts of an action that have hash IRIs of their own ({action}#amount-2, {action}#source):
 # attached files, extracted amounts, the budget, headcounts, the start date, the provenance.
 PART_KINDS = ("file", "amount", "budget", "headcount", "start", "source")
 FIELD_PREFIX = "field-"  # {base}def#field-{key}: a field of the SENACS form
 
+# What a path segment may hold as it is (RFC 3986 pchar); the rest is percent-encoded.
+_SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 SLUG_MAX = 60
 
@@ -47,6 +69,27 @@ def slug(text: str, max_len: int = SLUG_MAX) -> str:
         cut = words.rfind("-", 0, max_len + 1)
         words = words[:cut if cut > max_len // 2 else max_len].strip("-")
     return words or "sans-nom"
+
+
+def prefixes(base: str = DEFAULT_BASE, metadata: bool = False) -> dict[str, str]:
+    """The prefix table under ``base`` (name → namespace IRI), the metadata names too if asked."""
+    table = {name: ns.format(base=base) for name, ns in PREFIXES.items()}
+    return {**table, **METADATA_PREFIXES} if metadata else table
+
+
+def sparql_prologue(base: str = DEFAULT_BASE, names: tuple[str, ...] | None = None) -> str:
+    """``PREFIX`` lines for a SPARQL query: the given names of the table, or all of them."""
+    table = prefixes(base)
+    return "".join(f"PREFIX {name}: <{table[name]}>\n" for name in names or table)
+
+
+def expand(name: str, base: str = DEFAULT_BASE) -> str:
+    """The IRI a prefixed name of the table stands for: ``senacs:status`` is ``{base}def#status``."""
+    prefix, sep, local = name.partition(":")
+    table = prefixes(base)
+    if not sep or prefix not in table:
+        raise ValueError(f"{name!r} is not a prefixed name of vocab.PREFIXES")
+    return table[prefix] + local
 
 
 def rebase(text: str, base: str) -> str:
@@ -90,7 +133,8 @@ class Iris:
         return self._iri("place", "departement", code_or_slug)
 
     def source(self, file_name: str) -> URIRef:
-        return self._iri("source", file_name)
+        """A source file, by its name: spaces and reserved characters percent-encoded."""
+        return self._iri("source", quote(file_name, safe=_SEGMENT_SAFE))
 
     def field(self, key: str) -> URIRef:
         """A field of the SENACS form (an individual of the ontology)."""
@@ -120,3 +164,14 @@ def field_key(iri: str) -> str | None:
     """The form field an IRI of ``Iris.field`` names (``territory-repeat``), None if none."""
     _, sep, fragment = iri.rpartition("#")
     return fragment[len(FIELD_PREFIX):] if sep and fragment.startswith(FIELD_PREFIX) else None
+
+
+def part_of(iri: str) -> str | None:
+    """The resource a part's hash IRI belongs to (``{a}`` for ``{a}#amount-2``), None if none."""
+    return iri.rpartition("#")[0] if part_kind(iri) else None
+
+
+def hash_name(iri: str) -> str:
+    """The name after ``#`` in one of our hash IRIs: a shape (``{base}shapes#ActionShape``), an
+    example query (``{base}.well-known/sparql-examples#actions-per-keyword``); the IRI if none."""
+    return iri.rpartition("#")[2]

@@ -428,3 +428,28 @@ def test_path_traversal_under_dumps_is_refused(server, path):
     response = requests.get(root + path, timeout=10)
     assert response.status_code in (404, 400)
     assert "root:" not in response.text
+
+
+def test_answers_and_the_query_page_use_the_one_prefix_table(server):
+    """The Turtle answers declare vocab.PREFIXES, whose names (action:, structure:…) give local
+    names with escaped ``/`` and ``#`` that both parsers read; the query page's first query
+    declares the same names and runs as it stands."""
+    from html import unescape
+
+    from rdflib import Graph
+
+    from mapping import vocab
+
+    root, base = server[:-len("/sparql")], "https://w3id.org/senacs-kg/"
+    turtle = requests.get(root + ACTION_PATH + ".ttl", timeout=10).text
+    assert {line for line in turtle.splitlines() if line.startswith("@prefix")} == {
+        f"@prefix {name}: <{iri}> ." for name, iri in vocab.prefixes(base).items()}
+    assert "action:sous-les-tilleuls-31\\/" in turtle  # the table's action: name is used
+    parsed = Graph().parse(data=turtle, format="turtle")
+    assert len(parsed) == len(list(ox.parse(turtle.encode(), format=ox.RdfFormat.TURTLE))) > 20
+    page = requests.get(server, headers={"Accept": "text/html"}, timeout=10)
+    initial = unescape(page.text.split('aria-label="requête SPARQL">', 1)[1].split("</textarea>")[0])
+    assert initial.startswith(vocab.sparql_prologue(base))
+    rows = requests.post(server, data={"query": initial}, timeout=10,
+                         headers={"Accept": "application/sparql-results+json"}).json()
+    assert len(rows["results"]["bindings"]) == 20

@@ -8,7 +8,6 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 
 from mapping.concepts import SCHEME_OF_FIELD, Schemes, load_ontology_text
-from mapping.labels import FIELDS
 from mapping.mapper import Mapper, graph_of
 from mapping.reader import ExportFile
 from mapping.vocab import DEFAULT_BASE, OWL, RDF, RDFS, SKOS, Iris
@@ -58,14 +57,6 @@ def test_every_term_the_mapping_emits_is_declared(ontology, seed_graph):
     assert ours - declared == set()
 
 
-def test_form_fields_match_the_reader_table(ontology):
-    iris = Iris()
-    for position, spec in enumerate(FIELDS):
-        field = iris.field(spec.key)
-        assert ontology.value(field, iris.DEF.label) == Literal(spec.label)
-        assert ontology.value(field, iris.DEF.position).toPython() == position
-
-
 def test_schemes_cover_the_seed_and_site_values(seed_records):
     mapper = Mapper()
     for record in seed_records:
@@ -90,14 +81,3 @@ def test_a_configured_base_moves_every_iri():
     schemes = Schemes(iris)
     assert str(schemes.concept("status", "En cours").iri) == "https://example.org/kg/concept/status/en-cours"
 
-
-def test_form_fields_name_the_property_of_their_value(ontology):
-    from mapping.mapper import CONCEPT_PROPERTIES, TEXT_PROPERTIES
-
-    iris = Iris()
-    expected = {**{k: iris.DEF[v] for k, v in {**TEXT_PROPERTIES, **CONCEPT_PROPERTIES,
-                                               "territory_repeat": "territoryScale"}.items()},
-                "structure": URIRef("https://schema.org/agent"),
-                "files": URIRef("https://schema.org/associatedMedia")}
-    for spec in FIELDS:
-        assert ontology.value(iris.field(spec.key), iris.DEF.valueProperty) == expected[spec.key]
