@@ -25,13 +25,12 @@ from pathlib import Path
 from rdflib import Graph
 
 from analysis.sources import network_predicates
-from mapping import lifetime, metadata, ontology_doc, release
+from mapping import lifetime, metadata, ontology_doc, release, shacl
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
 from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
-from mapping.shacl import PyshaclValidator, Result, Validator, messages_of, report_turtle, summarize
 from mapping.vocab import DEFAULT_BASE, Iris, rebase
 
 SHAPES_FILE = "senacs.shapes.ttl"
@@ -84,25 +83,21 @@ def vocabulary_lines(iris: Iris) -> list[str]:
     return sorted(f"{t} .\n" for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES))
 
 
-def make_validator(engine: str, shapes: str, vocabulary: list[str]):
-    graph = Graph().parse(data=shapes, format="turtle")
-    cls = PyshaclValidator if engine == "pyshacl" else Validator
-    return cls(graph, vocabulary)
-
-
-_worker_validator = None
+_worker_engine: shacl.Engine | None = None
 
 
 def _init_worker(parent: int, engine: str, shapes: str, vocabulary: list[str]) -> None:
-    """A validation worker: ends with the build (even ``kill -9``), then loads the shapes."""
-    global _worker_validator
+    """A validation worker: ends with the build (even ``kill -9``), then compiles the shapes
+    once for all its batches."""
+    global _worker_engine
     lifetime.die_with_parent(parent)
-    _worker_validator = make_validator(engine, shapes, vocabulary)
+    _worker_engine = shacl.make_engine(Graph().parse(data=shapes, format="turtle"), vocabulary,
+                                       engine)
 
 
-def _validate_batch(data: bytes, context: bytes) -> list[Result]:
+def _validate_batch(data: bytes, context: bytes) -> list[shacl.Result]:
     """Validate a batch; nodes that are only context (typed, described elsewhere) are skipped."""
-    results = _worker_validator.validate_ntriples(context + data)
+    results = list(shacl.validate(context + data, _worker_engine).results)
     if not context:
         return results
     skipped = {line.split(b" ", 1)[0].decode("utf-8") for line in context.splitlines()}
@@ -165,7 +160,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     work.mkdir()
     sorter = release.SortedLines(work)
     sorter.extend(vocabulary)
-    results: list[Result] = []
+    results: list[shacl.Result] = []
     located: dict[str, str] = {}
     locator = _Locator()
     problems: list[str] = []
@@ -244,11 +239,12 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
         bar.close()
         pool.shutdown(cancel_futures=True)
     timings["read, map, validate"] = time.perf_counter() - start
-    results = sorted(set(results))
-    violations = sum(r.is_violation for r in results)
-    messages = messages_of(Graph().parse(data=shapes, format="turtle"))
-    summary = summarize(results, messages, located.get)
-    report = _build_report(config, mapper, records, files, problems, predicates, results, iris)
+    validation = shacl.Report.of(results, shacl.messages_of(Graph().parse(data=shapes,
+                                                                        format="turtle")),
+                                 located.get)
+    violations = validation.violations
+    report = _build_report(config, mapper, records, files, problems, predicates,
+                           validation.results, iris)
 
     refused = ""
     if violations:
@@ -256,8 +252,9 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     elif input_errors and not config.allow_input_errors:
         refused = (f"{input_errors} input error(s) (pass --allow-input-errors to publish the "
                    "affected records kept verbatim)")
-    (staged / SHACL_REPORT).write_text(report_turtle(results, messages), encoding="utf-8")
-    (staged / SUMMARY).write_text(_summary_text(report, summary, problems), encoding="utf-8")
+    (staged / SHACL_REPORT).write_text(validation.turtle(), encoding="utf-8")
+    (staged / SUMMARY).write_text(_summary_text(report, validation.summary, problems),
+                                  encoding="utf-8")
     if refused:
         shutil.rmtree(work)
         target = config.out.parent / f"{config.out.name}.refused"
@@ -265,7 +262,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
         (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
                                                 ensure_ascii=False) + "\n", encoding="utf-8")
         staged.rename(target)
-        return BuildOutcome(False, target, records, violations, len(results) - violations,
+        return BuildOutcome(False, target, records, violations, validation.warnings,
                             input_errors, timings, refused)
 
     start = time.perf_counter()
@@ -293,7 +290,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     _copy_vocabularies(staged, iris.base, shapes)
     release.write_manifest(staged, _manifest_content(config, iris, files, counts, report), dumps)
     release.publish(staged, config.out)
-    return BuildOutcome(True, config.out, records, violations, len(results) - violations,
+    return BuildOutcome(True, config.out, records, violations, validation.warnings,
                         input_errors, timings)
 
 
