@@ -24,7 +24,6 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from analysis.sources import network_predicates
 from mapping import lifetime, metadata, ontology_doc, release, shacl
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
@@ -266,10 +265,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
                             input_errors, timings, refused)
 
     start = time.perf_counter()
-    network_lines = work / "network.nt"
-    with network_lines.open("w", encoding="utf-8") as kept:
-        counts = release.write_dumps(sorter.merged(), staged, iris.base,
-                                     network_predicates(iris.base), kept)
+    counts = release.write_dumps(sorter.merged(), staged, iris.base)
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
@@ -282,7 +278,7 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
                                        else None), staged / release.VOID, iris.base)
     timings["write"] = time.perf_counter() - start
     start = time.perf_counter()
-    report["network"] = write_network(network_lines, staged / "network", iris.base)
+    report["network"] = write_network(staged, iris.base, work)
     timings["network"] = time.perf_counter() - start
     shutil.rmtree(work)
     (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
@@ -303,22 +299,24 @@ def _note_problems(found, path: Path, problems: list[str]) -> int:
     return sum(problem.severity == "error" for problem in found)
 
 
-def write_network(lines: Path, folder: Path, base: str) -> dict:
-    """The release's network files, computed through SPARQL like `senacs-kg network`.
+def write_network(staged: Path, base: str, work: Path) -> dict:
+    """The release's network files, computed from its written canonical dump through SPARQL,
+    like `senacs-kg network` on a published release: the analysis reads the release, it is
+    no part of writing it.
 
     The bipartite graph and the partners' projection always; a projection only up to
     MAX_EDGES links: when one body (the Caf) partners nearly every structure, the structures'
     projection is nearly complete and grows with the square of the structures (448,000 links
     for 963 structures at 10,000 records), too big to be useful as a file.
     """
-    import pyoxigraph as ox
-
     from analysis import network, sources
-    # on disk beside the lines: in memory, at a million records, the lines, their text and the
-    # store held 5.4 GB at once
-    store = ox.Store(str(lines.parent / "network-store"))
-    store.bulk_load(path=str(lines), format=ox.RdfFormat.N_TRIPLES)
-    networks = network.fetch(sources.store_select(store), base)
+
+    # on disk, in the build's work folder: in memory, at a million records, the lines, their
+    # text and the store held 5.4 GB at once
+    (work / "network").mkdir()
+    networks = network.fetch(sources.dump_select(staged / release.DUMP, base, work / "network"),
+                             base)
+    folder = staged / "network"
     folder.mkdir()
     stats = {}
     graphs = {}
