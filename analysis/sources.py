@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from mapping.release import read_manifest
+from mapping.release import DUMP, read_manifest
 from mapping.vocab import SCHEMA, SKOS, Iris
 
 
@@ -40,17 +40,24 @@ def release_select(release_dir: Path):
     directory, removed when the function is: the whole dump in a memory store took about
     17 GB at a million records.
     """
-    keep = {p.encode() for p in network_predicates(release_base(release_dir))}
     work = Path(tempfile.mkdtemp(prefix="senacs-kg-network-"))
+    select = dump_select(release_dir / DUMP, release_base(release_dir), work)
+    weakref.finalize(select, shutil.rmtree, work, True)
+    return select
+
+
+def dump_select(dump: Path, base: str, work: Path):
+    """A SELECT function over the network triples of a canonical dump, in an on-disk store
+    under ``work`` (the caller removes it): the build reads its release before publishing it,
+    when it has no manifest yet."""
+    keep = {p.encode() for p in network_predicates(base)}
     lines = work / "network.nt"
-    with (release_dir / "dataset.nt").open("rb") as dump, lines.open("wb") as out:
-        out.writelines(line for line in dump if line.split(b" ", 2)[1] in keep)
+    with dump.open("rb") as source, lines.open("wb") as out:
+        out.writelines(line for line in source if line.split(b" ", 2)[1] in keep)
     store = ox.Store(str(work / "store"))
     store.bulk_load(path=str(lines), format=ox.RdfFormat.N_TRIPLES)
     lines.unlink()
-    select = store_select(store)
-    weakref.finalize(select, shutil.rmtree, work, True)
-    return select
+    return store_select(store)
 
 
 def endpoint_select(url: str, timeout: float = 120):

@@ -24,14 +24,12 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from analysis.sources import network_predicates
-from mapping import lifetime, metadata, ontology_doc, release
+from mapping import lifetime, metadata, ontology_doc, release, shacl
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
 from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
-from mapping.shacl import PyshaclValidator, Result, Validator, messages_of, report_turtle, summarize
 from mapping.vocab import DEFAULT_BASE, Iris, hash_name, part_of, rebase
 
 SHAPES_FILE = "senacs.shapes.ttl"
@@ -84,25 +82,21 @@ def vocabulary_lines(iris: Iris) -> list[str]:
     return sorted(f"{t} .\n" for t in ox.parse(data, format=ox.RdfFormat.N_TRIPLES))
 
 
-def make_validator(engine: str, shapes: str, vocabulary: list[str]):
-    graph = Graph().parse(data=shapes, format="turtle")
-    cls = PyshaclValidator if engine == "pyshacl" else Validator
-    return cls(graph, vocabulary)
-
-
-_worker_validator = None
+_worker_engine: shacl.Engine | None = None
 
 
 def _init_worker(parent: int, engine: str, shapes: str, vocabulary: list[str]) -> None:
-    """A validation worker: ends with the build (even ``kill -9``), then loads the shapes."""
-    global _worker_validator
+    """A validation worker: ends with the build (even ``kill -9``), then compiles the shapes
+    once for all its batches."""
+    global _worker_engine
     lifetime.die_with_parent(parent)
-    _worker_validator = make_validator(engine, shapes, vocabulary)
+    _worker_engine = shacl.make_engine(Graph().parse(data=shapes, format="turtle"), vocabulary,
+                                       engine)
 
 
-def _validate_batch(data: bytes, context: bytes) -> list[Result]:
+def _validate_batch(data: bytes, context: bytes) -> list[shacl.Result]:
     """Validate a batch; nodes that are only context (typed, described elsewhere) are skipped."""
-    results = _worker_validator.validate_ntriples(context + data)
+    results = list(shacl.validate(context + data, _worker_engine).results)
     if not context:
         return results
     skipped = {line.split(b" ", 1)[0].decode("utf-8") for line in context.splitlines()}
@@ -163,140 +157,220 @@ def build(config: BuildConfig) -> BuildOutcome:
 
 
 def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOutcome:
+    """The build's steps in order; every file goes to ``staged`` until the last step."""
     work = staged / ".work"
     work.mkdir()
     sorter = release.SortedLines(work)
     sorter.extend(vocabulary)
-    results: list[Result] = []
-    located: dict[str, str] = {}
-    locator = _Locator()
-    problems: list[str] = []
-    input_errors = 0
-    records = 0
-    predicates: Counter[str] = Counter()
-    places: set[str] = set()
-    years: set[str] = set()
-    first_action: list[str] = []
-    department = f"<{iris.DEF}department>"
-    start_date = f"<{iris.DEF}startDate>"
-    files = []
     start = time.perf_counter()
+    found = _read_map_validate(config, iris, mapper, shapes, vocabulary, sorter)
+    timings["read, map, validate"] = time.perf_counter() - start
+    validation = shacl.Report.of(found.results, shacl.messages_of(
+        Graph().parse(data=shapes, format="turtle")), found.located.get)
+    report = _build_report(config, mapper, found, validation.results, iris)
+    (staged / SHACL_REPORT).write_text(validation.turtle(), encoding="utf-8")
+    (staged / SUMMARY).write_text(_summary_text(report, validation.summary, found.problems),
+                                  encoding="utf-8")
+    refused = _refusal(config, validation, found)
+    if refused:
+        target = _refuse(config, staged, work, report)
+        return _outcome(False, target, found, validation, timings, refused)
+    start = time.perf_counter()
+    counts, dumps = _write_dataset(config, iris, mapper, found, sorter, staged)
+    report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
+    timings["write"] = time.perf_counter() - start
+    start = time.perf_counter()
+    report["network"] = write_network(staged, iris.base, work)
+    timings["network"] = time.perf_counter() - start
+    shutil.rmtree(work)
+    _publish(config, iris, shapes, found, counts, dumps, report, staged)
+    return _outcome(True, config.out, found, validation, timings)
+
+
+@dataclass
+class _Found:
+    """What the pass over the inputs found: the rest of the build works from it alone."""
+
+    iris: Iris
+    records: int = 0
+    files: list[dict] = field(default_factory=list)  # {"name", "records"} per input
+    problems: list[str] = field(default_factory=list)  # NAME:LINE: message
+    input_errors: int = 0
+    predicates: Counter[str] = field(default_factory=Counter)  # for the extraction counts
+    places: set[str] = field(default_factory=set)  # departments: the catalog's dct:spatial
+    years: set[str] = field(default_factory=set)  # start years: the catalog's dct:temporal
+    first_action: str | None = None  # VoID's example resource
+    results: list[shacl.Result] = field(default_factory=list)
+    located: dict[str, str] = field(default_factory=dict)  # focus node -> FILE:LINE
+
+    def note(self, action: str, triples) -> None:
+        """Count what the report and the catalog say about one record's triples."""
+        if self.first_action is None:
+            self.first_action = action
+        department, start_date = f"<{self.iris.DEF}department>", f"<{self.iris.DEF}startDate>"
+        for triple in triples:
+            self.predicates[triple[1]] += 1
+            if triple[1] == department:
+                self.places.add(triple[2][1:-1])
+            elif triple[1] == start_date:
+                self.years.add(triple[2][1:5])
+
+
+class _Batches:
+    """Mapped lines on their way to the validation workers and to the sort, a batch at a time.
+
+    At most two batches per worker wait for their results, so that memory stays flat while
+    both cores work; each result's record is found through the batch's own locator.
+    """
+
+    def __init__(self, config: BuildConfig, pool: ProcessPoolExecutor,
+                 sorter: release.SortedLines, bar, found: _Found) -> None:
+        self.size, self.workers = config.batch_size, config.workers
+        self.pool, self.sorter, self.bar, self.found = pool, sorter, bar, found
+        self.pending: deque[tuple[Future, _Locator]] = deque()
+        self.lines: list[str] = []
+        self.records = 0
+        self.locator = _Locator()
+
+    def add_record(self, triples, where: str, context: str) -> None:
+        """A record's triples; a full batch goes, with the context its nodes point at."""
+        self.locator.add(triples, where)
+        self.lines.extend(map(nt.line, triples))
+        self.records += 1
+        if self.records >= self.size:
+            self.flush(context)
+
+    def add_triples(self, triples) -> None:
+        """Triples of no record (a file's description): they go with the next batch."""
+        self.lines.extend(map(nt.line, triples))
+
+    def flush(self, context: str = "") -> None:
+        """Send the batch (if any), then collect the results already back or overdue."""
+        if self.lines:
+            self.pending.append((self.pool.submit(_validate_batch,
+                                                  "".join(self.lines).encode("utf-8"),
+                                                  context.encode("utf-8")), self.locator))
+            self.locator = _Locator()
+            self.sorter.extend(self.lines)
+            self.bar.update(self.records)
+            self.lines, self.records = [], 0
+        while len(self.pending) > 2 * self.workers or (self.pending and self.pending[0][0].done()):
+            self._collect()
+
+    def drain(self) -> None:
+        """Wait for every batch's results."""
+        while self.pending:
+            self._collect()
+
+    def _collect(self) -> None:
+        future, where = self.pending.popleft()
+        for result in future.result():
+            self.found.results.append(result)
+            spot = where(result.focus)
+            if spot:
+                self.found.located.setdefault(result.focus, spot)
+
+
+def _read_map_validate(config: BuildConfig, iris: Iris, mapper: Mapper, shapes: str,
+                       vocabulary: list[str], sorter: release.SortedLines) -> _Found:
+    """One streaming pass over the inputs: each record read, mapped here and validated in a
+    worker process while the next ones are read (the two cores at once), its lines sorted
+    on disk; nothing of a record stays in memory once its batch's results are back."""
+    found = _Found(iris)
     pool = ProcessPoolExecutor(max_workers=config.workers, mp_context=release.WORKER_START,
                                initializer=_init_worker,
                                initargs=(os.getpid(), config.engine, shapes, vocabulary))
-    pending: deque[tuple[Future, _Locator]] = deque()
     bar = _progress(config)
-    batch: list[str] = []
-    batch_records = 0
-
-    def collect() -> None:
-        future, where = pending.popleft()
-        for result in future.result():
-            results.append(result)
-            spot = where(result.focus)
-            if spot:
-                located.setdefault(result.focus, spot)
-
-    def flush(context: str = "") -> None:
-        nonlocal batch, batch_records, locator
-        if batch:
-            pending.append((pool.submit(_validate_batch, "".join(batch).encode("utf-8"),
-                                        context.encode("utf-8")), locator))
-            locator = _Locator()
-            sorter.extend(batch)
-            bar.update(batch_records)
-            batch, batch_records = [], 0
-        while len(pending) > 2 * config.workers or (pending and pending[0][0].done()):
-            collect()
-
+    batches = _Batches(config, pool, sorter, bar, found)
     try:
         for path in config.sources:
-            export = ExportFile(path, config.encoding)
-            # The file is described once its end is read; until then batches that point at
-            # it only know its type.
-            context = nt.line((mapper.source_iri(export.name), nt.RDF_TYPE, mapper.t.SourceFile))
-            count = 0
-            for record in export.records():
-                count += 1
-                where = f"{path.name}:{record.line}"
-                input_errors += _note_problems(record.problems, path, problems)
-                action, triples = mapper.map_record(record)
-                if not first_action:
-                    first_action.append(action)
-                locator.add(triples, where)
-                for triple in triples:
-                    predicates[triple[1]] += 1
-                    if triple[1] == department:
-                        places.add(triple[2][1:-1])
-                    elif triple[1] == start_date:
-                        years.add(triple[2][1:5])
-                batch.extend(map(nt.line, triples))
-                batch_records += 1
-                if batch_records >= config.batch_size:
-                    flush(context)
-            input_errors += _note_problems(export.problems, path, problems)
-            file_triples = mapper.file_triples(export, count)
-            batch.extend(map(nt.line, file_triples))
-            records += count
-            files.append({"name": path.name, "records": count})
-            flush()
-        while pending:
-            collect()
+            _read_file(path, config, mapper, batches, found)
+        batches.drain()
     finally:
         bar.close()
         pool.shutdown(cancel_futures=True)
-    timings["read, map, validate"] = time.perf_counter() - start
-    results = sorted(set(results))
-    violations = sum(r.is_violation for r in results)
-    messages = messages_of(Graph().parse(data=shapes, format="turtle"))
-    summary = summarize(results, messages, located.get)
-    report = _build_report(config, mapper, records, files, problems, predicates, results, iris)
+    return found
 
-    refused = ""
-    if violations:
-        refused = f"{violations} SHACL violation(s)"
-    elif input_errors and not config.allow_input_errors:
-        refused = (f"{input_errors} input error(s) (pass --allow-input-errors to publish the "
-                   "affected records kept verbatim)")
-    (staged / SHACL_REPORT).write_text(report_turtle(results, messages), encoding="utf-8")
-    (staged / SUMMARY).write_text(_summary_text(report, summary, problems), encoding="utf-8")
-    if refused:
-        shutil.rmtree(work)
-        target = config.out.parent / f"{config.out.name}.refused"
-        shutil.rmtree(target, ignore_errors=True)
-        (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
-                                                ensure_ascii=False) + "\n", encoding="utf-8")
-        staged.rename(target)
-        return BuildOutcome(False, target, records, violations, len(results) - violations,
-                            input_errors, timings, refused)
 
-    start = time.perf_counter()
-    network_lines = work / "network.nt"
-    with network_lines.open("w", encoding="utf-8") as kept:
-        counts = release.write_dumps(sorter.merged(), staged, iris.base,
-                                     network_predicates(iris.base), kept)
-    report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
+def _read_file(path: Path, config: BuildConfig, mapper: Mapper, batches: _Batches,
+               found: _Found) -> None:
+    """One input's records, then the file's own description (known once its end is read)."""
+    export = ExportFile(path, config.encoding)
+    # until the file is described, batches that point at it only know its type
+    context = nt.line((mapper.source_iri(export.name), nt.RDF_TYPE, mapper.t.SourceFile))
+    count = 0
+    for record in export.records():
+        count += 1
+        found.input_errors += _note_problems(record.problems, path, found.problems)
+        action, triples = mapper.map_record(record)
+        found.note(action, triples)
+        batches.add_record(triples, f"{path.name}:{record.line}", context)
+    found.input_errors += _note_problems(export.problems, path, found.problems)
+    batches.add_triples(mapper.file_triples(export, count))
+    found.records += count
+    found.files.append({"name": path.name, "records": count})
+    batches.flush()
+
+
+def _refusal(config: BuildConfig, validation: shacl.Report, found: _Found) -> str:
+    """Why the release must not be published ("" when it may): a SHACL violation always,
+    input errors unless the user accepts their records kept verbatim."""
+    if validation.violations:
+        return f"{validation.violations} SHACL violation(s)"
+    if found.input_errors and not config.allow_input_errors:
+        return (f"{found.input_errors} input error(s) (pass --allow-input-errors to publish the "
+                "affected records kept verbatim)")
+    return ""
+
+
+def _refuse(config: BuildConfig, staged: Path, work: Path, report: dict) -> Path:
+    """Keep the reports (not the data) in ``OUT.refused/``, where the user is told to look;
+    the previous release stays untouched."""
+    shutil.rmtree(work)
+    target = config.out.parent / f"{config.out.name}.refused"
+    shutil.rmtree(target, ignore_errors=True)
+    _write_json(staged / REPORT, report)
+    staged.rename(target)
+    return target
+
+
+def _write_dataset(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found,
+                   sorter: release.SortedLines, staged: Path) -> tuple[dict, dict]:
+    """The dumps, then the catalog and VoID that describe them (sizes, checksums, counts):
+    returns the dumps' counts and each dump's sha256 and size."""
+    counts = release.write_dumps(sorter.merged(), staged, iris.base)
     dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
     keywords = sorted(c.label for c in mapper.schemes.known("keyword"))
-    period = (min(years), max(years)) if years else None
-    spatial = sorted(p for p in places if "/place/departement/" in p)
+    period = (min(found.years), max(found.years)) if found.years else None
+    spatial = sorted(p for p in found.places if "/place/departement/" in p)
     release.write_turtle(metadata.catalog(iris.base, dumps, config.dataset_info, keywords, spatial,
                                           period), staged / release.CATALOG, iris.base)
-    release.write_turtle(metadata.void(iris.base, counts, first_action[0] if first_action
-                                       else None), staged / release.VOID, iris.base)
-    timings["write"] = time.perf_counter() - start
-    start = time.perf_counter()
-    report["network"] = write_network(network_lines, staged / "network", iris.base)
-    timings["network"] = time.perf_counter() - start
-    shutil.rmtree(work)
-    (staged / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True,
-                                            ensure_ascii=False) + "\n", encoding="utf-8")
+    release.write_turtle(metadata.void(iris.base, counts, found.first_action),
+                         staged / release.VOID, iris.base)
+    return counts, dumps
+
+
+def _publish(config: BuildConfig, iris: Iris, shapes: str, found: _Found, counts: dict,
+             dumps: dict, report: dict, staged: Path) -> None:
+    """The last files (build report, vocabularies, then the manifest over them all), and the
+    atomic switch to the new release."""
+    _write_json(staged / REPORT, report)
     _copy_vocabularies(staged, iris.base, shapes)
-    release.write_manifest(staged, _manifest_content(config, iris, files, counts, report), dumps)
+    release.write_manifest(staged, _manifest_content(config, iris, found.files, counts, report),
+                           dumps)
     release.publish(staged, config.out)
-    return BuildOutcome(True, config.out, records, violations, len(results) - violations,
-                        input_errors, timings)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+
+
+def _outcome(published: bool, folder: Path, found: _Found, validation: shacl.Report,
+             timings: dict[str, float], reason: str = "") -> BuildOutcome:
+    return BuildOutcome(published, folder, found.records, validation.violations,
+                        validation.warnings, found.input_errors, timings, reason)
 
 
 def _note_problems(found, path: Path, problems: list[str]) -> int:
@@ -308,22 +382,24 @@ def _note_problems(found, path: Path, problems: list[str]) -> int:
     return sum(problem.severity == "error" for problem in found)
 
 
-def write_network(lines: Path, folder: Path, base: str) -> dict:
-    """The release's network files, computed through SPARQL like `senacs-kg network`.
+def write_network(staged: Path, base: str, work: Path) -> dict:
+    """The release's network files, computed from its written canonical dump through SPARQL,
+    like `senacs-kg network` on a published release: the analysis reads the release, it is
+    no part of writing it.
 
     The bipartite graph and the partners' projection always; a projection only up to
     MAX_EDGES links: when one body (the Caf) partners nearly every structure, the structures'
     projection is nearly complete and grows with the square of the structures (448,000 links
     for 963 structures at 10,000 records), too big to be useful as a file.
     """
-    import pyoxigraph as ox
-
     from analysis import network, sources
-    # on disk beside the lines: in memory, at a million records, the lines, their text and the
-    # store held 5.4 GB at once
-    store = ox.Store(str(lines.parent / "network-store"))
-    store.bulk_load(path=str(lines), format=ox.RdfFormat.N_TRIPLES)
-    networks = network.fetch(sources.store_select(store), base)
+
+    # on disk, in the build's work folder: in memory, at a million records, the lines, their
+    # text and the store held 5.4 GB at once
+    (work / "network").mkdir()
+    networks = network.fetch(sources.dump_select(staged / release.DUMP, base, work / "network"),
+                             base)
+    folder = staged / "network"
     folder.mkdir()
     stats = {}
     graphs = {}
@@ -362,16 +438,18 @@ def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:
         rebase(EXAMPLES_FILE.read_text(encoding="utf-8"), base), encoding="utf-8")
 
 
-def _build_report(config, mapper, records, files, problems, predicates, results, iris) -> dict:
+def _build_report(config, mapper, found: _Found, results, iris) -> dict:
+    """build-report.json: what was read, extracted and found, for the publisher to check."""
     d = str(iris.DEF)
+    predicates = found.predicates
     by_shape: dict[str, dict[str, int]] = {}
     for r in results:
         entry = by_shape.setdefault(hash_name(r.shape), {"violations": 0, "warnings": 0})
         entry["violations" if r.is_violation else "warnings"] += 1
     return {
-        "records": records,
-        "files": files,
-        "input_problems": problems,
+        "records": found.records,
+        "files": found.files,
+        "input_problems": found.problems,
         "new_vocabulary": [{"scheme": scheme, "value": value, "records": n}
                            for (scheme, value), n in sorted(mapper.schemes.new_values.items())],
         "extraction": {

@@ -174,14 +174,10 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """SHACL-validate a release or an RDF file."""
-    import tempfile
-
-    import pyoxigraph as ox
     from rdflib import Graph
 
-    from mapping import release
+    from mapping import release, shacl
     from mapping.build import shapes_text
-    from mapping.shacl import Validator, store_locator, summarize
 
     path = Path(args.source)
     base = args.base
@@ -199,24 +195,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         path = path / RELEASE_DUMP
     if not path.is_file():
         raise UsageError(f"{path}: no such file (expected an RDF file or a release directory)")
-    fmt = ox.RdfFormat.from_extension(path.suffix.lstrip(".")) if path.suffix else None
-    if fmt is None:
-        raise UsageError(f"{path}: unknown RDF format (use .nt, .ttl, .jsonld, .rdf, .nq or .trig)")
     shapes = Graph().parse(args.shapes, format="turtle") if args.shapes else \
         Graph().parse(data=shapes_text(base), format="turtle")
-    validator = Validator(shapes)
-    with tempfile.TemporaryDirectory(prefix="senacs-kg-validate-") as tmp:
-        store = ox.Store(tmp)
-        try:
-            store.bulk_load(path=str(path), format=fmt)
-        except (SyntaxError, ValueError, OSError) as err:
-            print(f"senacs-kg validate: {path}: not readable as {fmt.name}: {err}",
-                  file=sys.stderr)
-            return EXIT_USAGE
-        results = validator.run(store)
-        print(summarize(results, validator.messages, store_locator(store, base)), end="")
-        del store
-    return EXIT_PROBLEMS if any(r.is_violation for r in results) else EXIT_OK
+    try:
+        report = shacl.validate(path, shapes, base=base)
+    except shacl.UnknownFormat as err:
+        raise UsageError(str(err)) from None
+    except shacl.UnreadableData as err:
+        print(f"senacs-kg validate: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report.summary, end="")
+    return EXIT_PROBLEMS if report.violations else EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

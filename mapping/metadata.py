@@ -33,6 +33,13 @@ IANA = "http://www.iana.org/assignments/media-types/"
 EU = "http://publications.europa.eu/resource/authority/"
 
 
+DCAT, DCT = "http://www.w3.org/ns/dcat#", "http://purl.org/dc/terms/"
+FOAF, VCARD = "http://xmlns.com/foaf/0.1/", "http://www.w3.org/2006/vcard/ns#"
+SPDX, RDFS = "http://spdx.org/rdf/terms#", "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+SPARQL_PROTOCOL = "https://www.w3.org/TR/sparql11-protocol/"
+
+
 @dataclass
 class MetadataConfig:
     publisher_name: str = "senacs-kg"
@@ -46,130 +53,175 @@ def _t(s: str, p: str, o: str) -> str:
     return f"{s} {p} {o} .\n"
 
 
+def _p(namespace: str, name: str) -> str:
+    """A property or class IRI in N-Triples form."""
+    return nt.iri(namespace + name)
+
+
 def catalog(base: str, files: dict[str, dict], config: MetadataConfig,
             keywords: list[str], spatial: list[str], period: tuple[str, str] | None) -> str:
     """The DCAT-AP 3 description of the release (N-Triples, sorted: stable bytes)."""
-    dcat, dct = "http://www.w3.org/ns/dcat#", "http://purl.org/dc/terms/"
-    foaf, vcard = "http://xmlns.com/foaf/0.1/", "http://www.w3.org/2006/vcard/ns#"
-    spdx, rdfs = "http://spdx.org/rdf/terms#", "http://www.w3.org/2000/01/rdf-schema#"
+    rights = nt.iri(base + "dataset#rights")
+    lines = [*_catalog_record(base, config), *_service(base), *_linked_classes(config),
+             *_dataset(base, config, rights),
+             *_coverage(base, keywords, spatial, period)]
+    for name, media, filetype, fr_title, en_title in DUMPS:
+        meta = files.get(name)
+        if meta is not None:
+            lines += _distribution(base, config, rights, name, meta, media, filetype,
+                                   (fr_title, en_title))
+    return "".join(sorted(set(lines)))
+
+
+def _catalog_record(base: str, config: MetadataConfig) -> list[str]:
+    """The catalog and its publisher: what data.gouv.fr harvests first."""
+    cat, pub = nt.iri(base + "catalog"), nt.iri(base + "publisher")
     a = nt.RDF_TYPE
-    cat, ds, pub = nt.iri(base + "catalog"), nt.iri(base + "dataset"), nt.iri(base + "publisher")
-    service = nt.iri(base + "sparql#service")
     lines = [
-        _t(cat, a, nt.iri(dcat + "Catalog")),
-        _t(cat, nt.iri(dct + "title"), nt.fr("Catalogue senacs-kg : fiches actions des centres sociaux")),
-        _t(cat, nt.iri(dct + "title"), nt.lang("senacs-kg catalogue: action records of French social "
-                                               "centres", "en")),
-        _t(cat, nt.iri(dct + "description"), nt.fr(
+        _t(cat, a, _p(DCAT, "Catalog")),
+        _t(cat, _p(DCT, "title"), nt.fr("Catalogue senacs-kg : fiches actions des centres sociaux")),
+        _t(cat, _p(DCT, "title"), nt.lang("senacs-kg catalogue: action records of French social "
+                                          "centres", "en")),
+        _t(cat, _p(DCT, "description"), nt.fr(
             "Le graphe de connaissances des fiches actions des centres sociaux et espaces de vie "
             "sociale publiées par l'observatoire SENACS, ses téléchargements et son point d'accès "
             "SPARQL.")),
-        _t(cat, nt.iri(dct + "description"), nt.lang(
+        _t(cat, _p(DCT, "description"), nt.lang(
             "The knowledge graph of the action records of French social centres published by the "
             "SENACS observatory, its downloads and its SPARQL endpoint.", "en")),
-        _t(cat, nt.iri(dct + "publisher"), pub),
-        _t(cat, nt.iri(foaf + "homepage"), nt.iri(base)),
-        _t(cat, nt.iri(dct + "language"), nt.iri(EU + "language/FRA")),
-        _t(cat, nt.iri(dcat + "dataset"), ds),
-        _t(cat, nt.iri(dcat + "service"), service),
-        _t(pub, a, nt.iri(foaf + "Agent")),
-        _t(pub, nt.iri(foaf + "name"), nt.text(config.publisher_name)),
-        _t(ds, a, nt.iri(dcat + "Dataset")),
-        _t(ds, nt.iri(dct + "identifier"), nt.text(base + "dataset")),
-        _t(ds, nt.iri(dct + "title"), nt.fr("Fiches actions des centres sociaux (SENACS)")),
-        _t(ds, nt.iri(dct + "title"), nt.lang("Action records of French social centres (SENACS)",
-                                              "en")),
-        _t(ds, nt.iri(dct + "description"), nt.fr(
+        _t(cat, _p(DCT, "publisher"), pub),
+        _t(cat, _p(FOAF, "homepage"), nt.iri(base)),
+        _t(cat, _p(DCT, "language"), nt.iri(EU + "language/FRA")),
+        _t(cat, _p(DCAT, "dataset"), nt.iri(base + "dataset")),
+        _t(cat, _p(DCAT, "service"), nt.iri(base + "sparql#service")),
+        _t(pub, a, _p(FOAF, "Agent")),
+        _t(pub, _p(FOAF, "name"), nt.text(config.publisher_name)),
+    ]
+    if config.release_date:
+        lines.append(_t(cat, _p(DCT, "modified"), nt.typed(config.release_date, "date")))
+    return lines
+
+
+def _service(base: str) -> list[str]:
+    """The SPARQL endpoint, as the DCAT data service that serves the dataset."""
+    service, ds = nt.iri(base + "sparql#service"), nt.iri(base + "dataset")
+    return [
+        _t(service, nt.RDF_TYPE, _p(DCAT, "DataService")),
+        _t(service, _p(DCT, "title"), nt.fr("Point d'accès SPARQL senacs-kg")),
+        _t(service, _p(DCT, "title"), nt.lang("senacs-kg SPARQL endpoint", "en")),
+        _t(service, _p(DCAT, "endpointURL"), nt.iri(base + "sparql")),
+        _t(service, _p(DCAT, "endpointDescription"), nt.iri(base + "sparql")),
+        _t(service, _p(DCAT, "servesDataset"), ds),
+        _t(service, _p(DCT, "conformsTo"), nt.iri(SPARQL_PROTOCOL)),
+    ]
+
+
+def _linked_classes(config: MetadataConfig) -> list[str]:
+    """DCAT-AP 3 checks the class of every linked resource: say what each one is."""
+    a = nt.RDF_TYPE
+    theme, themes = nt.iri(EU + "data-theme/SOCI"), nt.iri(EU + "data-theme")
+    lines = [
+        _t(nt.iri(EU + "language/FRA"), a, _p(DCT, "LinguisticSystem")),
+        _t(nt.iri(EU + "frequency/IRREG"), a, _p(DCT, "Frequency")),
+        _t(theme, a, _p(SKOS, "Concept")),
+        _t(theme, _p(SKOS, "prefLabel"), nt.fr("Population et société")),
+        _t(theme, _p(SKOS, "prefLabel"), nt.lang("Population and society", "en")),
+        _t(theme, _p(SKOS, "inScheme"), themes),
+        _t(themes, a, _p(SKOS, "ConceptScheme")),
+        _t(themes, _p(DCT, "title"), nt.lang("Data theme", "en")),
+        _t(nt.iri(SPARQL_PROTOCOL), a, _p(DCT, "Standard")),
+        _t(_p(SPDX, "checksumAlgorithm_sha256"), a, _p(SPDX, "ChecksumAlgorithm")),
+    ]
+    if config.license:
+        lines.append(_t(nt.iri(config.license), a, _p(DCT, "LicenseDocument")))
+    return lines
+
+
+def _dataset(base: str, config: MetadataConfig, rights: str) -> list[str]:
+    """The dataset: what it is, who publishes it, under which rights, whom to contact."""
+    ds, a = nt.iri(base + "dataset"), nt.RDF_TYPE
+    lines = [
+        _t(ds, a, _p(DCAT, "Dataset")),
+        _t(ds, _p(DCT, "identifier"), nt.text(base + "dataset")),
+        _t(ds, _p(DCT, "title"), nt.fr("Fiches actions des centres sociaux (SENACS)")),
+        _t(ds, _p(DCT, "title"), nt.lang("Action records of French social centres (SENACS)",
+                                         "en")),
+        _t(ds, _p(DCT, "description"), nt.fr(
             "Les actions des centres sociaux et espaces de vie sociale décrites dans l'observatoire "
             "SENACS : structures, partenaires, thèmes, publics, moyens et résultats, avec les "
             "montants, effectifs et dates lus dans les textes et la provenance de chaque fiche.")),
-        _t(ds, nt.iri(dct + "description"), nt.lang(
+        _t(ds, _p(DCT, "description"), nt.lang(
             "The actions of French social centres described in the SENACS observatory: structures, "
             "partners, themes, audiences, means and results, with the amounts, headcounts and dates "
             "read from the texts and the provenance of every record.", "en")),
-        _t(ds, nt.iri(dct + "publisher"), pub),
-        _t(ds, nt.iri(dct + "language"), nt.iri(EU + "language/FRA")),
-        _t(ds, nt.iri(dcat + "theme"), nt.iri(EU + "data-theme/SOCI")),
-        _t(ds, nt.iri(dct + "accrualPeriodicity"), nt.iri(EU + "frequency/IRREG")),
-        _t(ds, nt.iri(dcat + "landingPage"), nt.iri(base)),
-        _t(service, a, nt.iri(dcat + "DataService")),
-        _t(service, nt.iri(dct + "title"), nt.fr("Point d'accès SPARQL senacs-kg")),
-        _t(service, nt.iri(dct + "title"), nt.lang("senacs-kg SPARQL endpoint", "en")),
-        _t(service, nt.iri(dcat + "endpointURL"), nt.iri(base + "sparql")),
-        _t(service, nt.iri(dcat + "endpointDescription"), nt.iri(base + "sparql")),
-        _t(service, nt.iri(dcat + "servesDataset"), ds),
-        _t(service, nt.iri(dct + "conformsTo"), nt.iri("https://www.w3.org/TR/sparql11-protocol/")),
+        _t(ds, _p(DCT, "publisher"), nt.iri(base + "publisher")),
+        _t(ds, _p(DCT, "language"), nt.iri(EU + "language/FRA")),
+        _t(ds, _p(DCAT, "theme"), nt.iri(EU + "data-theme/SOCI")),
+        _t(ds, _p(DCT, "accrualPeriodicity"), nt.iri(EU + "frequency/IRREG")),
+        _t(ds, _p(DCAT, "landingPage"), nt.iri(base)),
+        _t(nt.iri(base), a, _p(FOAF, "Document")),
+        _t(ds, _p(DCT, "rights"), rights),
+        _t(rights, a, _p(DCT, "RightsStatement")),
+        _t(rights, _p(RDFS, "label"), nt.fr(config.rights)),
     ]
-    # DCAT-AP 3 checks the class of every linked resource: say what each one is.
-    theme, themes = nt.iri(EU + "data-theme/SOCI"), nt.iri(EU + "data-theme")
-    skos = "http://www.w3.org/2004/02/skos/core#"
-    lines += [
-        _t(nt.iri(EU + "language/FRA"), a, nt.iri(dct + "LinguisticSystem")),
-        _t(nt.iri(EU + "frequency/IRREG"), a, nt.iri(dct + "Frequency")),
-        _t(theme, a, nt.iri(skos + "Concept")),
-        _t(theme, nt.iri(skos + "prefLabel"), nt.fr("Population et société")),
-        _t(theme, nt.iri(skos + "prefLabel"), nt.lang("Population and society", "en")),
-        _t(theme, nt.iri(skos + "inScheme"), themes),
-        _t(themes, a, nt.iri(skos + "ConceptScheme")),
-        _t(themes, nt.iri(dct + "title"), nt.lang("Data theme", "en")),
-        _t(nt.iri(base), a, nt.iri(foaf + "Document")),
-        _t(nt.iri("https://www.w3.org/TR/sparql11-protocol/"), a, nt.iri(dct + "Standard")),
-        _t(nt.iri(spdx + "checksumAlgorithm_sha256"), a, nt.iri(spdx + "ChecksumAlgorithm")),
-    ]
-    if config.license:
-        lines.append(_t(nt.iri(config.license), a, nt.iri(dct + "LicenseDocument")))
-    for word in ["centres sociaux", "espaces de vie sociale", "SENACS", "action sociale",
-                 *keywords]:
-        lines.append(_t(ds, nt.iri(dcat + "keyword"), nt.fr(word)))
-    for place in spatial:
-        lines += [_t(ds, nt.iri(dct + "spatial"), nt.iri(place)),
-                  _t(nt.iri(place), a, nt.iri(dct + "Location"))]
-    if period:
-        when = nt.iri(base + "dataset#period")
-        lines += [_t(ds, nt.iri(dct + "temporal"), when), _t(when, a, nt.iri(dct + "PeriodOfTime")),
-                  _t(when, nt.iri(dcat + "startDate"), nt.typed(period[0], "gYear")),
-                  _t(when, nt.iri(dcat + "endDate"), nt.typed(period[1], "gYear"))]
     if config.contact_email:
         contact = nt.iri(base + "contact")
-        lines += [_t(ds, nt.iri(dcat + "contactPoint"), contact),
-                  _t(contact, a, nt.iri(vcard + "Kind")),
-                  _t(contact, nt.iri(vcard + "fn"), nt.text(config.publisher_name)),
-                  _t(contact, nt.iri(vcard + "hasEmail"), nt.iri("mailto:" + config.contact_email))]
+        lines += [_t(ds, _p(DCAT, "contactPoint"), contact),
+                  _t(contact, a, _p(VCARD, "Kind")),
+                  _t(contact, _p(VCARD, "fn"), nt.text(config.publisher_name)),
+                  _t(contact, _p(VCARD, "hasEmail"), nt.iri("mailto:" + config.contact_email))]
     if config.license:
-        lines.append(_t(ds, nt.iri(dct + "license"), nt.iri(config.license)))
-    rights = nt.iri(base + "dataset#rights")
-    lines += [_t(ds, nt.iri(dct + "rights"), rights),
-              _t(rights, a, nt.iri(dct + "RightsStatement")),
-              _t(rights, nt.iri(rdfs + "label"), nt.fr(config.rights))]
+        lines.append(_t(ds, _p(DCT, "license"), nt.iri(config.license)))
     if config.release_date:
-        for s in (cat, ds):
-            lines.append(_t(s, nt.iri(dct + "modified"), nt.typed(config.release_date, "date")))
-    for name, media, filetype, fr_title, en_title in DUMPS:
-        meta = files.get(name)
-        if meta is None:
-            continue
-        dist = nt.iri(f"{base}dataset#{name.replace('.', '-')}")
-        url = nt.iri(f"{base}dumps/{name}")
-        checksum = nt.iri(f"{base}dataset#{name.replace('.', '-')}-sha256")
-        lines += [
-            _t(ds, nt.iri(dcat + "distribution"), dist), _t(dist, a, nt.iri(dcat + "Distribution")),
-            _t(dist, nt.iri(dct + "title"), nt.fr(fr_title)),
-            _t(dist, nt.iri(dct + "title"), nt.lang(en_title, "en")),
-            _t(dist, nt.iri(dcat + "accessURL"), url), _t(dist, nt.iri(dcat + "downloadURL"), url),
-            _t(dist, nt.iri(dcat + "mediaType"), nt.iri(IANA + media)),
-            _t(nt.iri(IANA + media), a, nt.iri(dct + "MediaType")),
-            _t(dist, nt.iri(dct + "format"), nt.iri(EU + "file-type/" + filetype)),
-            _t(nt.iri(EU + "file-type/" + filetype), a, nt.iri(dct + "MediaTypeOrExtent")),
-            _t(dist, nt.iri(dcat + "byteSize"), nt.typed(str(meta["bytes"]), "nonNegativeInteger")),
-            _t(dist, nt.iri(spdx + "checksum"), checksum),
-            _t(checksum, a, nt.iri(spdx + "Checksum")),
-            _t(checksum, nt.iri(spdx + "algorithm"), nt.iri(spdx + "checksumAlgorithm_sha256")),
-            _t(checksum, nt.iri(spdx + "checksumValue"), nt.typed(meta["sha256"], "hexBinary")),
-        ]
-        if config.license:
-            lines.append(_t(dist, nt.iri(dct + "license"), nt.iri(config.license)))
-        lines.append(_t(dist, nt.iri(dct + "rights"), rights))
-    return "".join(sorted(set(lines)))
+        lines.append(_t(ds, _p(DCT, "modified"), nt.typed(config.release_date, "date")))
+    return lines
+
+
+def _coverage(base: str, keywords: list[str], spatial: list[str],
+              period: tuple[str, str] | None) -> list[str]:
+    """What the data covers, read from the records: keywords, departments, years of start."""
+    ds, a = nt.iri(base + "dataset"), nt.RDF_TYPE
+    lines = [_t(ds, _p(DCAT, "keyword"), nt.fr(word))
+             for word in ["centres sociaux", "espaces de vie sociale", "SENACS", "action sociale",
+                          *keywords]]
+    for place in spatial:
+        lines += [_t(ds, _p(DCT, "spatial"), nt.iri(place)),
+                  _t(nt.iri(place), a, _p(DCT, "Location"))]
+    if period:
+        when = nt.iri(base + "dataset#period")
+        lines += [_t(ds, _p(DCT, "temporal"), when), _t(when, a, _p(DCT, "PeriodOfTime")),
+                  _t(when, _p(DCAT, "startDate"), nt.typed(period[0], "gYear")),
+                  _t(when, _p(DCAT, "endDate"), nt.typed(period[1], "gYear"))]
+    return lines
+
+
+def _distribution(base: str, config: MetadataConfig, rights: str, name: str, meta: dict,
+                  media: str, filetype: str, titles: tuple[str, str]) -> list[str]:
+    """One dump as a distribution: its URL, media type, size and sha256, so that a harvester
+    can check what it downloads."""
+    ds, a = nt.iri(base + "dataset"), nt.RDF_TYPE
+    dist = nt.iri(f"{base}dataset#{name.replace('.', '-')}")
+    url = nt.iri(f"{base}dumps/{name}")
+    checksum = nt.iri(f"{base}dataset#{name.replace('.', '-')}-sha256")
+    lines = [
+        _t(ds, _p(DCAT, "distribution"), dist), _t(dist, a, _p(DCAT, "Distribution")),
+        _t(dist, _p(DCT, "title"), nt.fr(titles[0])),
+        _t(dist, _p(DCT, "title"), nt.lang(titles[1], "en")),
+        _t(dist, _p(DCAT, "accessURL"), url), _t(dist, _p(DCAT, "downloadURL"), url),
+        _t(dist, _p(DCAT, "mediaType"), nt.iri(IANA + media)),
+        _t(nt.iri(IANA + media), a, _p(DCT, "MediaType")),
+        _t(dist, _p(DCT, "format"), nt.iri(EU + "file-type/" + filetype)),
+        _t(nt.iri(EU + "file-type/" + filetype), a, _p(DCT, "MediaTypeOrExtent")),
+        _t(dist, _p(DCAT, "byteSize"), nt.typed(str(meta["bytes"]), "nonNegativeInteger")),
+        _t(dist, _p(SPDX, "checksum"), checksum),
+        _t(checksum, a, _p(SPDX, "Checksum")),
+        _t(checksum, _p(SPDX, "algorithm"), _p(SPDX, "checksumAlgorithm_sha256")),
+        _t(checksum, _p(SPDX, "checksumValue"), nt.typed(meta["sha256"], "hexBinary")),
+        _t(dist, _p(DCT, "rights"), rights),
+    ]
+    if config.license:
+        lines.append(_t(dist, _p(DCT, "license"), nt.iri(config.license)))
+    return lines
 
 
 def void(base: str, counts: dict, example: str | None) -> str:

@@ -25,7 +25,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TextIO
 
 import pyoxigraph as ox
 
@@ -90,12 +89,10 @@ class SortedLines:
         self._lines, self._chunks = [], []
 
 
-def write_dumps(lines: Iterable[str], folder: Path, base: str,
-                keep: frozenset[str] = frozenset(), kept: TextIO | None = None) -> dict:
+def write_dumps(lines: Iterable[str], folder: Path, base: str) -> dict:
     """The canonical dump (sorted N-Triples) and its gzip, then Turtle and JSON-LD from it.
 
-    Lines whose predicate is in ``keep`` are also written to ``kept`` (a file: at a million
-    records they are millions of lines). Returns what VoID and the build report count:
+    Returns what VoID and the build report count:
     triples, instances per class, triples per property, distinct subjects and IRI subjects
     (entities).
     """
@@ -116,8 +113,6 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
                 entities += subject.startswith("<")
                 previous_subject = subject
             properties[predicate] = properties.get(predicate, 0) + 1
-            if predicate in keep and kept is not None:
-                kept.write(line)
             if predicate == rdf_type:
                 cls = rest[:-3]  # drop " .\n"
                 classes[cls] = classes.get(cls, 0) + 1

@@ -10,12 +10,18 @@ two engines report the same results.
 
 Records are validated in batches (their own triples plus the vocabulary they
 link to), so the cost grows linearly with the number of records.
+
+:func:`validate` is the one door: the build (per batch, in its workers), ``senacs-kg
+validate`` and the tests call it, and read its :class:`Report` (results, counts, the
+summary and the Turtle report).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
@@ -208,32 +214,32 @@ class Validator:
                                  check.severity, check.path))
         return sorted(found)
 
-    def validate_ntriples(self, data: bytes) -> list[Result]:
-        """Validate one batch: its N-Triples plus the vocabulary, in a fresh in-memory store."""
-        store = ox.Store()
-        store.bulk_load(self.vocabulary + data, format=ox.RdfFormat.N_TRIPLES)
-        return self.run(store)
-
-    def validate_batches(self, batches: Iterable[bytes]) -> Iterator[list[Result]]:
-        for batch in batches:
-            yield self.validate_ntriples(batch)
 
 
 class PyshaclValidator:
-    """The reference engine: pySHACL over the same batches (slow; for checking and comparing)."""
+    """The reference engine: pySHACL over the same data (slow; for checking and comparing)."""
 
     def __init__(self, shapes: Graph, vocabulary: Iterable[str] = ()) -> None:
         self.shapes = shapes
-        self.vocabulary = "".join(vocabulary)
+        self.vocabulary = "".join(vocabulary).encode("utf-8")
         self.messages = messages_of(shapes)
 
-    def validate_ntriples(self, data: bytes) -> list[Result]:
+    def run(self, graph: Graph) -> list[Result]:
         import pyshacl
 
-        graph = Graph()
-        graph.parse(data=self.vocabulary + data.decode("utf-8"), format="nt")
         _, report, _ = pyshacl.validate(graph, shacl_graph=self.shapes, inference="none")
         return sorted(results_of_report(report, self.shapes))
+
+
+Engine = Validator | PyshaclValidator
+ENGINES = {"sparql": Validator, "pyshacl": PyshaclValidator}
+
+
+def make_engine(shapes: Graph, vocabulary: Iterable[str] = (), name: str = "sparql") -> Engine:
+    """An engine with its shapes compiled once, to validate many batches (the build's workers)."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown SHACL engine {name!r}: {' or '.join(ENGINES)}")
+    return ENGINES[name](shapes, vocabulary)
 
 
 def results_of_report(report: Graph, shapes: Graph) -> set[Result]:
@@ -343,3 +349,133 @@ def store_locator(store: ox.Store, base: str):
         return None
 
     return locate
+
+
+# -- the one door: validate() -------------------------------------------------------------------
+
+
+def _nowhere(focus: str) -> str | None:
+    return None
+
+
+class UnknownFormat(ValueError):
+    """An RDF file whose extension names no format Oxigraph reads."""
+
+
+class UnreadableData(ValueError):
+    """Data that does not parse as the format it claims (one line for the user)."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one validation found, in every form its readers use.
+
+    ``conforms`` is SHACL's ``sh:conforms`` (no result at all, warnings included, as in the
+    Turtle report); the build and ``senacs-kg validate`` refuse on ``violations`` only.
+    """
+
+    results: tuple[Result, ...]  # sorted, each once
+    messages: dict[str, list[tuple[str, str]]]
+    summary: str  # by shape, worst first, each focus node named by FILE:LINE when known
+
+    @classmethod
+    def of(cls, results: Iterable[Result], messages: dict[str, list[tuple[str, str]]],
+           locate: Callable[[str], str | None] = _nowhere) -> Report:
+        """The report of results gathered elsewhere (the build's batches, from its workers)."""
+        distinct = sorted(set(results))
+        return cls(tuple(distinct), messages, summarize(distinct, messages, locate))
+
+    @property
+    def violations(self) -> int:
+        return sum(r.is_violation for r in self.results)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.results) - self.violations
+
+    @property
+    def conforms(self) -> bool:
+        return not self.results
+
+    def turtle(self) -> str:
+        """The SHACL validation report in Turtle (same results, same bytes)."""
+        return report_turtle(list(self.results), self.messages)
+
+
+Data = bytes | Path | ox.Store | Graph
+
+
+def validate(data: Data, shapes: Graph | Engine, *, engine: str = "sparql",
+             vocabulary: Iterable[str] = (), base: str | None = None) -> Report:
+    """Validate data with the shapes: the one way the CLI, the build and the tests run SHACL.
+
+    ``data``: N-Triples bytes (a build batch), an RDF file (format from its extension), an
+    Oxigraph store (read as it is) or an rdflib graph. ``shapes``: a shapes graph, validated
+    by ``engine`` with ``vocabulary`` (N-Triples lines) added to the data, or an engine from
+    :func:`make_engine` (its shapes compiled once for many batches). With ``base``, the
+    summary names each focus node's record by FILE:LINE, read from the data's provenance.
+    Raises UnknownFormat or UnreadableData for a file that cannot be read.
+    """
+    checker = shapes if isinstance(shapes, Engine) else make_engine(shapes, vocabulary, engine)
+    if isinstance(checker, PyshaclValidator):
+        if base is not None:
+            raise ValueError("records are located through Oxigraph: use the sparql engine")
+        return Report.of(checker.run(_as_graph(data, checker.vocabulary)), checker.messages)
+
+    def run(store: ox.Store) -> Report:
+        locate = store_locator(store, base) if base is not None else _nowhere
+        return Report.of(checker.run(store), checker.messages, locate)
+
+    return _in_store(data, checker.vocabulary, run)
+
+
+def _file_format(path: Path) -> ox.RdfFormat:
+    fmt = ox.RdfFormat.from_extension(path.suffix.lstrip(".")) if path.suffix else None
+    if fmt is None:
+        raise UnknownFormat(f"{path}: unknown RDF format (use .nt, .ttl, .jsonld, .rdf, .nq or "
+                            ".trig)")
+    return fmt
+
+
+def _in_store(data: Data, vocabulary: bytes, use: Callable[[ox.Store], Report]) -> Report:
+    """``use`` applied to the data in an Oxigraph store: in memory for a batch, on disk for a
+    file (a release can be millions of triples), closed before its folder is removed."""
+    if isinstance(data, ox.Store):
+        return use(data)
+    if isinstance(data, Path):
+        fmt = _file_format(data)
+        with tempfile.TemporaryDirectory(prefix="senacs-kg-validate-") as tmp:
+            store = ox.Store(tmp)
+            if vocabulary:
+                store.bulk_load(vocabulary, format=ox.RdfFormat.N_TRIPLES)
+            try:
+                store.bulk_load(path=str(data), format=fmt)
+            except (SyntaxError, ValueError, OSError) as err:
+                raise UnreadableData(f"{data}: not readable as {fmt.name}: {err}") from None
+            try:
+                return use(store)
+            finally:
+                del store
+    if isinstance(data, Graph):
+        data = data.serialize(format="nt", encoding="utf-8")
+    store = ox.Store()
+    store.bulk_load(vocabulary + data, format=ox.RdfFormat.N_TRIPLES)
+    return use(store)
+
+
+def _as_graph(data: Data, vocabulary: bytes) -> Graph:
+    """The data as an rdflib graph, for pySHACL."""
+    if isinstance(data, ox.Store):
+        data = data.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    if isinstance(data, bytes):
+        return Graph().parse(data=(vocabulary + data).decode("utf-8"), format="nt")
+    graph = Graph().parse(data=vocabulary.decode("utf-8"), format="nt")
+    if isinstance(data, Graph):
+        return graph + data if vocabulary else data
+    from rdflib.util import guess_format
+
+    fmt = _file_format(data)
+    try:
+        return graph.parse(data, format=guess_format(str(data)) or "turtle")
+    except Exception as err:  # rdflib raises many kinds; the user gets one line
+        raise UnreadableData(f"{data}: not readable as {fmt.name}: {err}") from None

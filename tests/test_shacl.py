@@ -20,7 +20,7 @@ from mapping import ntriples as nt
 from mapping.build import shapes_text, vocabulary_lines
 from mapping.mapper import Mapper, map_exports
 from mapping.reader import ExportFile
-from mapping.shacl import PyshaclValidator, Validator, compile_shapes
+from mapping.shacl import Validator, compile_shapes, validate
 from mapping.vocab import DEFAULT_BASE, Iris
 
 B = DEFAULT_BASE
@@ -211,7 +211,7 @@ def test_every_shape_has_a_breaking_fixture(shapes):
 
 
 def test_the_base_graph_has_no_violation(validator, base_lines):
-    results = validator.run(_store(validator, base_lines))
+    results = validate(_store(validator, base_lines), validator).results
     assert [r for r in results if r.is_violation] == []
     # warnings only: a structure the reference cannot place, the new keyword "Numérique"
     assert {r.shape[len(SHAPES):] for r in results} == {"Structure-commune-present", "Concept-new"}
@@ -220,8 +220,8 @@ def test_the_base_graph_has_no_violation(validator, base_lines):
 @pytest.mark.parametrize("shape", sorted(BREAKS))
 def test_each_shape_reports_its_break(shape, shapes, validator, base_lines):
     update, focus, severity = BREAKS[shape]
-    before = set(validator.run(_store(validator, base_lines)))
-    after = set(validator.run(_store(validator, base_lines, update)))
+    before = set(validate(_store(validator, base_lines), validator).results)
+    after = set(validate(_store(validator, base_lines, update), validator).results)
     new = [r for r in after - before if r.shape == SHAPES + shape]
     assert new, f"{shape}: the break was not reported"
     assert {r.focus for r in new} == {focus}
@@ -230,10 +230,9 @@ def test_each_shape_reports_its_break(shape, shapes, validator, base_lines):
     if path is not None:  # node shapes have no path
         assert {r.path for r in new} and all(r.path for r in new)
     # the same break, seen by pySHACL
-    reference = PyshaclValidator(shapes, [])
     store = _store(validator, base_lines, update)
-    dumped = "".join(f"{q.triple} .\n" for q in store)
-    theirs = {r for r in reference.validate_ntriples(dumped.encode()) if r.shape == SHAPES + shape}
+    theirs = {r for r in validate(store, shapes, engine="pyshacl").results
+              if r.shape == SHAPES + shape}
     assert theirs == set(new) | {r for r in before if r.shape == SHAPES + shape}
 
 
@@ -256,14 +255,15 @@ def test_only_supported_constraints_compile(shapes):
 # -- the fast engine reports exactly what pySHACL reports ------------------------------------
 
 
-def _results(engine, lines: str):
-    return set(engine.validate_ntriples(lines.encode("utf-8")))
+def _results(engine: str, shapes: Graph, lines: str, vocabulary=()):
+    return set(validate(lines.encode("utf-8"), shapes, engine=engine,
+                        vocabulary=vocabulary).results)
 
 
 def test_engines_agree_on_the_seed(shapes, vocabulary):
     lines = "".join(nt.line(t) for t in map_exports([ExportFile(SEED)], Mapper()))
-    ours = _results(Validator(shapes, vocabulary), lines)
-    assert ours == _results(PyshaclValidator(shapes, vocabulary), lines)
+    ours = _results("sparql", shapes, lines, vocabulary)
+    assert ours == _results("pyshacl", shapes, lines, vocabulary)
     assert len(ours) == 5  # five structures with no known commune
 
 
@@ -284,7 +284,46 @@ def test_engines_agree_on_generated_records_with_injected_violations(tmp_path, s
         breaks += 1
     assert breaks > 30
     broken = "".join(f"{q.triple} .\n" for q in store)
-    ours = _results(Validator(shapes, []), broken)
-    theirs = _results(PyshaclValidator(shapes, []), broken)
+    ours = _results("sparql", shapes, broken)
+    theirs = _results("pyshacl", shapes, broken)
     assert sum(r.is_violation for r in ours) >= breaks - 10
     assert ours == theirs
+
+
+# -- the one door: validate() and its Report --------------------------------------------------
+
+
+def test_a_file_a_store_and_bytes_give_the_same_report(tmp_path, shapes, vocabulary, validator,
+                                                       base_lines):
+    broken = _store(validator, base_lines, BREAKS["Action-status"][0])
+    data = broken.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    path = tmp_path / "broken.nt"
+    path.write_bytes(data)
+    from_file = validate(path, shapes, base=B)
+    assert from_file.results == validate(data, shapes).results \
+        == validate(broken, validator).results
+    assert (from_file.violations, from_file.warnings) == (1, 2)
+    assert not from_file.conforms  # sh:conforms: any result, warnings included
+    # the summary names the record by FILE:LINE, read from the data's provenance
+    assert "Action-status (Violation, 1): " in from_file.summary
+    assert f"base.txt:90: {A}" in from_file.summary
+    assert "sh:conforms false" in from_file.turtle()
+    assert "sh:sourceConstraintComponent sh:MinCountConstraintComponent" in from_file.turtle()
+
+
+def test_valid_data_conforms(shapes, vocabulary):
+    report = validate(b"", shapes, vocabulary=vocabulary)
+    assert report.conforms and report.results == () and report.violations == 0
+    assert report.summary.startswith("0 violation(s), 0 warning(s) in 0 shape(s)")
+    assert "sh:conforms true ." in report.turtle()
+
+
+def test_unreadable_files_are_one_line_errors(tmp_path, shapes):
+    from mapping.shacl import UnknownFormat, UnreadableData
+
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("this is not turtle", encoding="utf-8")
+    with pytest.raises(UnreadableData, match=r"bad\.ttl: not readable as Turtle"):
+        validate(bad, shapes)
+    with pytest.raises(UnknownFormat, match="unknown RDF format"):
+        validate(tmp_path / "data.xyz", shapes)
