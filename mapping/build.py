@@ -285,6 +285,8 @@ def _read_map_validate(config: BuildConfig, iris: Iris, mapper: Mapper, shapes: 
     try:
         for path in config.sources:
             _read_file(path, config, mapper, batches, found)
+        batches.add_triples(mapper.closing_triples())  # once per build: EPCI member lists
+        batches.flush()
         batches.drain()
     finally:
         bar.close()

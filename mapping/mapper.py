@@ -39,7 +39,8 @@ from mapping.ntriples import RDF_TYPE, Triple
 from mapping.reader import ExportFile
 from mapping.record import Record
 from mapping.reference import Department, Reference
-from mapping.vocab import DCTERMS, IGEO, ORG, PROV, SCHEMA, SKOS, WD, Iris, slug
+from mapping.territory import COMMUNE_CATEGORY, DEPARTMENT_BODIES, EPCI_CATEGORY, Territory
+from mapping.vocab import DCTERMS, IGEO, ORG, PROV, SCHEMA, SKOS, Iris, slug
 
 # Where a start date is looked for, in this order.
 DATE_FIELDS = ("summary", "experience", "description", "end_reason", "result_territory",
@@ -47,14 +48,6 @@ DATE_FIELDS = ("summary", "experience", "description", "end_reason", "result_ter
                "resources")
 STATUS_SCHEMA = {"En cours": nt.iri(SCHEMA.ActiveActionStatus),
                  "Terminée": nt.iri(SCHEMA.CompletedActionStatus)}
-# Partner categories that name one body given the structure's department.
-DEPARTMENT_BODIES = {
-    "Caf": ("caf", "Caisse d'allocations familiales {of}"),
-    "Conseil départemental": ("departement", "Département {of}"),
-    "Préfecture": ("prefecture", "Préfecture {of}"),
-    "Éducation Nationale": ("dsden", "Direction des services départementaux de l'Éducation "
-                                     "nationale {of}"),
-}
 PERSON_KIND_LABELS = {extract.STAFF: "professionnels", extract.VOLUNTEERS: "bénévoles",
                       extract.PARTICIPANTS: "participants"}
 
@@ -127,6 +120,7 @@ class Mapper:
         self.reference = reference or Reference.load()
         self.namer = ActionNamer(self.iris)
         self.t = Terms(self.iris)
+        self.territory = Territory(self.iris, self.reference, self.t)
 
     # -- files ---------------------------------------------------------------------------
 
@@ -153,6 +147,10 @@ class Mapper:
         return Iris.structure_slug(record.structure_name or "sans-structure",
                                    dept.code if dept else (slug(record.department)
                                                            if record.department else None))
+
+    def closing_triples(self) -> list[Triple]:
+        """What is written once per build, after the last record (EPCI member lists)."""
+        return self.territory.closing_triples()
 
     def map_record(self, record: Record) -> tuple[str, list[Triple]]:
         """Name the record's action and map it: (action IRI, triples)."""
@@ -225,70 +223,28 @@ class Mapper:
                 (structure, RDF_TYPE, t.Structure), (structure, t.name, nt.text(name))]
         if record.department is None:
             return
-        place = self._department_place(record.department, dept, out)
-        out.append((structure, t.department, place))
-        for commune in self.reference.structure_communes(name, record.department):
-            place = self._commune_place(commune.insee)
-            out += [(structure, t.commune, place), (place, RDF_TYPE, t.Commune),
-                    (place, t.codeINSEE, nt.text(commune.insee)),
-                    (place, t.nom, nt.fr(commune.name))]
-            if commune.wikidata:
-                out.append((place, t.exactMatch, nt.iri(WD[commune.wikidata])))
-            if dept is not None:
-                out.append((place, t.department, self._department_iri(dept.code)))
-
-    def _department_iri(self, code_or_slug: str) -> str:
-        return nt.iri(self.iris.department(code_or_slug))
-
-    def _commune_place(self, insee: str) -> str:
-        return nt.iri(self.iris.commune(insee))
-
-    def _department_place(self, written: str, dept: Department | None,
-                          out: list[Triple]) -> str:
-        t = self.t
-        if dept is None:
-            place = self._department_iri(slug(written))
-            out += [(place, RDF_TYPE, t.Departement), (place, t.nom, nt.fr(written))]
-            return place
-        place = self._department_iri(dept.code)
-        out += [(place, RDF_TYPE, t.Departement), (place, t.codeINSEE, nt.text(dept.code)),
-                (place, t.nom, nt.fr(dept.name))]
-        if dept.wikidata:
-            out.append((place, t.exactMatch, nt.iri(WD[dept.wikidata])))
-        return place
+        out.append((structure, t.department,
+                    self.territory.department(record.department, dept, out)))
+        for commune in self.territory.placement(structure, name, record.department, out):
+            out.append((structure, t.commune, self.territory.commune(commune, out)))
 
     def _partners(self, record: Record, action: str, dept: Department | None,
                   out: list[Triple]) -> None:
-        """Resolve partner categories that name one body given the structure's place."""
+        """Resolve partner categories that name one body given the structure's place; a
+        category that names no single body there stays a category (never a guess)."""
         if dept is None:
             return
-        t = self.t
+        communes = self.reference.structure_communes(record.structure_name or "",
+                                                     record.department)
         for category in record.partner_categories:
+            bodies: list[str | None] = []
             if category in DEPARTMENT_BODIES:
-                kind, pattern = DEPARTMENT_BODIES[category]
-                body = self.reference.bodies.get((kind, dept.code))
-                org = nt.iri(self.iris.organisation(f"{kind}-{dept.code.lower()}"))
-                name = body.name if body else pattern.format(of=dept.of_name)
-                out += [(action, t.resolvedPartner, org), (org, RDF_TYPE, t.FormalOrganization),
-                        (org, RDF_TYPE, t.Organization if kind == "caf"
-                         else t.GovernmentOrganization),
-                        (org, t.name, nt.fr(name)), (org, t.organisationKind, nt.text(kind)),
-                        (org, t.department, self._department_iri(dept.code))]
-                if body and body.siren:
-                    out.append((org, t.siren, nt.text(body.siren)))
-                if body and body.wikidata:
-                    out.append((org, t.exactMatch, nt.iri(WD[body.wikidata])))
-            elif category == "Commune" and record.structure_name:
-                for commune in self.reference.structure_communes(record.structure_name,
-                                                                 record.department):
-                    org = nt.iri(self.iris.organisation(f"commune-{commune.insee}"))
-                    out += [(action, t.resolvedPartner, org),
-                            (org, RDF_TYPE, t.FormalOrganization),
-                            (org, RDF_TYPE, t.GovernmentOrganization),
-                            (org, t.name, nt.fr(f"Commune de {commune.name}")),
-                            (org, t.organisationKind, nt.text("commune")),
-                            (org, t.commune, self._commune_place(commune.insee)),
-                            (org, t.department, self._department_iri(dept.code))]
+                bodies.append(self.territory.department_body(category, dept, out))
+            elif category == COMMUNE_CATEGORY:
+                bodies += [self.territory.commune_body(c, out) for c in communes]
+            elif category == EPCI_CATEGORY and communes:
+                bodies.append(self.territory.epci_body(communes, out))
+            out += [(action, self.t.resolvedPartner, body) for body in bodies if body]
 
     def _extracted(self, record: Record, action_iri: str, out: list[Triple]) -> None:
         """Amounts, headcounts and the start date, each with the field and line it came from."""
@@ -373,6 +329,7 @@ def map_exports(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> 
             count += 1
             yield from mapper.map_record(record)[1]
         yield from mapper.file_triples(export, count)
+    yield from mapper.closing_triples()
 
 
 def vocabulary_graph(iris: Iris) -> Graph:

@@ -119,6 +119,7 @@ class Reference:
     communes: dict[str, Commune] = field(default_factory=dict)  # current, by INSEE code
     epcis: dict[str, Epci] = field(default_factory=dict)  # by SIREN
     bodies: dict[tuple[str, str], Body] = field(default_factory=dict)  # (kind, dept code)
+    members: dict[str, list[str]] = field(default_factory=dict)  # EPCI SIREN -> communes
     placed: dict[tuple[str, str], Placement] = field(default_factory=dict)  # overrides
     source: dict = field(default_factory=dict)  # source.json
     gazetteer: Gazetteer | None = None
@@ -152,6 +153,9 @@ class Reference:
         for row in read_rows(folder / "epci.csv"):
             ref.epcis[row["siren"]] = Epci(row["siren"], row["name"], row["kind"],
                                            row["financing"])
+        for commune in ref.communes.values():
+            if commune.epci:
+                ref.members.setdefault(commune.epci, []).append(commune.insee)
         if links:
             raise ReferenceError(f"{folder / OVERRIDES / 'wikidata.csv'}: no such place: "
                                  + ", ".join(" ".join(k).strip() for k in links))
@@ -226,6 +230,11 @@ class Reference:
         if isinstance(placement, Unplaced):
             return []
         return [self.communes[code] for code in placement.communes]
+
+    def epci_department(self, siren: str) -> str | None:
+        """The department of an EPCI whose communes are all in one, else None."""
+        departments = {self.communes[code].department for code in self.members.get(siren, ())}
+        return departments.pop() if len(departments) == 1 else None
 
     def epci_of(self, communes: list[Commune]) -> Epci | None:
         """The one EPCI all these communes belong to, if there is one."""

@@ -46,9 +46,10 @@ METADATA_PREFIXES: dict[str, str] = {
     "spdx": "http://spdx.org/rdf/terms#", "vcard": "http://www.w3.org/2006/vcard/ns#",
 }
 
-# The parts of an action that have hash IRIs of their own ({action}#amount-2, {action}#source):
-# attached files, extracted amounts, the budget, headcounts, the start date, the provenance.
-PART_KINDS = ("file", "amount", "budget", "headcount", "start", "source")
+# The parts of a resource that have hash IRIs of their own ({action}#amount-2, {action}#source):
+# an action's attached files, extracted amounts, budget, headcounts, start date, provenance;
+# a structure's placement (how its commune was found).
+PART_KINDS = ("file", "amount", "budget", "headcount", "start", "source", "placement")
 FIELD_PREFIX = "field-"  # {base}def#field-{key}: a field of the SENACS form
 
 # What a path segment may hold as it is (RFC 3986 pchar); the rest is percent-encoded.
@@ -131,6 +132,9 @@ class Iris:
 
     def department(self, code_or_slug: str) -> URIRef:
         return self._iri("place", "departement", code_or_slug)
+
+    def region(self, code: str) -> URIRef:
+        return self._iri("place", "region", code)
 
     def source(self, file_name: str) -> URIRef:
         """A source file, by its name: spaces and reserved characters percent-encoded."""

@@ -62,6 +62,10 @@ def resolved(record, reference: Reference) -> set[str]:
         elif category == "Commune":
             out |= {f"{B}organisation/commune-{c.insee}"
                     for c in reference.structure_communes(record.structure_name, "Haute-Garonne")}
+        elif category == "Regroupement de communes":  # the EPCI, if all its communes share one
+            epcis = {c.epci for c in reference.structure_communes(record.structure_name,
+                                                                  "Haute-Garonne")}
+            out |= {f"{B}organisation/epci-{e}" for e in epcis if len(epcis) == 1}
     return out
 
 

@@ -55,7 +55,7 @@ if __name__ == "__main__":  # regenerate the golden files (review the diff!)
     from mapping import ntriples as nt
 
     for case in CASES:
-        lines = sorted(map(nt.line, map_exports([ExportFile(GOLDEN / f"{case}.txt")], Mapper())))
+        lines = sorted(set(map(nt.line, map_exports([ExportFile(GOLDEN / f"{case}.txt")], Mapper()))))
         triples = ox.parse("".join(lines).encode("utf-8"), format=ox.RdfFormat.N_TRIPLES)
         ox.serialize(triples, str(GOLDEN / f"{case}.ttl"), ox.RdfFormat.TURTLE,
                      prefixes={**PREFIXES, "xsd": "http://www.w3.org/2001/XMLSchema#",

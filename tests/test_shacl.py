@@ -42,6 +42,9 @@ S = f"<{B}structure/espace-de-vie-sociale-les-3-rivieres-72>"
 CAF = f"<{B}organisation/caf-31>"
 PAULHAC = f"<{B}place/commune/31407>"
 DEPT = f"<{B}place/departement/72>"
+REGION = f"<{B}place/region/76>"
+EPCI = f"<{B}organisation/epci-243100732>"  # Paulhac's: CC des Coteaux du Girou
+PLACEMENT = f"<{B}structure/sous-les-tilleuls-31#placement>"
 AMOUNT = f"<{A_IRI}#amount-1>"
 BUDGET = f"<{A_IRI}#budget>"
 HEAD = f"<{A_IRI}#headcount-1>"
@@ -130,7 +133,20 @@ BREAKS: dict[str, tuple[str, str, str]] = {
                           f"<{B}organisation/Caf_31>", "Violation"),
     "Organisation-name": (_add(CAF, "schema:name", '"Caf 31"@fr'), CAF, "Violation"),
     "Organisation-kind": (_set(CAF, "senacs:organisationKind", '"cpam"'), CAF, "Violation"),
-    "Organisation-department": (_drop(CAF, "senacs:department"), CAF, "Violation"),
+    "Organisation-department": (_set(CAF, "senacs:department", PAULHAC), CAF, "Violation"),
+    "DepartmentBody-department": (_add(EPCI, "senacs:department", DEPT), EPCI, "Violation"),
+    "Intercommunalite-siren": (_drop(EPCI, "senacs:siren"), EPCI, "Violation"),
+    "Intercommunalite-kind": (_set(EPCI, "senacs:epciKind", '"SIVOM"'), EPCI, "Violation"),
+    "Intercommunalite-member": (_drop(EPCI, "senacs:memberCommune"), EPCI, "Violation"),
+    "Placement-method": (_set(PLACEMENT, "senacs:placementMethod", '"guess"'), PLACEMENT,
+                         "Violation"),
+    "Placement-evidence": (_drop(PLACEMENT, "senacs:evidence"), PLACEMENT, "Violation"),
+    "Region-code": (_set(REGION, "igeo:codeINSEE", '"7"'), REGION, "Violation"),
+    "Region-name": (_add(REGION, "igeo:nom", '"Occitània"@fr'), REGION, "Violation"),
+    "Commune-region": (_add(PAULHAC, "senacs:region", f"<{B}place/region/52>"), PAULHAC,
+                       "Violation"),
+    "Commune-epci": (_add(PAULHAC, "senacs:epci", CAF), PAULHAC, "Violation"),
+    "Departement-region": (_set(DEPT, "senacs:region", PAULHAC), DEPT, "Violation"),
     "Organisation-siren": (_add(CAF, "senacs:siren", '"12345"'), CAF, "Violation"),
     "Commune-code": (_set(PAULHAC, "igeo:codeINSEE", '"3140"'), PAULHAC, "Violation"),
     "Commune-name": (_set(PAULHAC, "igeo:nom", '"Paulhac"@oc'), PAULHAC, "Violation"),
