@@ -243,7 +243,8 @@ def test_leaves_processes_behind():
 
 
 def test_the_session_end_check_lists_and_kills_what_a_test_left(tmp_path):
-    (tmp_path / "conftest.py").write_text((REPO_ROOT / "tests" / "conftest.py").read_text())
+    for name in ("conftest.py", "harness.py"):  # the check, and the helpers it imports
+        (tmp_path / name).write_text((REPO_ROOT / "tests" / name).read_text())
     (tmp_path / "test_leaky.py").write_text(LEAKY_TEST)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,
