@@ -10,6 +10,7 @@ is still alive (``no_process_left_behind``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from harness import (  # noqa: F401  (re-exported: test modules import these fro
     gunicorn_command,
     kill,
     listing,
+    live_server,
     processes,
     reap,
     server_log,
@@ -105,6 +107,18 @@ def seed_graph():
 @pytest.fixture(scope="session")
 def release_dir(tmp_path_factory) -> Path:
     return build_release(SEED, tmp_path_factory.mktemp("served") / "release")
+
+
+@pytest.fixture(scope="session")
+def seed_site(release_dir, tmp_path_factory) -> Iterator[str]:
+    """The seed release served by ``senacs-kg serve`` with the default settings: its root URL.
+
+    One server for the whole session, shared by the modules that only read from it; a module
+    that needs other settings, another release or a server of its own to restart or kill
+    starts it with ``live_server`` (or ``start_server`` and ``stop``).
+    """
+    with live_server(release_dir, tmp_path_factory.mktemp("seed_site") / "store") as root:
+        yield root
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +110,23 @@ def start_production(release: Path, store: Path, port: int, command: list[str],
     env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
     env.update({f"SENACS_KG_{k}": json.dumps(v) for k, v in settings.items()})
     return _start([sys.executable, "-m", *command], env, port, ready_within)
+
+
+@contextmanager
+def live_server(release: Path, store: Path, start: Callable[..., subprocess.Popen] | None = None,
+                port: int | None = None, **settings) -> Iterator[str]:
+    """A server of ``release`` on 127.0.0.1 for the ``with`` block: its root URL; stopped after.
+
+    ``start`` is ``start_server`` (the development server, the default) or a production one
+    (``start_granian``, ``start_gunicorn``); ``port`` is for settings that must name the
+    server's own URL before it starts; ``settings`` are SENACS_KG_* settings.
+    """
+    port = port or free_port()
+    proc = (start or start_server)(release, store, port, **settings)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
 
 
 # The longest request line a GET query may need: MAX_QUERY_LENGTH characters, each up to 4

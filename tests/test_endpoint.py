@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import PRODUCTION_SERVERS, free_port, start_server, stop
+from conftest import PRODUCTION_SERVERS, free_port, live_server, start_server, stop
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 TITLES = "SELECT ?title WHERE { ?a <http://purl.org/dc/terms/title> ?title } ORDER BY ?title"
@@ -29,19 +29,18 @@ ACTION_COUNT = PREFIXES + "SELECT (COUNT(?a) AS ?n) WHERE { ?a a senacs:Action }
 CONSTRUCT = PREFIXES + ("CONSTRUCT { ?a senacs:status ?s } WHERE { ?a senacs:status ?s }")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(release_dir, tmp_path_factory):
     """The live server: its /sparql URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/sparql"
     # 3 query workers: a SERVICE to this server is a second query of the same client (127.0.0.1),
     # and one client may hold at most QUERY_WORKERS - 1 of them (endpoint/fairness.py)
-    proc = start_server(release_dir, tmp_path_factory.mktemp("store") / "store", port,
-                        QUERY_TIMEOUT=2, ROW_CAP=20, MAX_QUERY_LENGTH=4000,
-                        MAX_CONTENT_LENGTH=20000, QUERY_WORKERS=3, CACHE_ENTRIES=0,
-                        SERVICE_ALLOWLIST=[url])
-    yield url
-    stop(proc)
+    with live_server(release_dir, tmp_path_factory.mktemp("store") / "store", port=port,
+                     QUERY_TIMEOUT=2, ROW_CAP=20, MAX_QUERY_LENGTH=4000,
+                     MAX_CONTENT_LENGTH=20000, QUERY_WORKERS=3, CACHE_ENTRIES=0,
+                     SERVICE_ALLOWLIST=[url]):
+        yield url
 
 
 class Client:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from conftest import SEED, build_release, free_port, start_server, stop
+from conftest import SEED, build_release
 from test_examples import resolved, structure_iri
 
 from analysis import network
@@ -110,13 +110,8 @@ def test_same_release_same_files(release_dir, tmp_path):
     assert outputs[0] == outputs[1]
 
 
-def test_through_the_endpoint_the_network_is_the_same(release_dir, tmp_path, networks):
-    port = free_port()
-    proc = start_server(release_dir, tmp_path / "store", port)
-    try:
-        remote = network.fetch(endpoint_select(f"http://127.0.0.1:{port}/sparql"), B)
-    finally:
-        stop(proc)
+def test_through_the_endpoint_the_network_is_the_same(seed_site, networks):
+    remote = network.fetch(endpoint_select(seed_site + "/sparql"), B)
     assert nx.utils.edges_equal(sorted(remote.structures.edges(data="weight")),
                                 sorted(networks.structures.edges(data="weight")))
 

@@ -12,7 +12,7 @@ import re
 import pytest
 import requests
 from browser import dump_dom, screenshot
-from conftest import SEED, build_release, free_port, start_server, stop
+from conftest import SEED, build_release, live_server
 
 HOSTILE_TITLE = ('<script>document.title="XSS1"</script>Café & "ateliers" '
                  "<img src=x onerror=\"document.title='XSS2'\">")
@@ -32,15 +32,12 @@ def site(tmp_path_factory):
     source = work / "hostile.txt"
     source.write_text("\n".join(first + second), encoding="utf-8")
     build_release(source, work / "release")
-    port = free_port()
-    proc = start_server(work / "release", work / "store", port)
-    root = f"http://127.0.0.1:{port}"
-    action = requests.get(root + "/sparql", params={
-        "query": "SELECT ?a WHERE { ?a <http://purl.org/dc/terms/title> ?t . "
-                 "FILTER(CONTAINS(?t, 'XSS1')) }"}, timeout=10).json()
-    path = action["results"]["bindings"][0]["a"]["value"][len("https://w3id.org/senacs-kg"):]
-    yield {"root": root, "action": path, "dir": work}
-    stop(proc)
+    with live_server(work / "release", work / "store") as root:
+        action = requests.get(root + "/sparql", params={
+            "query": "SELECT ?a WHERE { ?a <http://purl.org/dc/terms/title> ?t . "
+                     "FILTER(CONTAINS(?t, 'XSS1')) }"}, timeout=10).json()
+        path = action["results"]["bindings"][0]["a"]["value"][len("https://w3id.org/senacs-kg"):]
+        yield {"root": root, "action": path, "dir": work}
 
 
 def test_no_script_from_the_data_runs_in_the_action_page(site):

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conftest import free_port, start_granian, stop
+from conftest import live_server, start_granian
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ssrf_variants import MARKER, Listener, all_variants
@@ -26,10 +26,9 @@ def listener():
 
 @pytest.fixture(scope="module")
 def site(release_dir, tmp_path_factory, listener):
-    port = free_port()
-    proc = start_granian(release_dir, tmp_path_factory.mktemp("security") / "store", port)
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
+    with live_server(release_dir, tmp_path_factory.mktemp("security") / "store",
+                     start_granian) as root:
+        yield root
 
 
 def ask(site: str, text: str, how: int) -> requests.Response:
