@@ -9,8 +9,11 @@ is still alive (``no_process_left_behind``).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -94,6 +97,34 @@ def read_text(text: str, tmp_path: Path, name: str = "export.txt", **kwargs):
     records = list(export.records())
     problems = [str(p) for r in records for p in r.problems] + [str(p) for p in export.problems]
     return export, records, problems
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one ``senacs-kg`` command did: named as subprocess.CompletedProcess names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*argv: str) -> CliRun:
+    """``senacs-kg argv`` run in this process by ``mapping.cli.main``: its exit status and what
+    it wrote. For the commands' behaviour, where a process of its own is not the point (the
+    console script, signals, byte-exact output and servers keep real subprocesses): no
+    interpreter to start and no imports to redo for each run."""
+    from mapping import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(list(argv))
+        except SystemExit as exit_:  # argparse: usage errors and --help; as Python exits
+            status = 0 if exit_.code is None else exit_.code
+            if not isinstance(status, int):
+                print(status, file=err)
+                status = 1
+    return CliRun(status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")
