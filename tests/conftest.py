@@ -152,6 +152,26 @@ def seed_site(release_dir, tmp_path_factory) -> Iterator[str]:
         yield root
 
 
+@pytest.fixture(scope="session")
+def seed_app(release_dir, tmp_path_factory):
+    """The application of the seed release in this process, without a server: the default
+    settings but the background warm-up. For tests of what a response holds; HTTP on the
+    wire (the protocol, what servers do, browsers, SPARQLWrapper) keeps a real server."""
+    from endpoint import create_app
+    from endpoint.state import server_state
+
+    app = create_app({"RELEASE_DIR": str(release_dir), "WARM_CACHE": False,
+                      "STORE_DIR": str(tmp_path_factory.mktemp("seed_app") / "store")})
+    yield app
+    server_state(app).store.close()  # its query workers, children of this process
+
+
+@pytest.fixture
+def client(seed_app):
+    """Flask's test client of ``seed_app``: requests without a socket."""
+    return seed_app.test_client()
+
+
 @pytest.fixture(scope="module")
 def listener():
     """A loopback listener that no query may ever reach (tests/ssrf_variants.py)."""
