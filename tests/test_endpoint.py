@@ -81,7 +81,7 @@ def test_select_as_xml_csv_tsv(server):
                                        .decode())))
     assert rows == [["n"], ["25"]]
     tsv = wrapper(server, ACTION_COUNT, TSV).queryAndConvert().decode().splitlines()
-    assert tsv[0] == "?n" and tsv[1].startswith('"25"') or tsv[1].startswith("25")
+    assert tsv == ["?n", "25"]  # an integer is written bare in TSV
 
 
 def test_ask(server):
@@ -310,11 +310,9 @@ def test_restart_reopens_the_store_without_reloading(release_dir, tmp_path):
     proc = start_server(release_dir, store, port)
     stop(proc)
     marker = (store / "senacs-kg-store.json").stat().st_mtime_ns
-    files = sorted(p.name for p in store.iterdir())
     proc = start_server(release_dir, store, port)
     try:
-        assert (store / "senacs-kg-store.json").stat().st_mtime_ns == marker
-        assert sorted(p.name for p in store.iterdir())[:len(files)] or files
+        assert (store / "senacs-kg-store.json").stat().st_mtime_ns == marker  # not loaded again
         response = requests.get(f"http://127.0.0.1:{port}/sparql",
                                 params={"query": ACTION_COUNT}, timeout=10)
         assert response.json()["results"]["bindings"][0]["n"]["value"] == "25"
