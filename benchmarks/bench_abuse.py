@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 import requests
-from common import _serve, free_port, release_of, stop, wait
+from common import free_port, release_of, serve_app, stop
 from requests.adapters import HTTPAdapter
 
 GOOD, RUNAWAY_FROM, SLOW_FROM = "127.0.0.5", "127.0.0.2", "127.0.0.3"
@@ -80,11 +80,8 @@ def serve(server: str, release: Path, store: Path, workers: int, threads: int,
     (it would run the example catalogue's slowest queries during the runs), and without the
     fair share if not ``fair``: (root URL, process)."""
     port = free_port()
-    settings = {"WARM_CACHE": "false"} | ({} if fair else {"CLIENT_QUERIES": "0"})
-    proc = _serve(COMMANDS[server](port, workers, threads), release, store, settings)
-    root = f"http://127.0.0.1:{port}"
-    wait(root + "/sparql", proc, 1800)
-    return root, proc
+    settings = {"WARM_CACHE": False} | ({} if fair else {"CLIENT_QUERIES": 0})
+    return serve_app(COMMANDS[server](port, workers, threads), port, release, store, **settings)
 
 
 # -- the clients ------------------------------------------------------------------------------

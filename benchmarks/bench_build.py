@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT.parent / "shared" / "tools" / "gen_senacs.py"
 sys.path.insert(0, str(ROOT))
 
 
@@ -99,10 +98,9 @@ def run_stage(name: str, source: Path, work: Path) -> dict:
 
 
 def bench(n: int, workdir: Path, pyshacl_max: int, baseline_rate: list[float]) -> None:
-    source = workdir / f"gen_{n}.txt"
-    if not source.exists():
-        subprocess.run([sys.executable, str(GENERATOR), str(n), "7", str(source), "-q"],
-                       check=True)
+    from common import generated  # not at the top: a --stage process measures its own memory
+
+    source = generated(n, workdir)
     work = workdir / f"work_{n}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()

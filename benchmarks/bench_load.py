@@ -40,7 +40,6 @@ import requests
 from bench_queries import MIX, P
 from common import SERVERS, release_of, run_wrk, stop
 
-HERE = Path(__file__).resolve().parent
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 WORDS = ["numérique", "jardin", "parents", "jeunes", "santé", "sport", "cuisine", "emploi",
          "vacances", "culture", "langue", "accès aux droits"]

@@ -37,9 +37,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import requests
-from common import ROOT, free_port, release_of, run_wrk, serve_granian, serve_gunicorn, stop, wait
-
-sys.path.insert(0, str(ROOT / "tests"))
+from common import free_port, release_of, run_wrk, serve_granian, serve_gunicorn, stop, wait_for
 
 P = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
 PREFIX schema: <https://schema.org/>
@@ -141,7 +139,7 @@ def measure(url: str, seconds: float) -> dict[str, dict[str, float]]:
     return figures
 
 
-SETTINGS = {"WARM_CACHE": "false", "QUERY_TIMEOUT": 120, "ROW_CAP": 100000, "QUERY_WORKERS": 2}
+SETTINGS = {"WARM_CACHE": False, "QUERY_TIMEOUT": 120, "ROW_CAP": 100000, "QUERY_WORKERS": 2}
 
 
 def serve_ours(release: Path, store: Path, cache: bool) -> tuple[str, subprocess.Popen]:
@@ -163,7 +161,7 @@ def serve_rdflib(dump: Path) -> tuple[str, subprocess.Popen]:
     proc = subprocess.Popen([exe, "serve", str(dump), "--host", "127.0.0.1", "--port",
                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"  # rdflib-endpoint's CLI serves SPARQL at the root
-    wait(url, proc, 3600)
+    wait_for(url + "?query=ASK%20%7B%7D", proc, 3600)
     return url, proc
 
 

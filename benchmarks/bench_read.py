@@ -20,8 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT.parent / "shared" / "tools" / "gen_senacs.py"
+from common import ROOT, generate_export
 
 FLOOR = """
 import json, resource, sys, time
@@ -56,10 +55,7 @@ def run(script: str, path: Path) -> dict:
 
 
 def generate(n: int, directory: Path) -> Path:
-    path = directory / f"gen_{n}.txt"
-    subprocess.run([sys.executable, str(GENERATOR), str(n), "20261123", str(path), "-q"],
-                   check=True)
-    return path
+    return generate_export(n, 20261123, directory / f"gen_{n}.txt")
 
 
 def measure(n: int, directory: Path, repeats: int) -> dict:

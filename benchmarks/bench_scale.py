@@ -69,7 +69,7 @@ def measure(n: int, workdir: Path) -> dict:
     figures["release MB"] = _size_mb(work / "release")
     start = time.monotonic()
     root, proc = serve_gunicorn(work / "release", work / "store", 1, 8, CACHE_ENTRIES=0,
-                                CACHE_DISK_MB=0, WARM_CACHE="false", QUERY_TIMEOUT=600,
+                                CACHE_DISK_MB=0, WARM_CACHE=False, QUERY_TIMEOUT=600,
                                 ROW_CAP=100000)
     figures["serve: load store"] = time.monotonic() - start
     figures["store MB"] = _size_mb(work / "store")

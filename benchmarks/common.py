@@ -1,33 +1,38 @@
-"""What the benchmarks share: generated exports, releases built from them, a gunicorn server."""
+"""What the benchmarks share: generated exports, releases built from them, a gunicorn server.
+
+Generating, building, starting and stopping are the tests' own helpers (tests/harness.py),
+imported rather than copied: a server is started, waited for and stopped (with every process
+it started) the same way in both.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
-GENERATOR = ROOT.parent / "shared" / "tools" / "gen_senacs.py"
+sys.path.insert(0, str(ROOT / "tests"))  # harness.py, and virtuoso.py for bench_queries
+from harness import (  # noqa: E402
+    build_release,
+    free_port,
+    generate_export,
+    start_production,
+    stop,
+    wait_for,
+)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["ROOT", "build_release", "free_port", "generate_export", "generated", "release_of",
+           "run_wrk", "serve_app", "serve_granian", "serve_gunicorn", "SERVERS", "stop", "wait_for"]
+READY_SECONDS = 1800  # a store of a million records is loaded before the server answers
 
 
 def generated(n: int, workdir: Path) -> Path:
     """n generated records (seed 7) in workdir, generated once."""
     source = workdir / f"gen_{n}.txt"
     if not source.exists():
-        subprocess.run([sys.executable, str(GENERATOR), str(n), "7", str(source), "-q"],
-                       check=True)
+        generate_export(n, 7, source)
     return source
 
 
@@ -35,66 +40,38 @@ def release_of(n: int, workdir: Path) -> Path:
     """The release built from n generated records, built once."""
     release = workdir / f"release_{n}"
     if not (release / "manifest.json").exists():
-        subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(generated(n, workdir)),
-                        "--out", str(release)], check=True, cwd=ROOT)
+        build_release(generated(n, workdir), release, timeout=None)
     return release
 
 
-def wait(url: str, proc: subprocess.Popen | None, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"server exited while starting: {url}")
-        try:
-            if requests.get(url, params={"query": "ASK {}"}, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.5)
-    raise SystemExit(f"no answer from {url} after {seconds} s")
-
-
-def _serve(command: list[str], release: Path, store: Path,
-           settings: dict[str, object]) -> subprocess.Popen:
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
-    env.update({f"SENACS_KG_{k}": str(v) for k, v in settings.items()})
-    return subprocess.Popen([sys.executable, "-m", *command], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def serve_app(command: list[str], port: int, release: Path, store: Path,
+          **settings: object) -> tuple[str, subprocess.Popen]:
+    """``python -m command`` serving the app on ``port`` with SENACS_KG_* ``settings``, once it
+    answers: the root URL and the process (stop it with ``stop``)."""
+    proc = start_production(release, store, port, command, READY_SECONDS, **settings)
+    return f"http://127.0.0.1:{port}", proc
 
 
 def serve_gunicorn(release: Path, store: Path, workers: int = 1, threads: int = 16,
                    **settings: object) -> tuple[str, subprocess.Popen]:
     """Our endpoint under gunicorn (gthread workers); the root URL and the process."""
     port = free_port()
-    proc = _serve(["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                   "--threads", str(threads), "--timeout", "600", "endpoint:create_app()"],
-                  release, store, settings)
-    root = f"http://127.0.0.1:{port}"
-    wait(root + "/sparql", proc, 1800)
-    return root, proc
+    return serve_app(["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                  "--threads", str(threads), "--timeout", "600", "endpoint:create_app()"],
+                 port, release, store, **settings)
 
 
 def serve_granian(release: Path, store: Path, workers: int = 1, threads: int = 16,
                   **settings: object) -> tuple[str, subprocess.Popen]:
     """Our endpoint under granian (WSGI, ``threads`` blocking threads per worker)."""
     port = free_port()
-    proc = _serve(["granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", str(workers), "--blocking-threads", str(threads),
-                   "--log-level", "warning", "--factory", "endpoint:create_app"],
-                  release, store, settings)
-    root = f"http://127.0.0.1:{port}"
-    wait(root + "/sparql", proc, 1800)
-    return root, proc
+    return serve_app(["granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                  "--workers", str(workers), "--blocking-threads", str(threads),
+                  "--log-level", "warning", "--factory", "endpoint:create_app"],
+                 port, release, store, **settings)
 
 
 SERVERS = {"gunicorn": serve_gunicorn, "granian": serve_granian}
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 # wrk runs one Lua state per thread: each thread starts at its own place in the request list;

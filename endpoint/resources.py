@@ -62,7 +62,7 @@ def describe(iri: str) -> Answer:
         DESCRIBE.format(this=guard.iri_term(iri)), row_cap=RESOURCE_CAP)
 
 
-@bp.route("/<any(action, structure, organisation, concept, place, source):root>/<path:rest>")
+@bp.route(f"/<any({', '.join(ROOTS)}):root>/<path:rest>")
 def resource(root: str, rest: str) -> Response:
     ext = next((e for e in EXTENSIONS if rest.endswith(e)), None)
     path = f"{root}/{rest[:-len(ext)] if ext else rest}"

@@ -93,7 +93,6 @@ class ExportFile:
     final_newline: bool = False
     problems: list[Problem] = field(default_factory=list)
     decode: DecodeInfo = field(default_factory=DecodeInfo)
-    record_count: int = 0
     block_size: int = BLOCK_SIZE
 
     @property
@@ -175,7 +174,6 @@ class ExportFile:
         return line + len(lines)
 
     def _record(self, lines: list[str], line: int, last: bool) -> Record:
-        self.record_count += 1
         return parse_record(lines, self.name, line, last)
 
 
@@ -403,12 +401,3 @@ def _check_list(spec: FieldSpec, lines: list[str], start: int, end: int, path: s
         if spec.key == "partners" and value.endswith(":"):
             continue  # group heading, e.g. "Partenaires d'action:"
         problems.append(Problem(path, line + i, f"expected a list item '- …', found {value!r}"))
-
-
-def read_exports(paths: Iterable[Path], encoding: str | None = None
-                 ) -> Iterator[tuple[ExportFile, Record]]:
-    """Yield (file, record) for every record of every file, one record in memory at a time."""
-    for path in paths:
-        export = ExportFile(Path(path), encoding)
-        for record in export.records():
-            yield export, record

@@ -1,12 +1,10 @@
-"""Debian's Chromium, headless, as the tests' browser: the page's DOM after its scripts ran, and
-screenshots to look at."""
+"""Debian's Chromium, headless, as the tests' browser: the page's DOM after its scripts ran."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags the machine needs (closed network, root, no GPU): see the library's env notes.
@@ -27,9 +25,3 @@ def dump_dom(url: str) -> str:
     run = _run(["--virtual-time-budget=3000", "--dump-dom", url])
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout
-
-
-def screenshot(url: str, path: Path, width: int = 1100, height: int = 1800) -> Path:
-    run = _run([f"--window-size={width},{height}", f"--screenshot={path}", url])
-    assert run.returncode == 0 and path.is_file(), run.stderr[-2000:]
-    return path

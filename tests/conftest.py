@@ -1,5 +1,7 @@
 """Fixtures for the real things the tests use: the seed export, generated exports, servers.
 
+The helpers that start and stop those things live in ``harness.py`` (shared with the
+benchmarks) and are imported here, so that test modules keep importing them from conftest.
 Every process the tests start ends with them: servers are stopped with an escalation
 (``stop``), and a session-end check fails the run if any process started by the tests
 is still alive (``no_process_left_behind``).
@@ -7,27 +9,50 @@ is still alive (``no_process_left_behind``).
 
 from __future__ import annotations
 
-import json
+import contextlib
+import io
 import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
+from harness import (  # noqa: F401  (re-exported: test modules import these from conftest)
+    GENERATOR,
+    GONE_SECONDS,
+    GRANIAN_KILL_SECONDS,
+    GUNICORN_REQUEST_LINE,
+    PRODUCTION_SERVERS,
+    STOP_SECONDS,
+    Process,
+    alive,
+    build_release,
+    descendants,
+    free_port,
+    generate_export,
+    granian_command,
+    group,
+    gunicorn_command,
+    kill,
+    listing,
+    live_server,
+    processes,
+    reap,
+    server_log,
+    start_granian,
+    start_gunicorn,
+    start_production,
+    start_server,
+    stop,
+    wait_for,
+    wait_gone,
+)
 
 from mapping import lifetime
-from mapping.paths import REPO_ROOT, SOURCE_DIR
+from mapping.paths import SOURCE_DIR
 from mapping.reader import ExportFile
 
 SEED = SOURCE_DIR / "000_94202d362f8d137e.txt"
-GENERATOR = REPO_ROOT.parent / "shared" / "tools" / "gen_senacs.py"
 
 
 @pytest.fixture(scope="session")
@@ -53,14 +78,6 @@ def seed_records(seed_export):
     return seed_export[1]
 
 
-def generate_export(n: int, seed: int, out: Path) -> Path:
-    """Write n synthetic records with the shared generator (the exact source format)."""
-    if not GENERATOR.is_file():
-        raise RuntimeError(f"the record generator is missing: {GENERATOR} (../shared beside the repo)")
-    subprocess.run([sys.executable, str(GENERATOR), str(n), str(seed), str(out), "-q"], check=True)
-    return out
-
-
 @pytest.fixture(scope="session")
 def generated_10k(tmp_path_factory) -> Path:
     return generate_export(10_000, 7, tmp_path_factory.mktemp("gen") / "gen_10k.txt")
@@ -82,6 +99,34 @@ def read_text(text: str, tmp_path: Path, name: str = "export.txt", **kwargs):
     return export, records, problems
 
 
+@dataclass(frozen=True)
+class CliRun:
+    """What one ``senacs-kg`` command did: named as subprocess.CompletedProcess names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*argv: str) -> CliRun:
+    """``senacs-kg argv`` run in this process by ``mapping.cli.main``: its exit status and what
+    it wrote. For the commands' behaviour, where a process of its own is not the point (the
+    console script, signals, byte-exact output and servers keep real subprocesses): no
+    interpreter to start and no imports to redo for each run."""
+    from mapping import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = cli.main(list(argv))
+        except SystemExit as exit_:  # argparse: usage errors and --help; as Python exits
+            status = 0 if exit_.code is None else exit_.code
+            if not isinstance(status, int):
+                print(status, file=err)
+                status = 1
+    return CliRun(status, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture(scope="session")
 def seed_graph():
     """The seed mapped to RDF (with the concept schemes it links to), in memory."""
@@ -90,124 +135,41 @@ def seed_graph():
     return graph_of([ExportFile(SEED)])
 
 
-# -- a live server on 127.0.0.1 -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited: {server_log(proc)}")
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):  # not listening, or still starting
-            time.sleep(0.1)
-    raise RuntimeError(f"the server did not answer at {url}")
-
-
-def build_release(source: Path, out: Path, *options: str) -> Path:
-    """``senacs-kg build source --out out [options]``, which must publish."""
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(source), "--out",
-                          str(out), *options], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    return out
-
-
 @pytest.fixture(scope="session")
 def release_dir(tmp_path_factory) -> Path:
     return build_release(SEED, tmp_path_factory.mktemp("served") / "release")
 
 
-def server_log(proc: subprocess.Popen) -> str:
-    """What a server wrote on stderr so far (kept in a file, see _start)."""
-    log = getattr(proc, "log", None)
-    if log is None:
-        return proc.stderr.read() if proc.stderr else ""
-    log.flush()
-    log.seek(0)
-    return log.read()
+@pytest.fixture(scope="session")
+def seed_site(release_dir, tmp_path_factory) -> Iterator[str]:
+    """The seed release served by ``senacs-kg serve`` with the default settings: its root URL.
+
+    One server for the whole session, shared by the modules that only read from it; a module
+    that needs other settings, another release or a server of its own to restart or kill
+    starts it with ``live_server`` (or ``start_server`` and ``stop``).
+    """
+    with live_server(release_dir, tmp_path_factory.mktemp("seed_site") / "store") as root:
+        yield root
 
 
-def _start(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
-    """A server in its own process group (so that all its processes can be stopped at once),
-    returned once it answers; stopped if it never does. Its stderr goes to a file, not a
-    pipe: a pipe nobody reads fills up and then blocks the server's logging, and the server."""
-    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log,
-                            text=True, start_new_session=True)
-    proc.log = log
-    try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-    except BaseException:
-        stop(proc)
-        raise
-    return proc
+@pytest.fixture(scope="session")
+def seed_app(release_dir, tmp_path_factory):
+    """The application of the seed release in this process, without a server: the default
+    settings but the background warm-up. For tests of what a response holds; HTTP on the
+    wire (the protocol, what servers do, browsers, SPARQLWrapper) keeps a real server."""
+    from endpoint import create_app
+    from endpoint.state import server_state
+
+    app = create_app({"RELEASE_DIR": str(release_dir), "WARM_CACHE": False,
+                      "STORE_DIR": str(tmp_path_factory.mktemp("seed_app") / "store")})
+    yield app
+    server_state(app).store.close()  # its query workers, children of this process
 
 
-def start_server(release: Path, store: Path, port: int, **settings) -> subprocess.Popen:
-    """``senacs-kg serve`` (the development server) with SENACS_KG_* settings."""
-    env = dict(os.environ)
-    env.update({f"SENACS_KG_{k}": json.dumps(v) for k, v in settings.items()})
-    return _start([sys.executable, "-m", "mapping.cli", "serve", "--release", str(release),
-                   "--store", str(store), "--port", str(port)], env, port)
-
-
-def _start_production(release: Path, store: Path, port: int, command: list[str],
-                      **settings) -> subprocess.Popen:
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store))
-    env.update({f"SENACS_KG_{k}": json.dumps(v) for k, v in settings.items()})
-    return _start([sys.executable, "-m", *command], env, port)
-
-
-# The longest request line a GET query may need: MAX_QUERY_LENGTH characters, each up to 4
-# bytes of UTF-8 written as %XX (12 characters), plus the path, the other parameters and
-# the method and version: 393,216 bytes at worst, 98,304 for ASCII. gunicorn caps
-# --limit-request-line at 8,190 bytes (2,730 to 8,000 characters of SPARQL, as many need
-# encoding or not): only 0, "unlimited" (1 MiB with its optional C parser), lets such
-# queries through, so the README puts gunicorn behind a proxy that bounds the request line.
-GUNICORN_REQUEST_LINE = "0"
-# granian answers 414 to a request target (path and query string) longer than 65,534 bytes,
-# whatever its options: a GET query fits when percent-encoded in at most 65,520 bytes.
-# A granian worker told to stop while it is still loading the app (create_app) keeps the
-# signal for itself and serves on; granian then waits for it forever unless this bounds the
-# wait (the query time, 10 s by default, plus a margin), after which it kills the worker.
-GRANIAN_KILL_SECONDS = 15
-
-
-def gunicorn_command(port: int, workers: int = 2, threads: int = 4) -> list[str]:
-    """``python -m`` arguments: the app under gunicorn (gthread workers)."""
-    return ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads",
-            str(threads), "--limit-request-line", GUNICORN_REQUEST_LINE, "endpoint:create_app()"]
-
-
-def granian_command(port: int, workers: int = 2) -> list[str]:
-    """``python -m`` arguments: the app under granian (Rust HTTP server, WSGI interface)."""
-    return ["granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--blocking-threads", "32", "--workers-kill-timeout",
-            str(GRANIAN_KILL_SECONDS), "--factory", "endpoint:create_app"]
-
-
-def start_gunicorn(release: Path, store: Path, port: int, workers: int = 2,
-                   threads: int = 4, **settings) -> subprocess.Popen:
-    """The app under gunicorn, as in production, once it answers."""
-    return _start_production(release, store, port, gunicorn_command(port, workers, threads),
-                             **settings)
-
-
-def start_granian(release: Path, store: Path, port: int, workers: int = 2,
-                  **settings) -> subprocess.Popen:
-    """The app under granian, the production server, once it answers."""
-    return _start_production(release, store, port, granian_command(port, workers), **settings)
-
-
-PRODUCTION_SERVERS = {"gunicorn": start_gunicorn, "granian": start_granian}
+@pytest.fixture
+def client(seed_app):
+    """Flask's test client of ``seed_app``: requests without a socket."""
+    return seed_app.test_client()
 
 
 @pytest.fixture(scope="module")
@@ -237,138 +199,6 @@ def browser():
 # -- processes: none outlives the tests ------------------------------------------------------
 
 PR_SET_CHILD_SUBREAPER = 36
-STOP_SECONDS = 20  # SIGTERM's grace before SIGKILL
-GONE_SECONDS = 10  # for the processes of a stopped server (query workers) to end
-
-
-@dataclass(frozen=True)
-class Process:
-    """One line of /proc: enough to find a process's family and to name it."""
-
-    pid: int
-    ppid: int
-    pgid: int
-    state: str
-    started: int  # clock ticks after boot: with the pid, names one process even if pids wrap
-    command: str
-
-    @property
-    def key(self) -> tuple[int, int]:
-        return self.pid, self.started
-
-    def __str__(self) -> str:
-        return f"pid {self.pid} (parent {self.ppid}, group {self.pgid}): {self.command}"
-
-
-def processes(zombies: bool = False) -> list[Process]:
-    """Every process of the machine; zombies (dead, only not yet reaped) if asked."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-        except OSError:  # ended meanwhile
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] in "ZX" and not zombies:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        found.append(Process(int(entry.name), int(fields[1]), int(fields[2]), fields[0],
-                             int(fields[19]), command.strip() or f"[{name}]"))
-    return found
-
-
-def descendants(pid: int) -> list[Process]:
-    """The live processes below ``pid`` (children, their children…)."""
-    everything = processes()
-    below, parents = [], {pid}
-    while True:
-        found = [p for p in everything if p.ppid in parents and p not in below]
-        if not found:
-            return below
-        below += found
-        parents = {p.pid for p in found}
-
-
-def group(pgid: int) -> list[Process]:
-    return [p for p in processes() if p.pgid == pgid]
-
-
-def alive(known: list[Process]) -> list[Process]:
-    """Those of ``known`` still running (same pid and start time)."""
-    now = {p.key for p in processes()}
-    return [p for p in known if p.key in now]
-
-
-def listing(found: list[Process]) -> str:
-    return "".join(f"\n  {p}" for p in found)
-
-
-def wait_gone(find: Callable[[], list[Process]], seconds: float) -> list[Process]:
-    """Poll ``find`` until it finds nothing or ``seconds`` pass; what it found last."""
-    deadline = time.monotonic() + seconds
-    while (left := find()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
-
-
-def kill(found: list[Process]) -> None:
-    for process in alive(found):
-        try:
-            os.kill(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def reap(which: Callable[[Process], bool] = lambda p: True) -> None:
-    """Collect the exit status of dead children of this process chosen by ``which``: orphans
-    it adopted as a subreaper, which no Popen waits for (a server's children ended here
-    after it, instead of under init)."""
-    for process in processes(zombies=True):
-        if process.state == "Z" and process.ppid == os.getpid() and which(process):
-            try:
-                os.waitpid(process.pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-
-
-def stop(proc: subprocess.Popen, seconds: float = STOP_SECONDS) -> bool:
-    """Stop a server and every process it started: SIGTERM, ``seconds`` of grace, then
-    SIGKILL of its process group; its other processes get GONE_SECONDS to end after it.
-
-    Returns whether it ended by itself within its grace (a test of bounded shutdown checks it).
-    """
-    own_group = _leads_group(proc.pid)
-    family = group(proc.pid) if own_group else descendants(proc.pid)
-    proc.terminate()
-    try:
-        proc.wait(seconds)
-        graceful = True
-    except subprocess.TimeoutExpired:
-        graceful = False
-        if own_group:
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            kill([*family, *descendants(proc.pid)])
-        proc.wait(10)
-    left = wait_gone(lambda: alive(family) + (group(proc.pid) if own_group else []), GONE_SECONDS)
-    kill(left)
-    if proc.stderr:
-        proc.stderr.close()
-    if getattr(proc, "log", None) is not None:
-        proc.log.close()
-    known = {p.pid for p in family}
-    reap(lambda p: p.pid != proc.pid and (p.pid in known or own_group and p.pgid == proc.pid))
-    return graceful
-
-
-def _leads_group(pid: int) -> bool:
-    try:
-        return os.getpgid(pid) == pid != os.getpgid(0)
-    except ProcessLookupError:
-        return False
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,7 +1,8 @@
 """Everything bounded: the response's bytes, the query worker's memory, the query's nesting, the
 caches' sizes; dead workers answered as "try again"; non-deterministic queries never cached.
 
-Each limit is tested on a live server with a low setting, the way a client meets it.
+Each limit is tested on a live server with a low setting, the way a client meets it; the limits
+at their default settings share one server; what is cached is seen through the test client.
 """
 
 from __future__ import annotations
@@ -92,6 +93,17 @@ def serve(release_dir, tmp_path):
         stop(proc)
 
 
+@pytest.fixture(scope="module")
+def default_server(release_dir, tmp_path_factory):
+    """One server with the default settings (but the warm-up) for the tests that change
+    nothing in it: (base URL, process)."""
+    port = free_port()
+    proc = start_server(release_dir, tmp_path_factory.mktemp("bounds") / "store", port,
+                        WARM_CACHE=False)
+    yield f"http://127.0.0.1:{port}", proc
+    stop(proc)
+
+
 def count(url: str) -> requests.Response:
     return requests.post(url + "/sparql", data={"query": COUNT}, headers=JSON, timeout=30)
 
@@ -138,8 +150,8 @@ def test_a_first_row_larger_than_the_byte_cap_is_a_clear_503(serve):
     assert count(url).json()["results"]["bindings"][0]["n"]["value"] == "25"
 
 
-def test_the_issues_256_mb_string_is_refused_at_the_default_cap(serve):
-    url, _ = serve()
+def test_the_issues_256_mb_string_is_refused_at_the_default_cap(default_server):
+    url, _ = default_server
     query = f"SELECT ?s28 WHERE {{ {doubled('s', 28, seed='a')} }}"  # 1 << 28 bytes
     response = requests.post(url + "/sparql", data={"query": query}, headers=JSON, timeout=120)
     assert response.status_code == 503 and len(response.content) < 1000
@@ -224,8 +236,8 @@ def test_nesting_is_counted_outside_strings_iris_and_comments():
     ("SELECT * { ?s " + "(" * 3000 + "<http://e/p>" + ")+" * 3000 + " ?o }", 3001),
     ("SELECT * { " + "{" * 65 + "}" * 65 + " }", 66),
 ], ids=["parentheses", "! chain", "EXISTS", "property path", "just over"])
-def test_deep_nesting_is_refused_before_the_engine_parses_it(serve, query, depth):
-    url, proc = serve()
+def test_deep_nesting_is_refused_before_the_engine_parses_it(default_server, query, depth):
+    url, proc = default_server
     workers = worker_pids(proc.pid)
     response = requests.post(url + "/sparql", data={"query": query}, headers=JSON, timeout=30)
     assert response.status_code == 400
@@ -234,8 +246,8 @@ def test_deep_nesting_is_refused_before_the_engine_parses_it(serve, query, depth
     assert worker_pids(proc.pid) == workers  # no worker was touched
 
 
-def test_nesting_up_to_the_limit_is_answered(serve):
-    url, _ = serve()
+def test_nesting_up_to_the_limit_is_answered(default_server):
+    url, _ = default_server
     query = "SELECT ?x WHERE { BIND(" + "(" * 62 + "1" + ")" * 62 + " AS ?x) }"  # { ( + 62
     assert guard.nesting_depth(query) == 64
     response = requests.get(url + "/sparql", params={"query": query}, headers=JSON, timeout=30)
@@ -279,25 +291,23 @@ def test_determinism_is_read_from_function_calls_only():
 
 @pytest.mark.parametrize("expression", ["RAND()", "STRUUID()", "STR(UUID())", "BNODE()",
                                         "STR(NOW())"])
-def test_a_non_deterministic_query_is_answered_anew_each_time(serve, expression):
-    url, _ = serve()
+def test_a_non_deterministic_query_is_answered_anew_each_time(client, expression):
     query = f"SELECT ?v WHERE {{ BIND({expression} AS ?v) }}"
     got = []
     for _ in range(2):
-        response = requests.get(url + "/sparql", params={"query": query}, headers=JSON,
-                                timeout=30)
+        response = client.get("/sparql", query_string={"query": query}, headers=JSON)
         assert response.headers["X-Cache"] == "miss" and "Age" not in response.headers
         assert "ETag" not in response.headers  # nothing claims two answers are the same
         assert response.headers["Cache-Control"] == "no-store"
-        got.append(response.json()["results"]["bindings"][0]["v"]["value"])
-        posted = requests.post(url + "/sparql", data={"query": query}, headers=JSON, timeout=30)
+        got.append(response.get_json()["results"]["bindings"][0]["v"]["value"])
+        posted = client.post("/sparql", data={"query": query}, headers=JSON)
         assert posted.headers["X-Cache"] == "miss"
-        got.append(posted.json()["results"]["bindings"][0]["v"]["value"])
+        got.append(posted.get_json()["results"]["bindings"][0]["v"]["value"])
         time.sleep(0.01)  # NOW() has a finer resolution than this
     assert len(set(got)) == 4
     # the same words in a string are cached as usual
     literal = f'SELECT ?v WHERE {{ BIND("{expression}" AS ?v) }}'
-    first = requests.get(url + "/sparql", params={"query": literal}, headers=JSON, timeout=30)
-    again = requests.get(url + "/sparql", params={"query": literal}, headers=JSON, timeout=30)
+    first = client.get("/sparql", query_string={"query": literal}, headers=JSON)
+    again = client.get("/sparql", query_string={"query": literal}, headers=JSON)
     assert first.headers["X-Cache"] == "miss" and again.headers["X-Cache"] == "hit"
     assert "ETag" in again.headers

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from conftest import SEED, generate_export
+from conftest import SEED, generate_export, run_cli
 
 from mapping import release
 
@@ -90,7 +90,7 @@ def test_export_text_and_validate_read_the_release(seed_release):
     run = subprocess.run([sys.executable, "-m", "mapping.cli", "export-text", str(seed_release)],
                          capture_output=True, timeout=120)
     assert run.returncode == 0 and run.stdout == SEED.read_bytes()
-    valid = senacs_kg("validate", str(seed_release))
+    valid = run_cli("validate", str(seed_release))
     assert valid.returncode == 0, valid.stdout + valid.stderr
     assert valid.stdout.startswith("0 violation(s), 5 warning(s)")
 
@@ -153,7 +153,7 @@ def test_validate_names_offending_records_and_exits_1(tmp_path, seed_release):
             if not (line.startswith(action) and "/def#status>" in line)]
     path = tmp_path / "broken.nt"
     path.write_text("".join(kept), encoding="utf-8")
-    run = senacs_kg("validate", str(path))
+    run = run_cli("validate", str(path))
     assert run.returncode == 1
     assert "Action-status (Violation, 1)" in run.stdout
     assert f"{SEED.name}:90: {action}" in run.stdout
@@ -166,16 +166,16 @@ def test_validate_detects_a_damaged_release(seed_release, tmp_path):
         (copy / name).write_bytes(data)
     with (copy / "dataset.ttl").open("ab") as handle:
         handle.write(b"# tampered\n")
-    run = senacs_kg("validate", str(copy))
+    run = run_cli("validate", str(copy))
     assert run.returncode == 2
     assert "damaged" in run.stderr and "dataset.ttl" in run.stderr
 
 
 def test_validate_usage_errors(tmp_path):
-    assert senacs_kg("validate", str(tmp_path / "none.nt")).returncode == 2
+    assert run_cli("validate", str(tmp_path / "none.nt")).returncode == 2
     bad = tmp_path / "bad.ttl"
     bad.write_text("this is not turtle", encoding="utf-8")
-    run = senacs_kg("validate", str(bad))
+    run = run_cli("validate", str(bad))
     assert run.returncode == 2 and "Traceback" not in run.stderr
 
 

@@ -8,7 +8,7 @@ from importlib import resources
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import SEED, build_release, free_port, start_server, stop
+from conftest import SEED, build_release
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SH, VOID, XSD, Namespace
 from test_cli import senacs_kg
@@ -136,79 +136,70 @@ def test_void_counts_match_the_dump(release_dir):
     assert set(void.objects(dataset, VOID.dataDump)) >= {URIRef(B + "dumps/dataset.nt")}
 
 
-@pytest.fixture(scope="module")
-def site(release_dir, tmp_path_factory):
-    port = free_port()
-    proc = start_server(release_dir, tmp_path_factory.mktemp("cat") / "store", port)
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
-
-
 @pytest.mark.parametrize("path", ["/catalog", "/.well-known/void"])
-def test_metadata_urls_are_plain_turtle_by_default_and_negotiable(site, path):
-    plain = requests.get(site + path, headers={"Accept-Encoding": "identity"}, timeout=10)
+def test_metadata_urls_are_plain_turtle_by_default_and_negotiable(seed_site, path):
+    plain = requests.get(seed_site + path, headers={"Accept-Encoding": "identity"}, timeout=10)
     assert plain.status_code == 200
     assert plain.headers["Content-Type"] == "text/turtle; charset=utf-8"
     assert "Content-Encoding" not in plain.headers
     turtle = {str(t) for t in ox.parse(plain.content, format=ox.RdfFormat.TURTLE)}
     for media, fmt in (("application/ld+json", ox.RdfFormat.JSON_LD),
                        ("application/rdf+xml", ox.RdfFormat.RDF_XML)):
-        other = requests.get(site + path, headers={"Accept": media}, timeout=10)
+        other = requests.get(seed_site + path, headers={"Accept": media}, timeout=10)
         assert other.headers["Content-Type"] == media
         assert {str(t) for t in ox.parse(other.content, format=fmt)} == turtle
 
 
-def test_ontology_at_its_namespace(site):
-    turtle = requests.get(site + "/def", headers={"Accept": "text/turtle"}, timeout=10)
+def test_ontology_at_its_namespace(seed_site):
+    turtle = requests.get(seed_site + "/def", headers={"Accept": "text/turtle"}, timeout=10)
     assert turtle.status_code == 200
     triples = {str(t) for t in ox.parse(turtle.content, format=ox.RdfFormat.TURTLE)}
     assert f"<{B}def> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> " \
            "<http://www.w3.org/2002/07/owl#Ontology>" in triples
-    jsonld = requests.get(site + "/def", headers={"Accept": "application/ld+json"}, timeout=10)
+    jsonld = requests.get(seed_site + "/def", headers={"Accept": "application/ld+json"}, timeout=10)
     assert jsonld.headers["Content-Type"] == "application/ld+json"
-    by_param = requests.get(site + "/def", params={"format": "text/turtle"}, timeout=10)
+    by_param = requests.get(seed_site + "/def", params={"format": "text/turtle"}, timeout=10)
     assert by_param.headers["Content-Type"] == "text/turtle; charset=utf-8"
     assert {str(t) for t in ox.parse(by_param.content, format=ox.RdfFormat.TURTLE)} == triples
     # format= takes the same names here as on /sparql (conneg.RDF_ALIASES)
     for name, media in (("ttl", "text/turtle; charset=utf-8"), ("jsonld", "application/ld+json"),
                         ("nt", "application/n-triples"), ("rdfxml", "application/rdf+xml")):
-        named = requests.get(site + "/def", params={"format": name}, timeout=10)
+        named = requests.get(seed_site + "/def", params={"format": name}, timeout=10)
         assert named.headers["Content-Type"] == media, name
-    catalog = requests.get(site + "/catalog", params={"format": "jsonld"}, timeout=10)
+    catalog = requests.get(seed_site + "/catalog", params={"format": "jsonld"}, timeout=10)
     assert catalog.headers["Content-Type"] == "application/ld+json"
-    unknown = requests.get(site + "/catalog", params={"format": "yaml"}, timeout=10)
+    unknown = requests.get(seed_site + "/catalog", params={"format": "yaml"}, timeout=10)
     assert unknown.status_code == 400 and "turtle" in unknown.text
 
 
-def test_ontology_documentation_is_pylode_s_in_french_then_english(site):
-    french = requests.get(site + "/def", headers={"Accept": "text/html"}, timeout=10)
+def test_ontology_documentation_is_pylode_s_in_french_then_english(seed_site):
+    french = requests.get(seed_site + "/def", headers={"Accept": "text/html"}, timeout=10)
     assert french.headers["Content-Language"] == "fr"
     assert french.headers["Vary"] == "Accept, Accept-Language"
     page = french.text
     assert '<html lang="fr">' in page and "pyLODE" in page
     assert 'id="Action"' in page and f"{B}def#resolvedPartner" in page
     assert "Champ du formulaire" in page and "Form field" not in page  # one language a page
-    english = requests.get(site + "/def", headers={"Accept": "text/html",
+    english = requests.get(seed_site + "/def", headers={"Accept": "text/html",
                                                    "Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"},
                            timeout=10)
     assert english.headers["Content-Language"] == "en"
     assert "Form field" in english.text and "Champ du formulaire" not in english.text
     assert english.headers["ETag"] != french.headers["ETag"]
-    asked = requests.get(site + "/def", params={"lang": "en"}, headers={"Accept": "text/html"},
+    asked = requests.get(seed_site + "/def", params={"lang": "en"}, headers={"Accept": "text/html"},
                          timeout=10)
     assert asked.text == english.text
-    unknown = requests.get(site + "/def", params={"lang": "de"}, timeout=10)
+    unknown = requests.get(seed_site + "/def", params={"lang": "de"}, timeout=10)
     assert unknown.status_code == 400 and "fr, en" in unknown.text
-    bad = requests.get(site + "/def", params={"format": "text/plain"}, timeout=10)
+    bad = requests.get(seed_site + "/def", params={"format": "text/plain"}, timeout=10)
     assert bad.status_code == 400
 
 
-def test_ontology_documentation_in_the_browser(site, browser, tmp_path):
+def test_ontology_documentation_in_the_browser(seed_site, browser):
     page = browser.new_page(locale="fr-FR")  # a French browser asks for French
-    page.goto(site + "/def")
+    page.goto(seed_site + "/def")
     assert page.locator("h1").first.inner_text().startswith("Ontologie senacs-kg")
     assert page.locator("#Action").count() == 1
-    page.screenshot(path=str(tmp_path / "def-fr.png"))
     page.get_by_role("link", name="English").click()
     page.wait_for_load_state()
     assert page.url.endswith("/def?lang=en")
@@ -216,12 +207,12 @@ def test_ontology_documentation_in_the_browser(site, browser, tmp_path):
     page.close()
 
 
-def test_metadata_and_ontology_responses_are_replayed_per_variant(site):
+def test_metadata_and_ontology_responses_are_replayed_per_variant(seed_site):
     for path, headers in (("/catalog", {}), ("/def", {"Accept": "text/html"}),
                           ("/def", {"Accept": "text/html", "Accept-Language": "en"})):
-        first = requests.get(site + path, headers=headers, timeout=10)
-        again = requests.get(site + path, headers=headers, timeout=10)
+        first = requests.get(seed_site + path, headers=headers, timeout=10)
+        again = requests.get(seed_site + path, headers=headers, timeout=10)
         assert "Age" in again.headers and again.content == first.content
-    english = requests.get(site + "/def", headers={"Accept": "text/html", "Accept-Language": "en"},
+    english = requests.get(seed_site + "/def", headers={"Accept": "text/html", "Accept-Language": "en"},
                            timeout=10)
     assert english.headers["Content-Language"] == "en" and "Form field" in english.text

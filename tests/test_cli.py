@@ -1,4 +1,6 @@
-"""The ``senacs-kg`` command as users and scripts run it: a real subprocess, real files."""
+"""The ``senacs-kg`` command as users and scripts run it, on real files: in this process
+(``run_cli``) where only its exit status and output matter, in a real subprocess where the
+process's own output is the point."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SEED
+from conftest import SEED, run_cli
 
 
 def senacs_kg(*args: str) -> subprocess.CompletedProcess:
@@ -15,7 +17,7 @@ def senacs_kg(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_check_clean_seed_exits_0():
-    run = senacs_kg("check", str(SEED))
+    run = run_cli("check", str(SEED))
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout == ""
     assert "25 record(s): 0 error(s), 0 warning(s)" in run.stderr
@@ -31,7 +33,7 @@ def test_check_reports_every_problem_as_file_line_and_exits_1(tmp_path, seed_tex
     broken = tmp_path / "broken.txt"
     broken.write_text("\n".join(lines), encoding="utf-8")
 
-    run = senacs_kg("check", str(broken))
+    run = run_cli("check", str(broken))
     assert run.returncode == 1
     out = run.stdout.splitlines()
     assert len(out) >= 2
@@ -41,24 +43,24 @@ def test_check_reports_every_problem_as_file_line_and_exits_1(tmp_path, seed_tex
 
 
 def test_check_usage_errors_exit_2(tmp_path):
-    assert senacs_kg().returncode == 2
-    assert senacs_kg("check").returncode == 2
-    run = senacs_kg("check", str(tmp_path / "nope.txt"))
+    assert run_cli().returncode == 2
+    assert run_cli("check").returncode == 2
+    run = run_cli("check", str(tmp_path / "nope.txt"))
     assert run.returncode == 2
     assert "no such file" in run.stderr
     assert "Traceback" not in run.stderr
-    assert senacs_kg("check", "--encoding", "klingon", str(SEED)).returncode == 2
+    assert run_cli("check", "--encoding", "klingon", str(SEED)).returncode == 2
 
 
 def test_check_refuses_cp1252_then_reads_it_with_encoding(tmp_path, seed_text):
     path = Path(tmp_path / "latin.txt")
     path.write_bytes(seed_text.encode("cp1252"))
-    refused = senacs_kg("check", str(path))
+    refused = run_cli("check", str(path))
     assert refused.returncode == 1
     assert "byte" in refused.stdout and "cp1252" in refused.stdout
     assert "Traceback" not in refused.stdout + refused.stderr
 
-    accepted = senacs_kg("check", "--encoding", "cp1252", str(path))
+    accepted = run_cli("check", "--encoding", "cp1252", str(path))
     assert accepted.returncode == 0, accepted.stdout
     assert "25 record(s)" in accepted.stderr
 

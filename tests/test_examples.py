@@ -13,7 +13,6 @@ from decimal import Decimal
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import free_port, start_server, stop
 from rdflib import Graph
 from rdflib.namespace import RDF, RDFS, SH
 
@@ -36,11 +35,9 @@ def query_of(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def endpoint(release_dir, tmp_path_factory):
-    port = free_port()
-    proc = start_server(release_dir, tmp_path_factory.mktemp("ex") / "store", port)
-    yield f"http://127.0.0.1:{port}/sparql"
-    stop(proc)
+def endpoint(seed_site) -> str:
+    """The session's server of the seed release (conftest), at its SPARQL URL."""
+    return seed_site + "/sparql"
 
 
 def rows(endpoint: str, name: str) -> list[dict[str, str]]:

@@ -45,8 +45,12 @@ def test_record_maps_to_its_golden_turtle(name):
                     f"--- only in {name}.ttl:\n{only_want.serialize(format='nt')}")
 
 
-def test_there_are_golden_cases():
-    assert len(CASES) >= 2
+def test_every_golden_input_has_its_turtle_and_every_turtle_its_input():
+    """A case missing one of its two files would silently not be compared; the two cases the
+    docstring describes must be among them."""
+    expected = sorted(p.stem for p in GOLDEN.glob("*.ttl"))
+    assert CASES == expected
+    assert {"finished_action_with_budget", "edge_cases"} <= set(CASES)
 
 
 if __name__ == "__main__":  # regenerate the golden files (review the diff!)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conftest import SEED, build_release, free_port, start_server, stop
+from conftest import SEED, build_release, live_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -43,15 +43,12 @@ def hostile(tmp_path_factory):
     source = work / "hostile.txt"
     source.write_text("\n".join(record + lines[89:148]), encoding="utf-8")
     build_release(source, work / "release")
-    port = free_port()
-    proc = start_server(work / "release", work / "store", port)
-    root = f"http://127.0.0.1:{port}"
-    found = requests.get(root + "/sparql", timeout=10, params={"query": (
-        "SELECT ?a WHERE { ?a <http://purl.org/dc/terms/title> ?t . "
-        "FILTER(CONTAINS(?t, \"S2'\")) }")}).json()["results"]["bindings"]
-    assert len(found) == 1
-    yield {"root": root, "action": found[0]["a"]["value"], "injected": injected}
-    stop(proc)
+    with live_server(work / "release", work / "store") as root:
+        found = requests.get(root + "/sparql", timeout=10, params={"query": (
+            "SELECT ?a WHERE { ?a <http://purl.org/dc/terms/title> ?t . "
+            "FILTER(CONTAINS(?t, \"S2'\")) }")}).json()["results"]["bindings"]
+        assert len(found) == 1
+        yield {"root": root, "action": found[0]["a"]["value"], "injected": injected}
 
 
 
@@ -124,11 +121,9 @@ PATHS = st.sampled_from(["/sparql", "/", "/catalog", "/def", "/.well-known/void"
 
 @pytest.fixture(scope="module")
 def served(release_dir, tmp_path_factory):
-    port = free_port()
-    proc = start_server(release_dir, tmp_path_factory.mktemp("fuzz") / "store", port,
-                        QUERY_TIMEOUT=2)
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
+    with live_server(release_dir, tmp_path_factory.mktemp("fuzz") / "store",
+                     QUERY_TIMEOUT=2) as root:
+        yield root
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import gc
-import subprocess
-import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
 import networkx as nx
 import pytest
-from conftest import SEED, build_release, free_port, start_server, stop
+from conftest import SEED, build_release, run_cli
 from test_examples import resolved, structure_iri
 
 from analysis import network
@@ -76,9 +74,7 @@ def test_metrics(networks):
 @pytest.mark.parametrize("fmt", ["graphml", "gexf", "csv", "png", "svg"])
 def test_cli_writes_each_format(release_dir, tmp_path, fmt):
     out = tmp_path / f"net.{fmt}"
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "network", "--release",
-                          str(release_dir), "--format", fmt, "--out", str(out)],
-                         capture_output=True, text=True, timeout=120)
+    run = run_cli("network", "--release", str(release_dir), "--format", fmt, "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert '"components"' in run.stderr
     if fmt == "graphml":
@@ -103,20 +99,15 @@ def test_same_release_same_files(release_dir, tmp_path):
     outputs = []
     for n in range(2):
         out = tmp_path / f"run{n}.graphml"
-        subprocess.run([sys.executable, "-m", "mapping.cli", "network", "--release",
-                        str(release_dir), "--graph", "partners", "--format", "graphml", "--out",
-                        str(out)], check=True, capture_output=True, timeout=120)
+        run = run_cli("network", "--release", str(release_dir), "--graph", "partners",
+                      "--format", "graphml", "--out", str(out))
+        assert run.returncode == 0, run.stderr
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
 
 
-def test_through_the_endpoint_the_network_is_the_same(release_dir, tmp_path, networks):
-    port = free_port()
-    proc = start_server(release_dir, tmp_path / "store", port)
-    try:
-        remote = network.fetch(endpoint_select(f"http://127.0.0.1:{port}/sparql"), B)
-    finally:
-        stop(proc)
+def test_through_the_endpoint_the_network_is_the_same(seed_site, networks):
+    remote = network.fetch(endpoint_select(seed_site + "/sparql"), B)
     assert nx.utils.edges_equal(sorted(remote.structures.edges(data="weight")),
                                 sorted(networks.structures.edges(data="weight")))
 
@@ -130,9 +121,7 @@ def test_categories_instead_of_bodies(release_dir):
 def test_network_cli_bad_input_is_a_one_line_error(tmp_path):
     for args in (["--release", str(tmp_path / "none")],
                  ["--endpoint", "http://127.0.0.1:1/sparql"]):
-        run = subprocess.run([sys.executable, "-m", "mapping.cli", "network", *args,
-                              "--format", "csv", "--out", str(tmp_path / "n.csv")],
-                             capture_output=True, text=True, timeout=60)
+        run = run_cli("network", *args, "--format", "csv", "--out", str(tmp_path / "n.csv"))
         assert run.returncode == 2, run.stderr
         assert "Traceback" not in run.stderr
         assert "no release here" in run.stderr or "could not read the network" in run.stderr

@@ -31,6 +31,7 @@ from conftest import (
     listing,
     processes,
     reap,
+    start_server,
     stop,
     wait_gone,
 )
@@ -95,25 +96,6 @@ def test_kill_9_of_a_build_ends_its_workers(phase, ready, tmp_path):
 # -- query workers -----------------------------------------------------------------------------
 
 
-def _serve(release: Path, store: Path, port: int, **settings: str) -> subprocess.Popen:
-    """``senacs-kg serve`` in its own group, returned once it answers (not via start_server:
-    these tests kill it themselves)."""
-    env = dict(os.environ, **{f"SENACS_KG_{k}": v for k, v in settings.items()})
-    proc = subprocess.Popen([sys.executable, "-m", "mapping.cli", "serve", "--release",
-                             str(release), "--store", str(store), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok:
-                return proc
-        except requests.RequestException:
-            time.sleep(0.1)
-    end_group(proc.pid)
-    raise AssertionError("the server did not start")
-
-
 def assert_killing_the_server_ends_its_group(proc: subprocess.Popen) -> None:
     """``kill -9`` of the server alone: every other process of its group must go too."""
     os.kill(proc.pid, signal.SIGKILL)
@@ -124,17 +106,18 @@ def assert_killing_the_server_ends_its_group(proc: subprocess.Popen) -> None:
 
 def test_kill_9_of_the_server_ends_its_idle_query_workers(release_dir, tmp_path):
     port = free_port()
-    proc = _serve(release_dir, tmp_path / "store", port, WARM_CACHE="false")
+    proc = start_server(release_dir, tmp_path / "store", port, WARM_CACHE=False)
     try:
         assert len(others_in_group(proc.pid)) >= 2  # the query workers (and a resource tracker)
         assert_killing_the_server_ends_its_group(proc)
     finally:
         end_group(proc.pid)
+        stop(proc)  # closes its log
 
 
 def test_kill_9_of_the_server_ends_a_busy_query_worker(release_dir, tmp_path):
     port = free_port()
-    proc = _serve(release_dir, tmp_path / "store", port, WARM_CACHE="false", QUERY_TIMEOUT="120")
+    proc = start_server(release_dir, tmp_path / "store", port, WARM_CACHE=False, QUERY_TIMEOUT=120)
     url = f"http://127.0.0.1:{port}/sparql"
 
     def runaway() -> None:
@@ -153,6 +136,7 @@ def test_kill_9_of_the_server_ends_a_busy_query_worker(release_dir, tmp_path):
         assert_killing_the_server_ends_its_group(proc)
     finally:
         end_group(proc.pid)
+        stop(proc)  # closes its log
         client.join(40)
 
 
@@ -243,7 +227,8 @@ def test_leaves_processes_behind():
 
 
 def test_the_session_end_check_lists_and_kills_what_a_test_left(tmp_path):
-    (tmp_path / "conftest.py").write_text((REPO_ROOT / "tests" / "conftest.py").read_text())
+    for name in ("conftest.py", "harness.py"):  # the check, and the helpers it imports
+        (tmp_path / name).write_text((REPO_ROOT / "tests" / name).read_text())
     (tmp_path / "test_leaky.py").write_text(LEAKY_TEST)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,

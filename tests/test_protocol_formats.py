@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import free_port, start_server, stop
+from conftest import live_server
 
 from endpoint import create_app
 
@@ -35,21 +35,17 @@ AWKWARD = r"""SELECT ?iri ?text ?node ?lang ?number ?unbound WHERE {
 
 
 @pytest.fixture(scope="module")
-def server(release_dir, tmp_path_factory):
-    port = free_port()
-    proc = start_server(release_dir, tmp_path_factory.mktemp("formats") / "store", port)
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
+def server(seed_site) -> str:
+    """The session's server of the seed release (conftest)."""
+    return seed_site
 
 
 @pytest.fixture(scope="module")
 def capped(release_dir, tmp_path_factory):
     """A server whose row cap (3) every list of actions exceeds."""
-    port = free_port()
-    proc = start_server(release_dir, tmp_path_factory.mktemp("capped") / "store", port,
-                        ROW_CAP=3)
-    yield f"http://127.0.0.1:{port}/sparql"
-    stop(proc)
+    with live_server(release_dir, tmp_path_factory.mktemp("capped") / "store",
+                     ROW_CAP=3) as root:
+        yield root + "/sparql"
 
 
 def ask(url: str, query: str, accept: str = JSON, **params) -> requests.Response:

@@ -15,7 +15,7 @@ import json
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import free_port, start_server, stop
+from conftest import live_server
 
 K = "http://kasei.us/2009/09/sparql/data/"
 DOC = "http://xmlns.com/foaf/0.1/Document"
@@ -37,10 +37,8 @@ def w3c_server(release_dir, tmp_path_factory):
     manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
     (store_dir / "senacs-kg-store.json").write_text(json.dumps(
         {"release": manifest["release"], "base": manifest["base"]}), encoding="utf-8")
-    port = free_port()
-    proc = start_server(release_dir, store_dir, port)
-    yield f"http://127.0.0.1:{port}/sparql"
-    stop(proc)
+    with live_server(release_dir, store_dir) as root:
+        yield root + "/sparql"
 
 
 def boolean(response: requests.Response) -> bool:

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 import requests
-from conftest import free_port, start_server, stop, wait_for
+from conftest import free_port, stop, wait_for
 from virtuoso import Virtuoso, available
 
 from endpoint.store import QueryError, RemoteStore
@@ -84,11 +84,9 @@ def remote_server(release_dir, virtuoso):
 
 
 @pytest.fixture(scope="module")
-def local_server(release_dir, tmp_path_factory):
-    port = free_port()
-    proc = start_server(release_dir, tmp_path_factory.mktemp("local") / "store", port)
-    yield f"http://127.0.0.1:{port}/sparql"
-    stop(proc)
+def local_server(seed_site) -> str:
+    """The session's server of the seed release (conftest), the embedded store, at /sparql."""
+    return seed_site + "/sparql"
 
 
 @pytest.mark.parametrize("name", sorted(QUERIES))

@@ -8,28 +8,25 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conftest import free_port, start_granian, stop
+from conftest import live_server, start_granian
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ssrf_variants import MARKER, Listener, all_variants
+from ssrf_variants import MARKER, all_variants
 from test_guard import PIECES
 
 
 @pytest.fixture(scope="module")
-def listener():
-    listening = Listener()
-    yield listening
-    listening.close()
-    # the proof: not one connection reached the listener in the whole module
-    assert listening.connections == []
+def listener(listener):
+    """conftest's listener, and the proof: not one connection reached it in the whole module."""
+    yield listener
+    assert listener.connections == []
 
 
 @pytest.fixture(scope="module")
 def site(release_dir, tmp_path_factory, listener):
-    port = free_port()
-    proc = start_granian(release_dir, tmp_path_factory.mktemp("security") / "store", port)
-    yield f"http://127.0.0.1:{port}"
-    stop(proc)
+    with live_server(release_dir, tmp_path_factory.mktemp("security") / "store",
+                     start_granian) as root:
+        yield root
 
 
 def ask(site: str, text: str, how: int) -> requests.Response:

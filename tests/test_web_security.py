@@ -27,7 +27,7 @@ import threading
 
 import pytest
 import requests
-from conftest import SEED, build_release, free_port, start_server, stop
+from conftest import SEED, build_release, free_port, live_server, start_server, stop
 from werkzeug.serving import make_server
 
 from endpoint.proxies import TrustedProxies, parse_networks
@@ -73,11 +73,9 @@ def site(tmp_path_factory):
         rf"<{re.escape(BASE)}def#Action> \.$", text, re.M)))
     assert ACTION in actions and len(actions) == 25
     dump.write_text(text + hostile_statements(actions), encoding="utf-8")
-    port = free_port()
     # the dump no longer matches the manifest's checksum: that is the point
-    proc = start_server(release, work / "store", port, VERIFY_RELEASE=False)
-    yield {"root": f"http://127.0.0.1:{port}", "release": release, "work": work}
-    stop(proc)
+    with live_server(release, work / "store", VERIFY_RELEASE=False) as root:
+        yield {"root": root, "release": release, "work": work}
 
 
 def path_of(iri: str) -> str:

@@ -8,12 +8,13 @@ answers as the embedded store and to compare speeds.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
+
+from harness import free_port
 
 VIRTUOSO = shutil.which("virtuoso-t")
 ISQL = shutil.which("isql-vt")
@@ -71,19 +72,13 @@ def available() -> bool:
     return VIRTUOSO is not None and ISQL is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Virtuoso:
     """``with Virtuoso(workdir, dataset_dir) as v: v.endpoint`` — started, loaded, stopped."""
 
     def __init__(self, workdir: Path, data_dir: Path, dump: str = "dataset.nt",
                  buffers: int = 170_000) -> None:
         self.workdir, self.data_dir, self.dump = workdir, data_dir, dump
-        self.sql_port, self.http_port = _free_port(), _free_port()
+        self.sql_port, self.http_port = free_port(), free_port()
         self.endpoint = f"http://127.0.0.1:{self.http_port}/sparql"
         self.buffers = buffers
         self.proc: subprocess.Popen | None = None
