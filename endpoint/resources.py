@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 
 from endpoint import guard, headers, pages
 from endpoint.cache import REPLAYABLE
-from endpoint.conneg import RDF_FORMATS, choose
+from endpoint.conneg import RDF_EXTENSIONS, RDF_FORMATS, choose
 from endpoint.errors import ProtocolError
 from endpoint.sparql import TRUNCATED_HEADER
 from endpoint.state import server_state
@@ -28,9 +28,7 @@ from endpoint.store import Answer
 bp = Blueprint("resources", __name__)
 
 ROOTS = ("action", "structure", "organisation", "concept", "place", "source")
-EXTENSIONS = {".ttl": "text/turtle", ".nt": "application/n-triples",
-              ".jsonld": "application/ld+json", ".rdf": "application/rdf+xml",
-              ".html": "text/html"}
+EXTENSIONS = {**RDF_EXTENSIONS, ".html": "text/html"}
 # HTML first (browsers), then the RDF formats of conneg.RDF_FORMATS
 OFFERS = ["text/html", *RDF_FORMATS]
 RESOURCE_CAP = 100_000  # triples; far above any resource a release mints

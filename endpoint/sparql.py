@@ -20,7 +20,15 @@ from flask import Blueprint, Response, current_app, g, request
 
 from endpoint import dataset, guard, pages, results, spreadsheet
 from endpoint.cache import REPLAYABLE
-from endpoint.conneg import RDF_ALIASES, RDF_FORMATS, choose
+from endpoint.conneg import (
+    GRAPH_RESULT_FORMATS,
+    RDF_ALIASES,
+    RESULT_ALIASES,
+    RESULT_FORMATS,
+    SPREADSHEETS,
+    choose,
+    named_format,
+)
 from endpoint.errors import ProtocolError
 from endpoint.state import server_state
 from endpoint.store import (
@@ -34,23 +42,13 @@ from endpoint.store import (
 
 bp = Blueprint("sparql", __name__)
 
-RESULT_TYPES = {  # SELECT; ASK has no CSV or TSV form (those formats are defined for SELECT)
-    "application/sparql-results+json": "json",
-    "application/sparql-results+xml": "xml",
-    "text/csv": "csv",
-    "text/tab-separated-values": "tsv",
-    "application/json": "json",
-    "application/xml": "xml",
-}
-ASK_TYPES = [media for media, fmt in RESULT_TYPES.items() if fmt in ("json", "xml")]
-# CONSTRUCT, DESCRIBE and the service description: the RDF formats, and N-Triples as text/plain
-GRAPH_TYPES = {**RDF_FORMATS, "text/plain": ox.RdfFormat.N_TRIPLES}
-FORMAT_PARAM = {
-    "select": {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
-               "csv": "text/csv", "tsv": "text/tab-separated-values"},
-    "graph": RDF_ALIASES,
-}
-FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]  # csv and tsv then meet a 406 (see negotiate)
+# the offers of each query form (the first is the default), from the tables of conneg.py
+RESULT_TYPES = tuple(RESULT_FORMATS)  # SELECT
+ASK_TYPES = tuple(media for media, fmt in RESULT_FORMATS.items() if fmt in ("json", "xml"))
+GRAPH_TYPES = tuple(GRAPH_RESULT_FORMATS)  # CONSTRUCT, DESCRIBE
+KNOWN_TYPES = frozenset((*RESULT_FORMATS, *GRAPH_RESULT_FORMATS))
+# format= names by query form; for an ASK, csv and tsv then meet a 406 (see negotiate)
+FORMAT_ALIASES = {"select": RESULT_ALIASES, "ask": RESULT_ALIASES, "graph": RDF_ALIASES}
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 TRUNCATED_LINK = "urn:senacs-kg:truncated"
 # parameters whose name an error message may repeat (never any other request input)
@@ -59,8 +57,8 @@ SD = "http://www.w3.org/ns/sparql-service-description#"
 FORMATS = "http://www.w3.org/ns/formats/"
 
 
-def _offers(kind: str) -> list[str]:
-    return {"graph": list(GRAPH_TYPES), "ask": ASK_TYPES}.get(kind, list(RESULT_TYPES))
+def _offers(kind: str) -> tuple[str, ...]:
+    return {"graph": GRAPH_TYPES, "ask": ASK_TYPES}.get(kind, RESULT_TYPES)
 
 
 def _first(values: list[str], name: str) -> str | None:
@@ -135,10 +133,11 @@ def negotiate(kind: str) -> str:
     """The media type to answer with: the ``format`` parameter first, then Accept."""
     wanted = request.values.get("format") or request.values.get("output")
     if wanted:
-        media = FORMAT_PARAM[kind].get(wanted.lower()) or (
-            wanted if wanted in RESULT_TYPES or wanted in GRAPH_TYPES else None)
+        # a name or media type this server never writes is a 400; one it writes, but not for
+        # this query form (text/turtle for a SELECT, csv for an ASK), a 406 below
+        media = named_format(wanted, KNOWN_TYPES, FORMAT_ALIASES[kind])
         if media is None:
-            names = [name for name, m in FORMAT_PARAM[kind].items() if m in _offers(kind)]
+            names = [name for name, m in FORMAT_ALIASES[kind].items() if m in _offers(kind)]
             raise ProtocolError(400, f"unknown format {wanted!r} for this query; use one of "
                                      + ", ".join(sorted(names)))
     else:
@@ -192,7 +191,7 @@ def sparql() -> Response:
     response = Response(body, content_type=_content_type(media))
     if download:
         response.headers["Content-Disposition"] = spreadsheet.disposition(
-            "results." + spreadsheet.EXTENSIONS[media])
+            "results." + SPREADSHEETS[media].extension)
     response.headers["Vary"] = "Accept"
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
@@ -257,7 +256,7 @@ def _content_type(media: str) -> str:
 def render(answer: Answer, media: str) -> bytes:
     """The answer in the negotiated format, with the truncation noted where the format allows."""
     if answer.kind == "graph":
-        fmt = GRAPH_TYPES[media]
+        fmt = GRAPH_RESULT_FORMATS[media]
         if fmt == ox.RdfFormat.N_TRIPLES:
             body = answer.payload
         else:
@@ -271,7 +270,7 @@ def render(answer: Answer, media: str) -> bytes:
             body = (f"# truncated: the first {answer.rows} triples only (the server's row "
                     "or size cap)\n").encode() + body
         return body
-    return results.write(answer.payload, RESULT_TYPES[media],
+    return results.write(answer.payload, RESULT_FORMATS[media],
                          [TRUNCATED_LINK] if answer.truncated else [])
 
 
@@ -327,7 +326,7 @@ def query_page(initial: str) -> Response:
 
 def service_description() -> Response:
     """What this endpoint is and does (SPARQL 1.1 Service Description), by conneg."""
-    media = choose(request.headers.get("Accept"), list(GRAPH_TYPES) + ["text/html"])
+    media = choose(request.headers.get("Accept"), [*GRAPH_TYPES, "text/html"])
     if media in (None, "text/html"):
         media = "text/turtle"
     endpoint = current_app.config["BASE"] + "sparql"  # configured: never the request's Host
@@ -352,7 +351,7 @@ def service_description() -> Response:
         body = turtle.encode()
     else:
         triples = ox.parse(turtle.encode(), format=ox.RdfFormat.TURTLE)
-        body = ox.serialize(triples, format=GRAPH_TYPES[media], prefixes={"sd": SD})
+        body = ox.serialize(triples, format=GRAPH_RESULT_FORMATS[media], prefixes={"sd": SD})
     response = Response(body, content_type=_content_type(media))
     response.headers["Vary"] = "Accept"
     return response
