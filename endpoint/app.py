@@ -11,7 +11,19 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, fairness, headers, network, proxies, resources, sparql, state
+from endpoint import (
+    described,
+    dumps,
+    errors,
+    fairness,
+    headers,
+    network,
+    pages,
+    proxies,
+    resources,
+    sparql,
+    state,
+)
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.guard import GuardedStore
@@ -130,7 +142,8 @@ def register_routes(app: Flask) -> None:
     errors.register(app)
     headers.register(app)
     fairness.register(app)
-    for blueprint in (sparql.bp, dumps.bp, resources.bp, described.bp, network.bp):
+    for blueprint in (sparql.bp, dumps.bp, pages.bp, resources.bp, described.bp,
+                      network.bp):
         app.register_blueprint(blueprint)
     app.after_request(cors)
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])

@@ -112,11 +112,3 @@ def not_found(iri: str) -> Response:
 <p>Cherchez-la avec une requête SPARQL sur <a href="/sparql">/sparql</a>, ou partez de
 <a href="/">la page d'accueil</a>.</p></body></html>"""
     return Response(body, status=404, content_type="text/html; charset=utf-8")
-
-
-@bp.route("/")
-def home() -> Response:
-    response = Response(pages.home_page(), content_type="text/html; charset=utf-8")
-    response.set_etag(f"{server_state().release}-home")
-    request.environ[REPLAYABLE] = True
-    return response.make_conditional(request)

@@ -169,7 +169,7 @@ def wants_page() -> bool:
 def sparql() -> Response:
     query, default_graphs, named_graphs = read_request()
     if wants_page():
-        return query_page(query or "")
+        return pages.query_page(query or "")
     if query is None:
         return service_description()
     config = current_app.config
@@ -283,21 +283,6 @@ SELECT ?example ?label ?query WHERE {
   UNION { ?example sh:construct ?query }
   FILTER(lang(?label) = "fr")
 } ORDER BY ?label"""
-DEFAULT_QUERY = """PREFIX senacs: <{base}def#>
-PREFIX schema: <https://schema.org/>
-PREFIX dcterms: <http://purl.org/dc/terms/>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX org: <http://www.w3.org/ns/org#>
-PREFIX igeo: <http://rdf.insee.fr/def/geo#>
-PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
-
-SELECT ?action ?title WHERE {{
-  ?action a senacs:Action ; dcterms:title ?title .
-}} ORDER BY ?title LIMIT 20
-"""
-
-
 def load_examples(path) -> list[dict[str, str]]:
     """The example catalogue of a release, for the query page's picker."""
     if not path.is_file():
@@ -306,22 +291,6 @@ def load_examples(path) -> list[dict[str, str]]:
     store.load(path=str(path), format=ox.RdfFormat.TURTLE)
     return [{"id": row["example"].value.rsplit("#", 1)[-1], "label": row["label"].value,
              "query": row["query"].value} for row in store.query(EXAMPLE_QUERY)]
-
-
-def query_page(initial: str) -> Response:
-    from flask import render_template
-
-    from endpoint.pages import _json_ld
-
-    examples = server_state().examples
-    body = render_template(
-        # the public IRI from configuration, never from the Host header any client writes
-        "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
-        initial=initial or DEFAULT_QUERY.format(base=current_app.config["BASE"]),
-        examples_json=_json_ld({ex["id"]: ex for ex in examples}))
-    response = Response(body, content_type="text/html; charset=utf-8")
-    response.headers["Vary"] = "Accept"
-    return response
 
 
 def service_description() -> Response:
