@@ -18,7 +18,7 @@ from urllib.parse import unquote_to_bytes
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import dataset, guard, pages, results, spreadsheet
+from endpoint import dataset, guard, pages, results, spreadsheet, syntax
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import (
     GRAPH_RESULT_FORMATS,
@@ -207,10 +207,14 @@ def sparql() -> Response:
 
 
 def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) -> Answer:
-    """The answer; a store error becomes its HTTP status in endpoint/errors.py."""
+    """The answer; a store error becomes its HTTP status in endpoint/errors.py, a malformed
+    query's message said more plainly where the engine's would mislead (endpoint/syntax.py)."""
     state = server_state()
-    answer = answer_query(state.store, current_app.config["BASE"], query, default_graphs,
-                          named_graphs)
+    try:
+        answer = answer_query(state.store, current_app.config["BASE"], query, default_graphs,
+                              named_graphs)
+    except QueryError as err:
+        raise QueryError(syntax.explain(query) or str(err)) from None
     request.environ["senacs.cache"] = "hit" if answer.cached else "miss"
     return answer
 
