@@ -1,4 +1,5 @@
-"""The Flask application factory: configuration, store, blueprints, error handlers."""
+"""The Flask application factory, in named steps: settings, release and base, the store chain,
+the server state, the routes, the middleware, the warm-up."""
 
 from __future__ import annotations
 
@@ -10,12 +11,24 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Flask, Response, request
 
-from endpoint import described, dumps, errors, fairness, headers, network, proxies, resources, sparql, state
+from endpoint import (
+    described,
+    dumps,
+    errors,
+    fairness,
+    headers,
+    network,
+    pages,
+    proxies,
+    resources,
+    sparql,
+    state,
+)
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.config import load_config
 from endpoint.guard import GuardedStore
 from endpoint.state import server_state
-from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, prepare_store
+from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, Store, prepare_store
 from mapping import release, vocab
 from mapping.vocab import DEFAULT_BASE
 
@@ -26,14 +39,38 @@ def _mb(value: object) -> int:
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """The application for one release, built in named steps: settings, the release and its
+    base, the store chain, the server state, the routes, the middleware, then the warm-up."""
     app = Flask(__name__)
+    trusted = apply_settings(app, config)
+    manifest = read_release(app.config)
+    apply_base(app, manifest)
+    store, release_id = store_chain(app.config, manifest)
+    hold_state(app, store, release_id, manifest)
+    register_routes(app)
+    add_middleware(app, trusted)
+    start_warm_up(app)
+    return app
+
+
+def apply_settings(app: Flask, config: Mapping[str, object] | None) -> tuple[proxies.Network, ...]:
+    """The typed settings into ``app.config``; the trusted proxies they name, parsed now so
+    that a bad setting stops the start before any process starts."""
     app.config.update(load_config(config))
-    trusted = trusted_proxies(app.config)  # a bad setting stops here, before any process starts
-    release_dir = Path(str(app.config["RELEASE_DIR"]))
+    return trusted_proxies(app.config)
+
+
+def read_release(config: Mapping[str, object]) -> dict:
+    """The manifest of the release to serve; a directory that is no release stops the start."""
     try:
-        manifest = release.read_manifest(release_dir)
+        return release.read_manifest(Path(str(config["RELEASE_DIR"])))
     except release.NotARelease as err:
         raise ReleaseError(str(err)) from None
+
+
+def apply_base(app: Flask, manifest: Mapping[str, object]) -> None:
+    """``BASE`` (the setting, else the release's, else the default), ending in "/", and the
+    prefixes the RDF writers use, made from it."""
     base = str(app.config["BASE"] or manifest.get("base") or DEFAULT_BASE)
     base += "" if base.endswith("/") else "/"
     try:
@@ -42,71 +79,103 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
         raise ReleaseError(f"BASE {base!r} is not an absolute IRI") from None
     app.config["BASE"] = base
     app.config["PREFIXES"] = vocab.prefixes(base)  # the Turtle and RDF/XML answers' prefixes
-    if app.config["STORE"] == "remote":
-        if not app.config["REMOTE_ENDPOINT"]:
+
+
+def backing_store(config: Mapping[str, object],
+                  manifest: Mapping[str, object]) -> tuple[Store, str, Path | None]:
+    """The store that answers queries (embedded Oxigraph in query workers, or a remote
+    endpoint), the release id it serves, and the disk cache's file (None: memory only)."""
+    if config["STORE"] == "remote":
+        if not config["REMOTE_ENDPOINT"]:
             raise ReleaseError("STORE is 'remote' but REMOTE_ENDPOINT is not set")
-        store = RemoteStore(str(app.config["REMOTE_ENDPOINT"]),
-                            float(app.config["REMOTE_TIMEOUT"]), int(app.config["ROW_CAP"]),
-                            _mb(app.config["MAX_RESPONSE_MB"]))
-        release_id = manifest["release"]
-        disk = None  # the remote endpoint's data may change under us: memory only
-    else:
-        store_dir = Path(str(app.config["STORE_DIR"]))
-        release_id = prepare_store(release_dir, store_dir, base,
-                                   bool(app.config["VERIFY_RELEASE"]))
-        store = EmbeddedStore(store_dir, base, int(app.config["QUERY_WORKERS"]),
-                              float(app.config["QUERY_TIMEOUT"]), int(app.config["ROW_CAP"]),
-                              _mb(app.config["MAX_RESPONSE_MB"]),
-                              int(app.config["WORKER_MEMORY_MB"]),
-                              service_allowlist=list(app.config["SERVICE_ALLOWLIST"]))
-        disk = store_dir / DISK_FILE  # goes away with the store when a release replaces it
+        store = RemoteStore(str(config["REMOTE_ENDPOINT"]), float(config["REMOTE_TIMEOUT"]),
+                            int(config["ROW_CAP"]), _mb(config["MAX_RESPONSE_MB"]))
+        # the remote endpoint's data may change under us: memory only
+        return store, manifest["release"], None
+    store_dir = Path(str(config["STORE_DIR"]))
+    release_id = prepare_store(Path(str(config["RELEASE_DIR"])), store_dir, str(config["BASE"]),
+                               bool(config["VERIFY_RELEASE"]))
+    store = EmbeddedStore(store_dir, str(config["BASE"]), int(config["QUERY_WORKERS"]),
+                          float(config["QUERY_TIMEOUT"]), int(config["ROW_CAP"]),
+                          _mb(config["MAX_RESPONSE_MB"]), int(config["WORKER_MEMORY_MB"]),
+                          service_allowlist=list(config["SERVICE_ALLOWLIST"]))
+    return store, release_id, store_dir / DISK_FILE  # goes with the store when a release replaces it
+
+
+def store_chain(config: Mapping[str, object],
+                manifest: Mapping[str, object]) -> tuple[GuardedStore, str]:
+    """The one door every query goes through, from the inside out: the backing store, the
+    per-client fair share, the answer caches, the guard; closed when the process exits."""
+    store, release_id, disk = backing_store(config, manifest)
     # inside the caches: only the queries that reach the store count against a client's share
-    store = fairness.wrap(store, app.config, None if app.config["STORE"] == "remote"
-                          else int(app.config["QUERY_WORKERS"]))
-    store = GuardedStore(CachedStore(store, int(app.config["CACHE_ENTRIES"]), disk,
-                                     float(app.config["CACHE_DISK_MB"]),
-                                     float(app.config["CACHE_MEMORY_MB"])),
-                         app.config["SERVICE_ALLOWLIST"], int(app.config["MAX_NESTING"]))
-    atexit.register(store.close)
+    store = fairness.wrap(store, config, None if config["STORE"] == "remote"
+                          else int(config["QUERY_WORKERS"]))
+    guarded = GuardedStore(CachedStore(store, int(config["CACHE_ENTRIES"]), disk,
+                                       float(config["CACHE_DISK_MB"]),
+                                       float(config["CACHE_MEMORY_MB"])),
+                           config["SERVICE_ALLOWLIST"], int(config["MAX_NESTING"]))
+    atexit.register(guarded.close)
+    return guarded, release_id
+
+
+def hold_state(app: Flask, store: GuardedStore, release_id: str,
+               manifest: dict) -> None:
+    """What the request handlers read: the store, the release, its example catalogue."""
+    release_dir = Path(str(app.config["RELEASE_DIR"]))
     app.extensions[state.KEY] = state.ServerState(
         store=store, release=release_id, manifest=manifest, triples=manifest.get("triples", 0),
         examples=sparql.load_examples(release_dir / release.EXAMPLES))
-    if store.enabled and app.config["WARM_CACHE"]:
-        sparql.warm(app, server_state(app).examples)
-    if store.enabled and float(app.config["CACHE_RESPONSES_MB"]) > 0:
-        app.wsgi_app = ResponseCache(app.wsgi_app, _mb(app.config["CACHE_RESPONSES_MB"]))
+
+
+def register_routes(app: Flask) -> None:
+    """Error handlers, the headers of every response, the per-client limits, the blueprints,
+    CORS and ``/healthz``."""
     errors.register(app)
     headers.register(app)
     fairness.register(app)
-    app.register_blueprint(sparql.bp)
-    app.register_blueprint(dumps.bp)
-    app.register_blueprint(resources.bp)
-    app.register_blueprint(described.bp)
-    app.register_blueprint(network.bp)
+    for blueprint in (sparql.bp, dumps.bp, pages.bp, resources.bp, described.bp,
+                      network.bp):
+        app.register_blueprint(blueprint)
+    app.after_request(cors)
+    app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])
 
-    @app.after_request
-    def cors(response: Response) -> Response:
-        """Any web page may query the endpoint and read the data (GET and POST)."""
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Expose-Headers"] = (
-            f"ETag, Link, Content-Location, Retry-After, X-Cache, Age, {sparql.TRUNCATED_HEADER}")
-        if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
-            response.headers["Access-Control-Max-Age"] = "86400"
-        return response
 
-    @app.get("/healthz")
-    def healthz() -> Response:
-        held = server_state(app)
-        body = {"status": "ok", "release": release_id, "examples_warmed": held.warmed,
-                "examples": len(held.examples), "home_warmed": held.home_warmed}
-        return Response(json.dumps(body) + "\n", content_type="application/json")
+def cors(response: Response) -> Response:
+    """Any web page may query the endpoint and read the data (GET and POST)."""
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Access-Control-Expose-Headers"] = (
+        f"ETag, Link, Content-Location, Retry-After, X-Cache, Age, {sparql.TRUNCATED_HEADER}")
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
 
+
+def healthz() -> Response:
+    """The release served and how far the warm-up has got."""
+    held = server_state()
+    body = {"status": "ok", "release": held.release, "examples_warmed": held.warmed,
+            "examples": len(held.examples), "home_warmed": held.home_warmed}
+    return Response(json.dumps(body) + "\n", content_type="application/json")
+
+
+def add_middleware(app: Flask, trusted: tuple[proxies.Network, ...]) -> None:
+    """The replayed responses (when the answer caches are on), then the trusted proxies."""
+    config = app.config
+    if server_state(app).store.enabled and float(config["CACHE_RESPONSES_MB"]) > 0:
+        app.wsgi_app = ResponseCache(app.wsgi_app, _mb(config["CACHE_RESPONSES_MB"]))
     # Keep this wrap last, the outermost middleware: every other one (the per-client limits
     # first) must see the client's address, never the proxy's nor one a client wrote itself.
     app.wsgi_app = proxies.TrustedProxies(app.wsgi_app, trusted)
-    return app
+
+
+def start_warm_up(app: Flask) -> None:
+    """Answer the examples and the home page's queries in a background thread (WARM_CACHE),
+    once the application is whole."""
+    held = server_state(app)
+    if held.store.enabled and app.config["WARM_CACHE"]:
+        sparql.warm(app, held.examples)
 
 
 def trusted_proxies(config: Mapping[str, object]) -> tuple[proxies.Network, ...]:

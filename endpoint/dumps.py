@@ -1,7 +1,8 @@
 """Release files at stable URLs under ``/dumps/``: ETag, Last-Modified, 304, HEAD and Range.
 
 Only the files the release's manifest lists are served (so no path can reach
-anything else); the ETag is the file's sha256 from the manifest.
+anything else); the ETag is the file's sha256 from the manifest. Each file's media type is
+``conneg.file_type``'s, the same as at ``/network/`` for the network files.
 """
 
 from __future__ import annotations
@@ -10,15 +11,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, send_file
 
+from endpoint.conneg import file_type
 from endpoint.errors import ProtocolError
 from endpoint.state import server_state
 
 bp = Blueprint("dumps", __name__)
 
-MEDIA_TYPES = {
-    ".nt": "application/n-triples", ".ttl": "text/turtle", ".jsonld": "application/ld+json",
-    ".gz": "application/gzip", ".json": "application/json", ".txt": "text/plain; charset=utf-8",
-}
 
 
 @bp.route("/dumps/<path:name>", methods=["GET"])
@@ -30,8 +28,7 @@ def dump(name: str) -> Response:
         raise ProtocolError(404, f"no file {name!r} in this release; the files are listed in "
                                  "/dumps/manifest.json")
     path = Path(str(current_app.config["RELEASE_DIR"])) / name
-    media = MEDIA_TYPES.get(path.suffix, "application/octet-stream")
-    response = send_file(path, mimetype=media, conditional=True, etag=listed["sha256"],
+    response = send_file(path, mimetype=file_type(path.suffix), conditional=True, etag=listed["sha256"],
                          max_age=3600)
     response.headers["Accept-Ranges"] = "bytes"
     return response

@@ -19,7 +19,7 @@ checks this reader against the engine itself on generated texts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -81,14 +81,21 @@ def _unescape(match: re.Match) -> str:
     return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else match.group(0)
 
 
+def decoded(query: str) -> str:
+    """The query with its ``\\u``/``\\U`` escapes decoded, as the engine reads it (19.2)."""
+    return _ESCAPE.sub(_unescape, query)
+
+
+def lexemes(text: str) -> Iterator[re.Match]:
+    """The tokens of a decoded query as matches (kind ``lastgroup``, place ``start()``), spaces
+    and comments left out: for messages that point at a place (``endpoint/syntax.py``)."""
+    return (match for match in _TOKEN.finditer(text)
+            if match.lastgroup not in ("comment", "space"))
+
+
 def tokens(query: str) -> list[Token]:
-    query = _ESCAPE.sub(_unescape, query)
-    out = []
-    for match in _TOKEN.finditer(query):
-        kind = match.lastgroup
-        if kind not in ("comment", "space"):
-            out.append(Token(kind, match.group(0)))
-    return out
+    return [Token(match.lastgroup, match.group(0)) for match in _TOKEN.finditer(decoded(query))
+            if match.lastgroup not in ("comment", "space")]
 
 
 def query_form(toks: list[Token]) -> str | None:

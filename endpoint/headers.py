@@ -1,4 +1,5 @@
-"""Security headers on every response, opaque ETags, and redirects that never name the Host.
+"""Security headers on every response, opaque ETags, redirects that never name the Host, and
+no ``Date`` of the application's own.
 
 Every page's script and style comes from ``/static`` (no inline script, no inline style, no
 event-handler attribute), so the Content-Security-Policy allows only this origin's files: a
@@ -7,6 +8,12 @@ JSON data blocks (``<script type="application/json">``, ``application/ld+json``)
 scripts and are not executed. ``/def`` is pyLODE's page, made at build time with one inline
 ``<style>`` block: its policy allows exactly that block by its hash (no ``'unsafe-inline'``)
 and the ``data:`` icons it embeds.
+
+``Date`` is the HTTP server's to write: werkzeug's ``make_conditional`` (every ETag'd answer,
+every ``send_file``) adds one, and the development server and gunicorn add their own beside
+it or instead, while granian keeps the application's, so a replayed response said when it was
+first made. Without the application's, every server sends exactly one, of the moment it
+answers (a replayed response's ``Age`` says how old it is).
 """
 
 from __future__ import annotations
@@ -82,6 +89,12 @@ def uri_path(path: str) -> str:
 
 def register(app: Flask) -> None:
     """The headers every response carries, and same-host redirects made relative."""
+
+    @app.after_request
+    def no_date(response: Response) -> Response:
+        """The server writes the one ``Date`` (see the module's docstring)."""
+        response.headers.pop("Date", None)
+        return response
 
     @app.after_request
     def security_headers(response: Response) -> Response:

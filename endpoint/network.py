@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, render_template, request, send_file
 
 from endpoint import spreadsheet
+from endpoint.conneg import file_type
 from endpoint.errors import ProtocolError
 from endpoint.state import server_state
 
@@ -70,10 +71,8 @@ def download(name: str) -> Response:
     listed = server_state().manifest["files"].get(f"network/{name}")
     if listed is None:
         raise ProtocolError(404, f"no file {name!r} among the release's network files")
-    media = {".graphml": "application/graphml+xml", ".gexf": "application/gexf+xml",
-             ".csv": "text/csv; charset=utf-8", ".json": "application/json"}
     path = _folder() / name
     if request.args.get(spreadsheet.PARAMETER) == spreadsheet.VALUE and path.suffix == ".csv":
         return spreadsheet.csv_file(path, listed["sha256"])  # the network page's CSV links
-    return send_file(path, mimetype=media.get(path.suffix, "application/octet-stream"),
+    return send_file(path, mimetype=file_type(path.suffix),
                      conditional=True, etag=listed["sha256"], as_attachment=False)

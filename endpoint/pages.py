@@ -1,8 +1,12 @@
-"""HTML pages for people: what the graph says of a resource, read through SPARQL.
+"""HTML pages for people: the home page, the query page, and what the graph says of a
+resource, read through SPARQL.
 
 Data access (queries, through the store interface, so remote stores work too)
 is kept apart from presentation (Jinja templates in ``endpoint/templates``,
 which escape every value). French first; English labels are given beside.
+The home page's route is here (``bp``); the query page is what ``/sparql`` gives a browser,
+and a resource's page what its IRI gives one (``endpoint/sparql.py``,
+``endpoint/resources.py``: the routes that negotiate between HTML and data).
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
-from flask import current_app, g, render_template
+from flask import Blueprint, Response, current_app, g, render_template, request
 
+from endpoint.cache import REPLAYABLE
 from endpoint.guard import iri_term
 from endpoint.state import server_state
 from mapping.vocab import Iris, field_key, part_kind, sparql_prologue
+
+bp = Blueprint("pages", __name__)
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 LABEL_PROPS = ("http://www.w3.org/2004/02/skos/core#prefLabel", "https://schema.org/name",
@@ -248,7 +255,12 @@ def _listing(query: str) -> tuple[list[dict], dict | None]:
                              "query": "/sparql?" + urlencode({"query": query})}
 
 
+# -- the home page (/) ---------------------------------------------------------------------------
+
+
 def home_page() -> str:
+    """Counts, the most frequent partners and keywords, the release's files (also run by the
+    warm-up, sparql.warm, so that its first visitor waits no longer than the next)."""
     senacs = str(site_iris().DEF)
     counts = {}
     for label, cls in (("actions", senacs + "Action"), ("structures", senacs + "Structure"),
@@ -266,3 +278,35 @@ def home_page() -> str:
     return render_template("home.html", counts=counts, organisations=organisations,
                            keywords=keywords, href=href, release=state.release,
                            files=sorted(state.manifest["files"]))
+
+
+@bp.route("/")
+def home() -> Response:
+    """The home page, replayed while its release is served."""
+    response = Response(home_page(), content_type="text/html; charset=utf-8")
+    response.set_etag(f"{server_state().release}-home")
+    request.environ[REPLAYABLE] = True
+    return response.make_conditional(request)
+
+
+# -- the query page (what /sparql gives a browser) --------------------------------------------------
+
+# The query page's first query, after the PREFIX lines of every name in vocab.PREFIXES.
+DEFAULT_QUERY = """
+SELECT ?action ?title WHERE {
+  ?action a senacs:Action ; dcterms:title ?title .
+} ORDER BY ?title LIMIT 20
+"""
+
+
+def query_page(initial: str) -> Response:
+    """The query editor, with ``initial`` (else a first example query) and the catalogue."""
+    examples = server_state().examples
+    body = render_template(
+        # the public IRI from configuration, never from the Host header any client writes
+        "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
+        initial=initial or sparql_prologue(current_app.config["BASE"]) + DEFAULT_QUERY,
+        examples_json=_json_ld({ex["id"]: ex for ex in examples}))
+    response = Response(body, content_type="text/html; charset=utf-8")
+    response.headers["Vary"] = "Accept"
+    return response

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, request
 
 from endpoint import guard, headers, pages
 from endpoint.cache import REPLAYABLE
-from endpoint.conneg import RDF_FORMATS, choose
+from endpoint.conneg import RDF_EXTENSIONS, RDF_FORMATS, choose
 from endpoint.errors import ProtocolError
 from endpoint.sparql import TRUNCATED_HEADER
 from endpoint.state import server_state
@@ -28,9 +28,7 @@ from endpoint.store import Answer
 bp = Blueprint("resources", __name__)
 
 ROOTS = ("action", "structure", "organisation", "concept", "place", "source")
-EXTENSIONS = {".ttl": "text/turtle", ".nt": "application/n-triples",
-              ".jsonld": "application/ld+json", ".rdf": "application/rdf+xml",
-              ".html": "text/html"}
+EXTENSIONS = {**RDF_EXTENSIONS, ".html": "text/html"}
 # HTML first (browsers), then the RDF formats of conneg.RDF_FORMATS
 OFFERS = ["text/html", *RDF_FORMATS]
 RESOURCE_CAP = 100_000  # triples; far above any resource a release mints
@@ -114,11 +112,3 @@ def not_found(iri: str) -> Response:
 <p>Cherchez-la avec une requête SPARQL sur <a href="/sparql">/sparql</a>, ou partez de
 <a href="/">la page d'accueil</a>.</p></body></html>"""
     return Response(body, status=404, content_type="text/html; charset=utf-8")
-
-
-@bp.route("/")
-def home() -> Response:
-    response = Response(pages.home_page(), content_type="text/html; charset=utf-8")
-    response.set_etag(f"{server_state().release}-home")
-    request.environ[REPLAYABLE] = True
-    return response.make_conditional(request)

@@ -18,9 +18,17 @@ from urllib.parse import unquote_to_bytes
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, request
 
-from endpoint import dataset, guard, pages, results, spreadsheet
+from endpoint import dataset, guard, pages, results, spreadsheet, syntax
 from endpoint.cache import REPLAYABLE
-from endpoint.conneg import RDF_ALIASES, RDF_FORMATS, choose
+from endpoint.conneg import (
+    GRAPH_RESULT_FORMATS,
+    RDF_ALIASES,
+    RESULT_ALIASES,
+    RESULT_FORMATS,
+    SPREADSHEETS,
+    choose,
+    named_format,
+)
 from endpoint.errors import ProtocolError
 from endpoint.state import server_state
 from endpoint.store import (
@@ -35,23 +43,13 @@ from mapping import vocab
 
 bp = Blueprint("sparql", __name__)
 
-RESULT_TYPES = {  # SELECT; ASK has no CSV or TSV form (those formats are defined for SELECT)
-    "application/sparql-results+json": "json",
-    "application/sparql-results+xml": "xml",
-    "text/csv": "csv",
-    "text/tab-separated-values": "tsv",
-    "application/json": "json",
-    "application/xml": "xml",
-}
-ASK_TYPES = [media for media, fmt in RESULT_TYPES.items() if fmt in ("json", "xml")]
-# CONSTRUCT, DESCRIBE and the service description: the RDF formats, and N-Triples as text/plain
-GRAPH_TYPES = {**RDF_FORMATS, "text/plain": ox.RdfFormat.N_TRIPLES}
-FORMAT_PARAM = {
-    "select": {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
-               "csv": "text/csv", "tsv": "text/tab-separated-values"},
-    "graph": RDF_ALIASES,
-}
-FORMAT_PARAM["ask"] = FORMAT_PARAM["select"]  # csv and tsv then meet a 406 (see negotiate)
+# the offers of each query form (the first is the default), from the tables of conneg.py
+RESULT_TYPES = tuple(RESULT_FORMATS)  # SELECT
+ASK_TYPES = tuple(media for media, fmt in RESULT_FORMATS.items() if fmt in ("json", "xml"))
+GRAPH_TYPES = tuple(GRAPH_RESULT_FORMATS)  # CONSTRUCT, DESCRIBE
+KNOWN_TYPES = frozenset((*RESULT_FORMATS, *GRAPH_RESULT_FORMATS))
+# format= names by query form; for an ASK, csv and tsv then meet a 406 (see negotiate)
+FORMAT_ALIASES = {"select": RESULT_ALIASES, "ask": RESULT_ALIASES, "graph": RDF_ALIASES}
 TRUNCATED_HEADER = "X-SPARQL-Truncated"
 TRUNCATED_LINK = "urn:senacs-kg:truncated"
 # parameters whose name an error message may repeat (never any other request input)
@@ -60,8 +58,8 @@ SD = "http://www.w3.org/ns/sparql-service-description#"
 FORMATS = "http://www.w3.org/ns/formats/"
 
 
-def _offers(kind: str) -> list[str]:
-    return {"graph": list(GRAPH_TYPES), "ask": ASK_TYPES}.get(kind, list(RESULT_TYPES))
+def _offers(kind: str) -> tuple[str, ...]:
+    return {"graph": GRAPH_TYPES, "ask": ASK_TYPES}.get(kind, RESULT_TYPES)
 
 
 def _first(values: list[str], name: str) -> str | None:
@@ -136,10 +134,11 @@ def negotiate(kind: str) -> str:
     """The media type to answer with: the ``format`` parameter first, then Accept."""
     wanted = request.values.get("format") or request.values.get("output")
     if wanted:
-        media = FORMAT_PARAM[kind].get(wanted.lower()) or (
-            wanted if wanted in RESULT_TYPES or wanted in GRAPH_TYPES else None)
+        # a name or media type this server never writes is a 400; one it writes, but not for
+        # this query form (text/turtle for a SELECT, csv for an ASK), a 406 below
+        media = named_format(wanted, KNOWN_TYPES, FORMAT_ALIASES[kind])
         if media is None:
-            names = [name for name, m in FORMAT_PARAM[kind].items() if m in _offers(kind)]
+            names = [name for name, m in FORMAT_ALIASES[kind].items() if m in _offers(kind)]
             raise ProtocolError(400, f"unknown format {wanted!r} for this query; use one of "
                                      + ", ".join(sorted(names)))
     else:
@@ -171,7 +170,7 @@ def wants_page() -> bool:
 def sparql() -> Response:
     query, default_graphs, named_graphs = read_request()
     if wants_page():
-        return query_page(query or "")
+        return pages.query_page(query or "")
     if query is None:
         return service_description()
     config = current_app.config
@@ -193,7 +192,7 @@ def sparql() -> Response:
     response = Response(body, content_type=_content_type(media))
     if download:
         response.headers["Content-Disposition"] = spreadsheet.disposition(
-            "results." + spreadsheet.EXTENSIONS[media])
+            "results." + SPREADSHEETS[media].extension)
     response.headers["Vary"] = "Accept"
     response.headers["X-Cache"] = request.environ.get("senacs.cache", "miss")
     if answer.truncated:
@@ -209,10 +208,14 @@ def sparql() -> Response:
 
 
 def run_query(query: str, default_graphs: list[str], named_graphs: list[str]) -> Answer:
-    """The answer; a store error becomes its HTTP status in endpoint/errors.py."""
+    """The answer; a store error becomes its HTTP status in endpoint/errors.py, a malformed
+    query's message said more plainly where the engine's would mislead (endpoint/syntax.py)."""
     state = server_state()
-    answer = answer_query(state.store, current_app.config["BASE"], query, default_graphs,
-                          named_graphs)
+    try:
+        answer = answer_query(state.store, current_app.config["BASE"], query, default_graphs,
+                              named_graphs)
+    except QueryError as err:
+        raise QueryError(syntax.explain(query) or str(err)) from None
     request.environ["senacs.cache"] = "hit" if answer.cached else "miss"
     return answer
 
@@ -258,7 +261,7 @@ def _content_type(media: str) -> str:
 def render(answer: Answer, media: str) -> bytes:
     """The answer in the negotiated format, with the truncation noted where the format allows."""
     if answer.kind == "graph":
-        fmt = GRAPH_TYPES[media]
+        fmt = GRAPH_RESULT_FORMATS[media]
         if fmt == ox.RdfFormat.N_TRIPLES:
             body = answer.payload
         else:
@@ -272,7 +275,7 @@ def render(answer: Answer, media: str) -> bytes:
             body = (f"# truncated: the first {answer.rows} triples only (the server's row "
                     "or size cap)\n").encode() + body
         return body
-    return results.write(answer.payload, RESULT_TYPES[media],
+    return results.write(answer.payload, RESULT_FORMATS[media],
                          [TRUNCATED_LINK] if answer.truncated else [])
 
 
@@ -285,14 +288,6 @@ SELECT ?example ?label ?query WHERE {
   UNION { ?example sh:construct ?query }
   FILTER(lang(?label) = "fr")
 } ORDER BY ?label"""
-# The query page's first query, after the PREFIX lines of every name in vocab.PREFIXES.
-DEFAULT_QUERY = """
-SELECT ?action ?title WHERE {
-  ?action a senacs:Action ; dcterms:title ?title .
-} ORDER BY ?title LIMIT 20
-"""
-
-
 def load_examples(path) -> list[dict[str, str]]:
     """The example catalogue of a release, for the query page's picker."""
     if not path.is_file():
@@ -303,25 +298,9 @@ def load_examples(path) -> list[dict[str, str]]:
              "query": row["query"].value} for row in store.query(EXAMPLE_QUERY)]
 
 
-def query_page(initial: str) -> Response:
-    from flask import render_template
-
-    from endpoint.pages import _json_ld
-
-    examples = server_state().examples
-    body = render_template(
-        # the public IRI from configuration, never from the Host header any client writes
-        "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
-        initial=initial or vocab.sparql_prologue(current_app.config["BASE"]) + DEFAULT_QUERY,
-        examples_json=_json_ld({ex["id"]: ex for ex in examples}))
-    response = Response(body, content_type="text/html; charset=utf-8")
-    response.headers["Vary"] = "Accept"
-    return response
-
-
 def service_description() -> Response:
     """What this endpoint is and does (SPARQL 1.1 Service Description), by conneg."""
-    media = choose(request.headers.get("Accept"), list(GRAPH_TYPES) + ["text/html"])
+    media = choose(request.headers.get("Accept"), [*GRAPH_TYPES, "text/html"])
     if media in (None, "text/html"):
         media = "text/turtle"
     endpoint = current_app.config["BASE"] + "sparql"  # configured: never the request's Host
@@ -346,7 +325,7 @@ def service_description() -> Response:
         body = turtle.encode()
     else:
         triples = ox.parse(turtle.encode(), format=ox.RdfFormat.TURTLE)
-        body = ox.serialize(triples, format=GRAPH_TYPES[media], prefixes={"sd": SD})
+        body = ox.serialize(triples, format=GRAPH_RESULT_FORMATS[media], prefixes={"sd": SD})
     response = Response(body, content_type=_content_type(media))
     response.headers["Vary"] = "Accept"
     return response

@@ -22,14 +22,13 @@ from pathlib import Path
 
 from flask import Response, request
 
+from endpoint.conneg import SPREADSHEETS, file_type
 from endpoint.errors import ProtocolError
 from endpoint.results import cell_text
 
 PARAMETER, VALUE = "download", "spreadsheet"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-DELIMITERS = {"text/csv": ",", "text/tab-separated-values": "\t"}
-EXTENSIONS = {"text/csv": "csv", "text/tab-separated-values": "tsv"}
 
 
 def neutralise(cell: str) -> str:
@@ -45,7 +44,7 @@ def wanted(value: str | None, kind: str, media: str) -> bool:
         return False
     if value != VALUE:
         raise ProtocolError(400, f"download={value!r}: the only value is {VALUE!r}")
-    if kind != "select" or media not in DELIMITERS:
+    if kind != "select" or media not in SPREADSHEETS:
         raise ProtocolError(400, "download=spreadsheet gives SELECT results as CSV or TSV: "
                                  "add format=csv or format=tsv")
     return True
@@ -74,15 +73,15 @@ def results(payload: bytes, media: str) -> bytes:
     data = json.loads(payload)
     names = data["head"].get("vars", [])
     rows = [names, *([_cell(b.get(n)) for n in names] for b in data["results"]["bindings"])]
-    return _write(rows, DELIMITERS[media])
+    return _write(rows, SPREADSHEETS[media].delimiter)
 
 
 def csv_file(path: Path, etag: str) -> Response:
     """A release's CSV file with every cell neutralised, as an attachment (the file itself is
     left as the manifest lists it)."""
     with path.open(encoding="utf-8", newline="") as handle:
-        body = _write(csv.reader(handle), ",")
-    response = Response(body, content_type="text/csv; charset=utf-8")
+        body = _write(csv.reader(handle), SPREADSHEETS["text/csv"].delimiter)
+    response = Response(body, mimetype=file_type(path.suffix))  # with its charset
     response.headers["Content-Disposition"] = disposition(path.name)
     response.set_etag(etag + "-" + VALUE)
     return response.make_conditional(request)

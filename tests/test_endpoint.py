@@ -450,3 +450,40 @@ def test_answers_and_the_query_page_use_the_one_prefix_table(server):
     rows = requests.post(server, data={"query": initial}, timeout=10,
                          headers={"Accept": "application/sparql-results+json"}).json()
     assert len(rows["results"]["bindings"]) == 20
+
+
+# -- a malformed query's message says what was found where (endpoint/syntax.py) ---------------
+
+FORMS = "SELECT, ASK, CONSTRUCT or DESCRIBE"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_misspelt_select_is_named_where_it_stands(server, method):
+    query = "SELEC ?s WHERE {?s ?p ?o}"
+    response = requests.request(method, server, timeout=10,
+                                **({"params": {"query": query}} if method == "GET"
+                                   else {"data": {"query": query}}))
+    assert response.status_code == 400
+    message = response.text.strip()
+    assert message.startswith("malformed query: line 1, column 1: found 'SELEC' where the "
+                              "query form was expected: " + FORMS), message
+    assert "CONSTRUCT was expected" not in message and "expected CONSTRUCT" not in message
+    assert "\n" not in message and "Traceback" not in message
+
+
+def test_the_place_counts_the_prologue_lines_and_columns(server):
+    query = PREFIXES + "  ASKK { ?a a senacs:Action }"
+    response = requests.get(server, params={"query": query}, timeout=10)
+    assert response.status_code == 400
+    assert "line 2, column 3: found 'ASKK' where the query form was expected" in response.text
+    broken = requests.get(server, params={"query": "PREFIX senacs <x:>\nSELECT * {}"}, timeout=10)
+    assert broken.status_code == 400
+    assert "line 1, column 8: found 'senacs' where PREFIX needs a prefix name ending in ':'" \
+        in broken.text
+
+
+def test_a_query_form_in_its_place_keeps_the_parsers_message(server):
+    # the form is there: the engine's own message, which points into the query, stands
+    response = requests.get(server, params={"query": "SELECT ?x WHERE { ?x ?y }"}, timeout=10)
+    assert response.status_code == 400
+    assert response.text.startswith("malformed query: error at 1:")

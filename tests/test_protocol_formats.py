@@ -330,3 +330,53 @@ def test_every_get_route_answers_head_with_the_get_status_and_no_body(server, re
             assert headers.get("content-type") == got.headers.get("Content-Type"), url
             if "etag" in headers:
                 assert headers["etag"] == got.headers["ETag"], url
+
+
+# -- format= and the release's files: one table each (endpoint/conneg.py) -------------------------
+
+SELECT_ONE = "SELECT (1 AS ?one) {}"
+CONSTRUCT_ONE = "CONSTRUCT { <http://example.org/a> <http://example.org/b> 1 } WHERE {}"
+
+
+@pytest.mark.parametrize("path, query, name, media", [
+    ("/sparql", SELECT_ONE, "csv", "text/csv; charset=utf-8"),
+    ("/sparql", SELECT_ONE, "xml", XML),
+    ("/sparql", CONSTRUCT_ONE, "jsonld", "application/ld+json"),
+    ("/sparql", CONSTRUCT_ONE, "ttl", "text/turtle; charset=utf-8"),
+    ("/catalog", None, "jsonld", "application/ld+json"),
+    ("/.well-known/void", None, "nt", "application/n-triples"),
+    ("/def", None, "rdfxml", "application/rdf+xml"),
+])
+def test_format_takes_a_name_in_any_case_or_the_media_type_on_every_route(server, path, query,
+                                                                          name, media):
+    params = {"query": query} if query else {}
+    bare = media.split(";")[0]
+    for value in (name, name.upper(), bare):
+        response = requests.get(server + path, params={**params, "format": value}, timeout=10)
+        assert (response.status_code, response.headers["Content-Type"]) == (200, media), value
+    unknown = requests.get(server + path, params={**params, "format": "yaml"}, timeout=10)
+    assert unknown.status_code == 400 and name in unknown.text
+
+
+def test_format_names_a_form_the_answer_lacks_is_not_acceptable(server):
+    # a format the server writes, but not for this query form: 406, as by Accept
+    for query, value in ((SELECT_ONE, "text/turtle"), ("ASK {}", "csv"), (CONSTRUCT_ONE, XML)):
+        response = ask(f"{server}/sparql", query, format=value)
+        assert response.status_code == 406, (query, value)
+
+
+def test_a_release_file_has_one_media_type_whichever_route_serves_it(server, release_dir):
+    expected = {".graphml": "application/graphml+xml; charset=utf-8",
+                ".gexf": "application/gexf+xml; charset=utf-8",
+                ".csv": "text/csv; charset=utf-8", ".json": "application/json"}
+    listed = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))["files"]
+    network = [name for name in listed if name.startswith("network/")]
+    assert {name.rsplit(".", 1)[-1] for name in network} >= {"graphml", "gexf", "csv", "json"}
+    for name in network:
+        suffix = "." + name.rsplit(".", 1)[-1]
+        as_dump = requests.head(f"{server}/dumps/{name}", timeout=10)
+        as_network = requests.head(f"{server}/{name}", timeout=10)
+        assert as_dump.headers["Content-Type"] == as_network.headers["Content-Type"] \
+            == expected[suffix], name
+    summary = requests.head(f"{server}/dumps/summary.txt", timeout=10)
+    assert summary.headers["Content-Type"] == "text/plain; charset=utf-8"  # one charset
