@@ -78,9 +78,9 @@ def test_release_network_files_are_served(seed_site, release_dir):
     import json
 
     stats = json.loads((release_dir / "network" / "network.json").read_text(encoding="utf-8"))
-    assert stats["structures"]["nodes"] == 10 and stats["bipartite"]["betweenness"] == "exact"
+    assert stats["structures"]["nodes"] == 11 and stats["bipartite"]["betweenness"] == "exact"
     data = requests.get(seed_site + "/network/structures.view.json", timeout=10).json()
-    assert data["shown"] == data["total"] == 10
+    assert data["shown"] == data["total"] == 11  # with a partner body (EPCI ones included)
     assert all({"x", "y", "label", "community", "degree"} <= set(n) for n in data["nodes"])
     graphml = requests.get(seed_site + "/network/partners.graphml", timeout=10)
     assert graphml.status_code == 200 and graphml.headers["ETag"]
@@ -92,7 +92,7 @@ def test_network_view_in_the_browser(seed_site, browser):
     page = browser.new_page(viewport={"width": 1100, "height": 1000})
     page.goto(seed_site + "/network/")
     page.wait_for_selector("#view circle")
-    assert page.locator("#view circle").count() == 10
+    assert page.locator("#view circle").count() == 11
     all_links = page.locator("#view line").count()
     page.fill("#minWeight", "2")
     page.dispatch_event("#minWeight", "input")
