@@ -223,6 +223,16 @@ def generic_page(node: Node, kind: str, senacs: str) -> str:
         incoming, more = _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
             ?a <{senacs}resolvedPartner> {this} ; <https://schema.org/agent> ?x .
             ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")
+        if any(t.value == senacs + "Intercommunalite" for t in node.values.get(RDF_TYPE, ())):
+            extra_heading = "Structures de son territoire (et leurs actions)"
+            extra, _ = _held(f"?c <{senacs}epci> {this} . "
+                             f"?x a <{senacs}Structure> ; <{senacs}commune> ?c .", senacs)
+    elif kind == "place":
+        where = _PLACE_STRUCTURES.get(next(
+            (t.value for t in node.values.get(RDF_TYPE, ()) if t.value in _PLACE_STRUCTURES), ""))
+        if where:
+            heading = "Structures (et leurs actions)"
+            incoming, more = _held(where.format(this=this, senacs=senacs), senacs)
     elif kind == "concept":
         heading = "Actions"
         incoming, more = _listing(f"""SELECT ?x ?label WHERE {{ ?x ?p {this} ;
@@ -232,7 +242,37 @@ def generic_page(node: Node, kind: str, senacs: str) -> str:
                     "concept": "DefinedTerm", "place": "Place"}.get(kind, "Thing")}
     return render_template("resource.html", node=node, name=name, kind=kind, labels=labels,
                            href=href, incoming=incoming, heading=heading, extra=extra, more=more,
-                           extra_heading=extra_heading, json_ld=_json_ld(ld))
+                           extra_heading=extra_heading, json_ld=_json_ld(ld),
+                           placement=_placement(node, senacs))
+
+
+# The structures a place holds, by the place's class (``{this}``: the place, bound as a term).
+_PLACE_STRUCTURES = {
+    "http://rdf.insee.fr/def/geo#Commune": "?x a <{senacs}Structure> ; <{senacs}commune> {this} .",
+    "http://rdf.insee.fr/def/geo#Departement": "?x a <{senacs}Structure> ; <{senacs}department> {this} .",
+    "http://rdf.insee.fr/def/geo#Region":
+        "?x a <{senacs}Structure> ; <{senacs}department>/<{senacs}region> {this} .",
+}
+
+
+def _held(where: str, senacs: str) -> tuple[list[dict], dict | None]:
+    """Structures matching ``where`` (binding ?x), each with its number of actions."""
+    return _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{ {where}
+        ?x <https://schema.org/name> ?label . OPTIONAL {{ ?a <https://schema.org/agent> ?x }}
+        }} GROUP BY ?x ?label""")
+
+
+def _placement(node: Node, senacs: str) -> dict | None:
+    """How a structure's commune was found, or why not: its #placement part, if any."""
+    target = node.one(senacs + "placement")
+    part = node.parts.get(target.value) if target is not None else None
+    if not part:
+        return None
+    method = part.get(senacs + "placementMethod", [None])[0]
+    evidence = part.get(senacs + "evidence", [None])[0]
+    source = part.get("http://purl.org/dc/terms/source", [None])[0]
+    return {"method": method.value if method else "", "evidence": evidence.value if evidence else "",
+            "source": source.value if source else ""}
 
 
 LIST_CAP = 1000  # rows a page lists; beyond, it says how many and links the full query
