@@ -182,9 +182,43 @@ def test_the_catalogue_is_answered_ahead_of_its_first_visitor(endpoint):
         if state["examples_warmed"] == state["examples"]:
             break
         time.sleep(0.2)
-    assert state["examples_warmed"] == state["examples"] == 14
+    assert state["examples_warmed"] == state["examples"] == 17
     first = requests.post(endpoint, data={"query": query_of("budget-per-dimension")}, timeout=10)
     assert first.headers["X-Cache"] == "hit"
     other = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(isLiteral(?o)) }"
     assert requests.post(endpoint, data={"query": other}, timeout=10).headers["X-Cache"] == "miss"
     assert requests.post(endpoint, data={"query": other}, timeout=10).headers["X-Cache"] == "hit"
+
+
+def test_questions_on_the_national_reference_data(endpoint, seed_records):
+    """Actions per EPCI, structures per region, partners shared within an EPCI (#15)."""
+    reference = Reference.load()
+    actions, structures = Counter(), defaultdict(set)
+    partners: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for record in seed_records:
+        for epci in {c.epci for c in reference.structure_communes(record.structure_name,
+                                                                  record.department)}:
+            actions[epci] += 1
+            structures[epci].add(record.structure_name)
+            for body in resolved(record, reference):
+                partners[epci][body].add(record.structure_name)
+    got = {r["epci"].rsplit("-", 1)[1]: (int(r["actions"]), int(r["structures"]), r["kind"])
+           for r in rows(endpoint, "actions-per-epci")}
+    assert got == {e: (actions[e], len(structures[e]), reference.epcis[e].kind) for e in actions}
+    assert got["243100518"][2] == "METRO"  # Toulouse Métropole
+    regions = rows(endpoint, "structures-per-region")
+    assert [(r["name"], int(r["structures"]), int(r["actions"])) for r in regions] == \
+        [("Occitanie", len({r.structure_name for r in seed_records}), len(seed_records))]
+    shared = {(r["epciName"], r["partnerName"]): int(r["structures"])
+              for r in rows(endpoint, "partners-shared-within-an-epci")}
+    names = _body_names(endpoint)
+    want = {(reference.epcis[e].name, names[b]): len(s)
+            for e, bodies in partners.items() for b, s in bodies.items() if len(s) >= 2}
+    assert shared == want and shared  # Toulouse's structures share the Caf, at least
+
+
+def _body_names(endpoint: str) -> dict[str, str]:
+    answer = requests.post(endpoint, data={"query": "SELECT ?b ?n WHERE { ?a "
+                           "<https://w3id.org/senacs-kg/def#resolvedPartner> ?b . "
+                           "?b <https://schema.org/name> ?n }"}, timeout=30).json()
+    return {b["b"]["value"]: b["n"]["value"] for b in answer["results"]["bindings"]}
