@@ -275,12 +275,22 @@ def cmd_network(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+Subcommands = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``senacs-kg`` parser: one small function per subcommand adds its arguments."""
     parser = argparse.ArgumentParser(
         prog="senacs-kg",
         description="Knowledge graph and linked-data publisher for SENACS 'fiches actions'.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_check, _add_export_text, _add_build, _add_validate, _add_serve,
+                _add_network):
+        add(sub)
+    return parser
 
+
+def _add_check(sub: Subcommands) -> None:
     check = sub.add_parser(
         "check", help="read exports and report every problem as FILE:LINE: message",
         description="Read SENACS text exports and print every problem as FILE:LINE: message. "
@@ -291,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(e.g. cp1252, latin-1)")
     check.set_defaults(func=cmd_check)
 
+
+def _add_export_text(sub: Subcommands) -> None:
     export = sub.add_parser(
         "export-text", help="render the records of a graph back into the export format",
         description="Render the records of an RDF file (N-Triples, Turtle, JSON-LD…) or of a "
@@ -302,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"the IRI base the graph was built with (default {DEFAULT_BASE})")
     export.set_defaults(func=cmd_export_text)
 
+
+def _add_build(sub: Subcommands) -> None:
     build = sub.add_parser(
         "build", help="read, map, validate and publish a release",
         description="Read SENACS exports, map them to RDF, validate them with SHACL and write a "
@@ -327,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--release-date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                        help="the release's date, written in its metadata (never taken from the "
                             "clock, so that same inputs give the same bytes)")
+    _add_catalog_options(build)
+    build.set_defaults(func=cmd_build)
+
+
+def _add_catalog_options(build: argparse.ArgumentParser) -> None:
     meta = build.add_argument_group("catalog (DCAT-AP) metadata")
     meta.add_argument("--publisher", default=None, metavar="NAME",
                       help="the publisher's name (default: senacs-kg)")
@@ -339,8 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the rights statement, in French (default: the data come from "
                            "SENACS, their reuse is subject to its usage charter, no licence is "
                            "granted)")
-    build.set_defaults(func=cmd_build)
 
+
+def _add_validate(sub: Subcommands) -> None:
     validate = sub.add_parser(
         "validate", help="SHACL-validate a release or an RDF file",
         description="Validate a release directory (its dataset.nt, after checking its files "
@@ -353,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"IRI base of a plain RDF file (default {DEFAULT_BASE})")
     validate.set_defaults(func=cmd_validate)
 
+
+def _add_serve(sub: Subcommands) -> None:
     serve = sub.add_parser(
         "serve", help="serve a release: SPARQL endpoint and linked data (development server)",
         description="Serve a release on an embedded Oxigraph store (built from the release on "
@@ -367,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=cmd_serve)
 
+
+def _add_network(sub: Subcommands) -> None:
     net = sub.add_parser(
         "network", help="shared-partner networks (GraphML, GEXF, CSV, PNG, SVG)",
         description="Build the structure-partner network from a release or a SPARQL endpoint "
@@ -387,7 +411,6 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--out", type=Path, required=True, metavar="FILE",
                      help="the file to write (csv: the nodes; the edges go to FILE.edges.csv)")
     net.set_defaults(func=cmd_network)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
