@@ -283,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="senacs-kg",
         description="Knowledge graph and linked-data publisher for SENACS 'fiches actions'.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # not required=True: argparse would then only say "required: COMMAND"; main() lists them
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_check, _add_export_text, _add_build, _add_validate, _add_serve,
                 _add_network):
         add(sub)
@@ -413,9 +414,19 @@ def _add_network(sub: Subcommands) -> None:
     net.set_defaults(func=cmd_network)
 
 
+def _no_command(parser: argparse.ArgumentParser) -> int:
+    """A usage error that shows what the user could have typed: the commands, one line each."""
+    parser.print_help(sys.stderr)
+    print("\nsenacs-kg: error: no command given: name one of the commands above "
+          "(senacs-kg COMMAND --help describes it)", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        return _no_command(parser)
     try:
         return args.func(args)
     except UsageError as err:

@@ -32,3 +32,15 @@ def test_every_subcommand_helps_with_the_options_the_readme_shows(command):
     assert run.stdout.startswith(f"usage: senacs-kg {command} ")
     missing = {option for option in readme_options(command) if option not in run.stdout}
     assert not missing, f"the README shows {sorted(missing)}, `{command} --help` does not"
+
+
+def test_no_command_lists_the_commands_and_is_a_usage_error():
+    """Exit 2 as every usage error (scripts rely on it); the commands go to stderr, stdout
+    stays empty, so `senacs-kg > out` does not leave help text in out."""
+    run = senacs_kg()
+    assert run.returncode == 2
+    assert run.stdout == ""
+    for command in SUBCOMMANDS:
+        assert re.search(rf"^    {re.escape(command)}\b", run.stderr, re.M), run.stderr
+    assert run.stderr.rstrip().splitlines()[-1].startswith("senacs-kg: error: no command given")
+    assert "Traceback" not in run.stderr
