@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,6 +60,17 @@ def _web_iri(value: str) -> str:
             or any(ord(c) < 0x21 for c in value):
         raise argparse.ArgumentTypeError(f"not an http(s) IRI: {value!r}")
     return value
+
+
+def _port(value: str) -> int:
+    """A TCP port; 0 lets the system choose a free one (the announced URL names it)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (0-65535): {value}")
+    return number
 
 
 def _email(value: str) -> str:
@@ -223,9 +236,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve a release for development (production: granian, see the README)."""
     # The one place mapping reaches the endpoint: the CLI is the single user door (imported
     # here, not at the top, so the other commands do not load Flask and the server).
+    from werkzeug.serving import make_server
+
     from endpoint import app as endpoint
     from endpoint import config as settings
     from endpoint import store
+
+    listener = _listen(args.host, args.port)
+    if listener is None:
+        return EXIT_USAGE
+    with listener:
+        try:
+            app = endpoint.create_app(_serve_settings(args))
+        except (store.ReleaseError, settings.ConfigError) as err:
+            print(f"senacs-kg serve: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        # werkzeug serves on a duplicate of the bound socket; ours is closed on leaving
+        server = make_server(args.host, args.port, app, threaded=True, fd=listener.fileno())
+    print(f"senacs-kg serve: release {app.extensions['senacs'].release} at "
+          f"http://{args.host}:{server.port}/sparql", file=sys.stderr, flush=True)
+    server.log_startup()
+    server.serve_forever()  # returns on Ctrl-C
+    return EXIT_OK
+
+
+def _serve_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The command line's settings; the others come from SENACS_KG_* (see endpoint.config)."""
     config: dict[str, object] = {}
     if args.release:
         config["RELEASE_DIR"] = str(args.release)
@@ -233,15 +269,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config["STORE_DIR"] = str(args.store)
     if args.base:
         config["BASE"] = args.base
+    return config
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """The server's socket, bound first: a busy port fails at once, in one line, before the
+    store is loaded (minutes on a first start) and before any URL is announced."""
+    from werkzeug.serving import LISTEN_QUEUE, get_sockaddr, select_address_family
+
     try:
-        app = endpoint.create_app(config)
-    except (store.ReleaseError, settings.ConfigError) as err:
-        print(f"senacs-kg serve: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"senacs-kg serve: release {app.extensions['senacs'].release} at "
-          f"http://{args.host}:{args.port}/sparql", file=sys.stderr, flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
-    return EXIT_OK
+        family = select_address_family(host, port)
+        return socket.create_server(get_sockaddr(host, port, family), family=family,
+                                    backlog=LISTEN_QUEUE)
+    except OSError as err:
+        print(f"senacs-kg serve: cannot listen on {host}:{port}: {_why(err, port)}",
+              file=sys.stderr)
+        return None
+
+
+def _why(err: OSError, port: int) -> str:
+    """The reason a bind failed, in one line (no Python wording, no address tuple)."""
+    if err.errno == errno.EADDRINUSE:
+        return f"port {port} is in use by another program (stop it, or pass another --port)"
+    if err.errno is None or err.errno < 0:  # getaddrinfo's codes are negative
+        return "cannot resolve this host name"
+    return os.strerror(err.errno)
 
 
 def cmd_network(args: argparse.Namespace) -> int:
@@ -387,7 +439,7 @@ def _add_serve(sub: Subcommands) -> None:
                        help="the on-disk store (default: data/store)")
     serve.add_argument("--base", default=None, help="IRI base (default: the release's)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.set_defaults(func=cmd_serve)
 
 

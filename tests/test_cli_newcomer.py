@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 
 import pytest
+import requests
+from conftest import stop
 
 from mapping.paths import REPO_ROOT
 
@@ -44,3 +47,33 @@ def test_no_command_lists_the_commands_and_is_a_usage_error():
         assert re.search(rf"^    {re.escape(command)}\b", run.stderr, re.M), run.stderr
     assert run.stderr.rstrip().splitlines()[-1].startswith("senacs-kg: error: no command given")
     assert "Traceback" not in run.stderr
+
+
+def test_serve_on_a_busy_port_fails_before_announcing_a_url(release_dir, tmp_path):
+    """One line naming the port, exit 2, and nothing done first: no URL announced, the store
+    (minutes to load on a first start) not even created."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        run = senacs_kg("serve", "--release", str(release_dir), "--store", str(tmp_path / "store"),
+                        "--port", str(port))
+    assert run.returncode == 2
+    assert run.stderr == (f"senacs-kg serve: cannot listen on 127.0.0.1:{port}: port {port} is "
+                          "in use by another program (stop it, or pass another --port)\n")
+    assert not (tmp_path / "store").exists()
+
+
+def test_serve_announces_the_port_it_listens_on(release_dir, tmp_path):
+    """The URL is announced once the port is held, with the port actually bound (`--port 0`
+    lets the system choose), and that URL answers."""
+    proc = subprocess.Popen([sys.executable, "-m", "mapping.cli", "serve", "--release",
+                             str(release_dir), "--store", str(tmp_path / "store"), "--port", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        line = proc.stderr.readline()
+        url = re.fullmatch(r"senacs-kg serve: release \w+ at (http://127\.0\.0\.1:(\d+)/sparql)\n",
+                           line)
+        assert url and url[2] != "0", line
+        assert requests.get(url[1], params={"query": "ASK {}"}, timeout=30).status_code == 200
+    finally:
+        stop(proc)
