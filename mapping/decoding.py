@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 # 64 KiB: big enough that per-block work is negligible, small enough that the
 # lines split out of a block are still in the CPU cache when they are read
@@ -44,18 +44,58 @@ class DecodeInfo:
     crlf_lines: int = 0
 
 
-def guess_encoding(sample: bytes) -> str:
-    """Name the likely encoding of bytes that are not valid UTF-8."""
+class Guess(NamedTuple):
+    """What bytes look like, and the ``--encoding`` that reads them (None: drop the option)."""
+
+    name: str
+    option: str | None
+
+
+def guess_encoding(sample: bytes) -> Guess:
+    """Name the likely encoding of bytes that did not decode as expected."""
     for bom, name in _BOMS:
         if sample.startswith(bom):
-            return name
+            return Guess(name, "utf-16" if "16" in name else "utf-32")
     if sample.count(b"\x00") > len(sample) // 8:
-        return "UTF-16 (no byte-order mark)"
+        # ASCII in UTF-16 is one NUL per character, on the high byte's side
+        odd = sample[1::2].count(b"\x00") >= sample[0::2].count(b"\x00")
+        return Guess(f"UTF-16 ({'little' if odd else 'big'}-endian, no byte-order mark)",
+                     "utf-16-le" if odd else "utf-16-be")
+    if _is_utf8(sample):
+        return Guess("UTF-8", None)
     try:
         sample.decode("cp1252")
     except UnicodeDecodeError:
-        return "ISO-8859-1 (Latin-1)"
-    return "Windows-1252 (Latin-1 family)"
+        return Guess("ISO-8859-1 (Latin-1)", "latin-1")
+    return Guess("Windows-1252 (Latin-1 family)", "cp1252")
+
+
+def _is_utf8(sample: bytes) -> bool:
+    """Whether bytes are UTF-8 (a character cut off at the end of the sample allowed)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _advice(guess: Guess) -> str:
+    """What to do about a file that looks like ``guess``."""
+    if guess.option is None:
+        return f"the file looks like {guess.name}: drop --encoding"
+    return f"the file looks like {guess.name}: convert it to UTF-8 or pass --encoding {guess.option}"
+
+
+def _refusal(name: str, block: bytes, err: UnicodeError, offset: int) -> str:
+    """The one-line message for the bytes of ``block`` (at ``offset`` in the file) that the
+    decoder ``name`` refused."""
+    if not isinstance(err, UnicodeDecodeError):  # utf-16/utf-32 with no byte-order mark
+        return (f"{name} needs a byte-order mark and the file does not start with one; "
+                + _advice(guess_encoding(block[:8192])))
+    shown = "UTF-8" if name == "utf-8" else name
+    guess = guess_encoding(block[max(0, err.start - 4096): err.start + 4096])
+    return (f"not valid {shown}: byte 0x{block[err.start]:02X} at byte offset "
+            f"{offset + err.start}; " + _advice(guess))
 
 
 def _line_at(handle: BinaryIO, offset: int) -> int:
@@ -100,14 +140,10 @@ def iter_text(handle: BinaryIO, encoding: str | None, info: DecodeInfo,
                 offset += len(codecs.BOM_UTF8)
         try:
             text = decoder.decode(block, final=final)
-        except UnicodeDecodeError as err:
-            bad = offset + err.start
-            line = _line_at(handle, bad)
-            guess = guess_encoding(block[max(0, err.start - 4096): err.start + 4096])
-            raise EncodingRefused(line, (
-                f"not valid UTF-8: byte 0x{block[err.start]:02X} at byte offset {bad}; "
-                f"the file looks like {guess}: convert it to UTF-8 or pass "
-                f"--encoding {'cp1252' if 'Windows' in guess else 'latin-1'}")) from None
+        except UnicodeError as err:  # UnicodeDecodeError, or utf-16's "no BOM"
+            bad = offset + err.start if isinstance(err, UnicodeDecodeError) else 0
+            raise EncodingRefused(_line_at(handle, bad),
+                                  _refusal(name, block, err, offset)) from None
         offset += len(block)
         if first:
             first = False

@@ -77,3 +77,15 @@ def test_serve_announces_the_port_it_listens_on(release_dir, tmp_path):
         assert requests.get(url[1], params={"query": "ASK {}"}, timeout=30).status_code == 200
     finally:
         stop(proc)
+
+
+def test_check_utf16_on_a_file_without_bom_is_an_input_error(tmp_path, seed_text):
+    """A problem of the file (FILE:LINE on stdout, exit 1 like any encoding refusal), not
+    "internal error" exit 70."""
+    path = tmp_path / "plain.txt"
+    path.write_text(seed_text, encoding="utf-8")
+    run = senacs_kg("check", "--encoding", "utf-16", str(path))
+    assert run.returncode == 1, run.stderr
+    assert run.stdout == (f"{path}:1: utf-16 needs a byte-order mark and the file does not start "
+                          "with one; the file looks like UTF-8: drop --encoding\n")
+    assert "internal error" not in run.stderr
