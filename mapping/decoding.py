@@ -86,16 +86,18 @@ def _advice(guess: Guess) -> str:
     return f"the file looks like {guess.name}: convert it to UTF-8 or pass --encoding {guess.option}"
 
 
-def _refusal(name: str, block: bytes, err: UnicodeError, offset: int) -> str:
-    """The one-line message for the bytes of ``block`` (at ``offset`` in the file) that the
-    decoder ``name`` refused."""
+def _refusal(name: str, err: UnicodeError, data: bytes, start: int) -> str:
+    """The one-line message for bytes the decoder ``name`` refused: ``data`` as it saw them,
+    ``start`` their offset in the file."""
     if not isinstance(err, UnicodeDecodeError):  # utf-16/utf-32 with no byte-order mark
         return (f"{name} needs a byte-order mark and the file does not start with one; "
-                + _advice(guess_encoding(block[:8192])))
+                + _advice(guess_encoding(data[:8192])))
     shown = "UTF-8" if name == "utf-8" else name
-    guess = guess_encoding(block[max(0, err.start - 4096): err.start + 4096])
-    return (f"not valid {shown}: byte 0x{block[err.start]:02X} at byte offset "
-            f"{offset + err.start}; " + _advice(guess))
+    where = f"not valid {shown}: byte 0x{data[err.start]:02X} at byte offset {start + err.start}"
+    guess = guess_encoding(data[max(0, err.start - 4096): err.start + 4096])
+    if guess.option is None and name == "utf-8":  # valid up to a character cut short
+        return f"{where}; the file ends inside a character: it was cut off"
+    return f"{where}; {_advice(guess)}"
 
 
 def _line_at(handle: BinaryIO, offset: int) -> int:
@@ -141,9 +143,13 @@ def iter_text(handle: BinaryIO, encoding: str | None, info: DecodeInfo,
         try:
             text = decoder.decode(block, final=final)
         except UnicodeError as err:  # UnicodeDecodeError, or utf-16's "no BOM"
-            bad = offset + err.start if isinstance(err, UnicodeDecodeError) else 0
-            raise EncodingRefused(_line_at(handle, bad),
-                                  _refusal(name, block, err, offset)) from None
+            # the decoder holds back the bytes of a character cut by the block's end: its
+            # error counts from them, and at the end of the file they are all there is
+            data = err.object if isinstance(err, UnicodeDecodeError) else block
+            start = offset - (len(data) - len(block))
+            bad = start + err.start if isinstance(err, UnicodeDecodeError) else 0
+            raise EncodingRefused(_line_at(handle, bad), _refusal(name, err, data, start)) \
+                from None
         offset += len(block)
         if first:
             first = False

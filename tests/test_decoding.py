@@ -46,3 +46,32 @@ def test_a_utf8_file_read_with_a_wrong_encoding_is_told_to_drop_it(seed_text, tm
     assert problems(path, "ascii") == [
         f"{path}:{line}: not valid ascii: byte 0xC3 at byte offset {offset}; the file looks like "
         "UTF-8: drop --encoding"]
+
+
+def test_a_file_cut_inside_its_last_character_is_an_input_error(seed_text, tmp_path):
+    """At the end of the file the decoder holds the cut character's bytes and the last block
+    is empty: the problem names them, it is not an internal error."""
+    data = seed_text.encode("utf-8")
+    cut = data.rindex("é".encode()) + 1  # keep the first of é's two bytes
+    path = tmp_path / "cut.txt"
+    path.write_bytes(data[:cut])
+    line = data[:cut].count(b"\n") + 1
+    assert problems(path)[-1] == (f"{path}:{line}: not valid UTF-8: byte 0xC3 at byte offset "
+                                  f"{cut - 1}; the file ends inside a character: it was cut off")
+
+
+def test_a_bad_byte_is_located_whatever_the_block_boundaries(seed_text, tmp_path):
+    """A character cut by a block's end is held back by the decoder: the bad byte's offset
+    and value must count those held bytes, for every block size."""
+    path = tmp_path / "latin.txt"
+    path.write_bytes(seed_text.encode("cp1252"))
+    whole = _read(ExportFile(path))
+    assert "byte 0xE9 at byte offset 82" in whole[0]
+    for size in range(1, 9):
+        export = ExportFile(path, block_size=size)
+        assert _read(export) == whole, size
+
+
+def _read(export: ExportFile) -> list[str]:
+    list(export.records())
+    return [str(p) for p in export.problems]
