@@ -3,7 +3,9 @@
 Exports come from browsers and spreadsheets: with or without a BOM, with LF or
 CRLF. Anything that is not UTF-8 is refused with the byte offset and a guess
 at the real encoding, unless the user names the encoding: guessing silently
-would turn "é" into "Ã©" in the published graph.
+would turn "é" into "Ã©" in the published graph. A file that does not decode
+and is no text at all (an image, an archive, control bytes) is refused as such,
+not given an encoding to try; a file that decodes is text, whatever it holds.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def guess_encoding(sample: bytes) -> Guess:
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return Guess(name, "utf-16" if "16" in name else "utf-32")
-    if sample.count(b"\x00") > len(sample) // 8:
+    if _looks_utf16(sample):
         # ASCII in UTF-16 is one NUL per character, on the high byte's side
         odd = sample[1::2].count(b"\x00") >= sample[0::2].count(b"\x00")
         return Guess(f"UTF-16 ({'little' if odd else 'big'}-endian, no byte-order mark)",
@@ -86,18 +88,79 @@ def _advice(guess: Guess) -> str:
     return f"the file looks like {guess.name}: convert it to UTF-8 or pass --encoding {guess.option}"
 
 
-def _refusal(name: str, err: UnicodeError, data: bytes, start: int) -> str:
+def _refusal(name: str, err: UnicodeError, data: bytes, start: int, head: bytes) -> str:
     """The one-line message for bytes the decoder ``name`` refused: ``data`` as it saw them,
-    ``start`` their offset in the file."""
+    ``start`` their offset in the file, ``head`` the file's first bytes."""
+    at = err.start if isinstance(err, UnicodeDecodeError) else 0
+    sample = data[max(0, at - 4096): at + 4096]
+    binary = _not_text(head, sample, start + at)
+    if binary:
+        return f"not a text file: {binary}; {_TEXT}"
     if not isinstance(err, UnicodeDecodeError):  # utf-16/utf-32 with no byte-order mark
         return (f"{name} needs a byte-order mark and the file does not start with one; "
-                + _advice(guess_encoding(data[:8192])))
+                + _advice(guess_encoding(sample)))
     shown = "UTF-8" if name == "utf-8" else name
-    where = f"not valid {shown}: byte 0x{data[err.start]:02X} at byte offset {start + err.start}"
-    guess = guess_encoding(data[max(0, err.start - 4096): err.start + 4096])
+    where = f"not valid {shown}: byte 0x{data[at]:02X} at byte offset {start + at}"
+    guess = guess_encoding(sample)
     if guess.option is None and name == "utf-8":  # valid up to a character cut short
         return f"{where}; the file ends inside a character: it was cut off"
     return f"{where}; {_advice(guess)}"
+
+
+# What a text export never starts with: refused by name, whatever the encoding
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (.zip, or a spreadsheet or document: .xlsx, .ods, .docx…)"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office 97-2003 document (.xls, .doc)"),
+)
+# C0 controls but tab, LF, VT, FF and CR, and DEL: text holds none of them
+_CONTROLS = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x20)) + b"\x7f"
+
+
+def _refuse_bom(block: bytes) -> None:
+    """Refuse a UTF-16 or UTF-32 file by its byte-order mark, before reading it as UTF-8."""
+    for bom, bom_name in _BOMS:
+        if block.startswith(bom):
+            raise EncodingRefused(1, (
+                f"file is {bom_name}, not UTF-8 (byte-order mark at byte offset 0); "
+                f"convert it to UTF-8 or pass --encoding {guess_encoding(bom).option}"))
+
+
+_TEXT = "an export is plain text (UTF-8)"
+
+
+def _not_text(head: bytes, sample: bytes, offset: int) -> str | None:
+    """Why a file that did not decode is no text at all (None: it may be text in another
+    encoding). ``head``: the file's first bytes; ``sample``: the bytes around ``offset``."""
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic):
+            return f"it starts like {kind}"
+    controls = _controls(sample)
+    if controls:
+        return (f"{controls} of the {len(sample)} bytes around byte offset {offset} are "
+                "control bytes (NUL, ESC…)")
+    return None
+
+
+def _controls(sample: bytes) -> int:
+    """The number of control bytes in the sample when they show it is not text, else 0."""
+    if _looks_utf16(sample):
+        return 0
+    controls = len(sample) - len(sample.translate(None, _CONTROLS))
+    return controls if controls * 32 > len(sample) else 0  # up to 3 %: read as text
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    """UTF-16 with no byte-order mark: Latin text has a NUL on one side of nearly every
+    character and almost none on the other."""
+    high = max(sample[0::2].count(b"\x00"), sample[1::2].count(b"\x00"))
+    low = min(sample[0::2].count(b"\x00"), sample[1::2].count(b"\x00"))
+    return high * 4 > len(sample) and low * 64 <= len(sample)
 
 
 def _line_at(handle: BinaryIO, offset: int) -> int:
@@ -126,16 +189,15 @@ def iter_text(handle: BinaryIO, encoding: str | None, info: DecodeInfo,
     offset = 0
     pending_cr = ""
     first = True
+    head = b""  # the file's first bytes, for the signature of a file that is no text
     while True:
         block = handle.read(block_size)
         final = not block
+        if first:
+            head = block[:16]
         if first and encoding is None:
             first = False
-            for bom, bom_name in _BOMS:
-                if block.startswith(bom):
-                    raise EncodingRefused(1, (
-                        f"file is {bom_name}, not UTF-8 (byte-order mark at byte offset 0); "
-                        f"convert it to UTF-8 or pass --encoding utf-16"))
+            _refuse_bom(block)
             if block.startswith(codecs.BOM_UTF8):
                 info.had_bom = True
                 block = block[len(codecs.BOM_UTF8):]
@@ -148,8 +210,8 @@ def iter_text(handle: BinaryIO, encoding: str | None, info: DecodeInfo,
             data = err.object if isinstance(err, UnicodeDecodeError) else block
             start = offset - (len(data) - len(block))
             bad = start + err.start if isinstance(err, UnicodeDecodeError) else 0
-            raise EncodingRefused(_line_at(handle, bad), _refusal(name, err, data, start)) \
-                from None
+            raise EncodingRefused(_line_at(handle, bad),
+                                  _refusal(name, err, data, start, head)) from None
         offset += len(block)
         if first:
             first = False

@@ -89,3 +89,20 @@ def test_check_utf16_on_a_file_without_bom_is_an_input_error(tmp_path, seed_text
     assert run.stdout == (f"{path}:1: utf-16 needs a byte-order mark and the file does not start "
                           "with one; the file looks like UTF-8: drop --encoding\n")
     assert "internal error" not in run.stderr
+
+
+def test_check_and_build_say_a_png_is_not_text(tmp_path):
+    """Not an encoding hint (it used to suggest `--encoding latin-1`): the file is named for
+    what it is, by `check` and by a refused `build`."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01"
+                     b"\x08\x00\x00\x00\x00:~\x9bU\x00\x00\x00\nIDATx\x9cc\x00\x00\x00\x02\x00"
+                     b"\x01\xe5'\xde\xfc\x00\x00\x00\x00IEND\xaeB`\x82")
+    problem = "photo.png:1: not a text file: it starts like a PNG image; an export is plain text"
+    check = senacs_kg("check", str(path))
+    assert check.returncode == 1
+    assert check.stdout.startswith(f"{tmp_path}/{problem}") and "--encoding" not in check.stdout
+    build = senacs_kg("build", str(path), "--out", str(tmp_path / "release"))
+    assert build.returncode == 1 and not (tmp_path / "release").exists()
+    # the report names the file as the release does, by its name
+    assert f"  {problem}" in (tmp_path / "release.refused" / "summary.txt").read_text("utf-8")

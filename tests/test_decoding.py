@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import re
+import struct
+import zlib
+
 from mapping.reader import ExportFile
 
 
@@ -75,3 +80,43 @@ def test_a_bad_byte_is_located_whatever_the_block_boundaries(seed_text, tmp_path
 def _read(export: ExportFile) -> list[str]:
     list(export.records())
     return [str(p) for p in export.problems]
+
+
+def _png() -> bytes:
+    """A real 1×1 PNG image."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + \
+            struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
+
+
+def test_an_image_is_not_text_whatever_the_encoding_named(tmp_path):
+    """A PNG's first byte (0x89) is not UTF-8 and its NULs looked like UTF-16: it was given
+    an encoding to try. It is named for what it is."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(_png())
+    expected = [f"{path}:1: not a text file: it starts like a PNG image; an export is plain "
+                "text (UTF-8)"]
+    assert problems(path) == expected
+    assert problems(path, "utf-16") == expected
+
+
+def test_random_bytes_are_not_text(tmp_path):
+    path = tmp_path / "noise.bin"
+    path.write_bytes(random.Random(19).randbytes(3000))
+    [problem] = problems(path)
+    assert re.fullmatch(rf"{re.escape(str(path))}:\d+: not a text file: \d+ of the \d+ bytes "
+                        r"around byte offset \d+ are control bytes \(NUL, ESC…\); an export is "
+                        r"plain text \(UTF-8\)", problem), problem
+
+
+def test_a_file_that_decodes_is_text_whatever_it_holds(seed_text, tmp_path):
+    """Control characters in valid UTF-8 are read as they are: the reader loses nothing of a
+    text, and only a file that does not decode is judged."""
+    path = tmp_path / "controls.txt"
+    path.write_text("\x00\x1b" * 500 + "\n" + seed_text, encoding="utf-8")
+    export = ExportFile(path)
+    assert len(list(export.records())) == 25
+    assert export.preamble == ["\x00\x1b" * 500, seed_text.split("\n")[0]]
+    assert not any("not a text file" in str(p) for p in export.problems)
