@@ -462,7 +462,9 @@ def _add_network(sub: Subcommands) -> None:
                      help="use partner categories (Caf, Commune…) instead of resolved bodies")
     net.add_argument("--format", required=True, choices=("graphml", "gexf", "csv", "png", "svg"))
     net.add_argument("--out", type=Path, required=True, metavar="FILE",
-                     help="the file to write (csv: the nodes; the edges go to FILE.edges.csv)")
+                     help="the file to write; csv writes the nodes there and the edges beside "
+                          "them, with .edges.csv for .csv: --out net.csv writes net.csv and "
+                          "net.edges.csv (as the release's network/ files)")
     net.set_defaults(func=cmd_network)
 
 

@@ -106,3 +106,25 @@ def test_check_and_build_say_a_png_is_not_text(tmp_path):
     assert build.returncode == 1 and not (tmp_path / "release").exists()
     # the report names the file as the release does, by its name
     assert f"  {problem}" in (tmp_path / "release.refused" / "summary.txt").read_text("utf-8")
+
+
+def _csv_example(text: str) -> tuple[str, ...]:
+    """The (--out, nodes file, edges file) an example `--out A writes A and B` names."""
+    found = re.search(r"--out ([\w.]+)`? writes `?([\w.]+)`? and `?([\w.]+)", " ".join(text.split()))
+    assert found, "no `--out A writes A and B` example"
+    return found.groups()
+
+
+def test_network_csv_writes_the_files_help_and_readme_name(release_dir, tmp_path):
+    helped = _csv_example(senacs_kg("network", "--help").stdout)
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    documented = _csv_example(readme[readme.index("## Network analysis"):])
+    assert helped == documented
+    out, nodes, edges = helped
+    run = senacs_kg("network", "--release", str(release_dir), "--format", "csv", "--out", out,
+                    cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({nodes, edges})
+    assert (tmp_path / nodes).read_text(encoding="utf-8").startswith("id,label,kind,")
+    assert (tmp_path / edges).read_text(encoding="utf-8").startswith("source,target,weight\n")
+    assert run.stderr.rstrip().endswith(f"wrote {out}, {edges}")
