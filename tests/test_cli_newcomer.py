@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import requests
-from conftest import stop
+from conftest import SEED, build_release, free_port, start_server, stop
 
 from mapping.paths import REPO_ROOT
 
@@ -128,3 +128,29 @@ def test_network_csv_writes_the_files_help_and_readme_name(release_dir, tmp_path
     assert (tmp_path / nodes).read_text(encoding="utf-8").startswith("id,label,kind,")
     assert (tmp_path / edges).read_text(encoding="utf-8").startswith("source,target,weight\n")
     assert run.stderr.rstrip().endswith(f"wrote {out}, {edges}")
+
+
+def test_what_build_and_serve_leave_under_data_is_git_ignored(tmp_path):
+    """`git status` stays clean after the README's main command: every file a build and a
+    server (store, lock, client slots, answer cache) write under data/ is ignored. They are
+    written under a temporary data/ here, then checked against the repository's .gitignore."""
+    from mapping import release
+
+    data = tmp_path / "data"
+    build_release(SEED, data / "build")
+    # what a killed build leaves until the next one
+    (release.staging_dir(data / "build") / release.DUMP).touch()
+    port = free_port()
+    server = start_server(data / "build", data / "store", port)
+    try:
+        assert requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": "ASK {}"},
+                            timeout=30).status_code == 200
+    finally:
+        stop(server)
+    written = sorted(f"data/{p.relative_to(data)}" for p in data.rglob("*") if p.is_file())
+    assert any(name.startswith("data/.store.") for name in written)  # the lock, the slots
+    check = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=REPO_ROOT,
+                           input="\n".join(written), capture_output=True, text=True, timeout=30)
+    assert check.returncode in (0, 1), check.stderr
+    tracked_by_git = sorted(set(written) - set(check.stdout.splitlines()))
+    assert not tracked_by_git, f"not git-ignored: {tracked_by_git}"
