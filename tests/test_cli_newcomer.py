@@ -154,3 +154,36 @@ def test_what_build_and_serve_leave_under_data_is_git_ignored(tmp_path):
     assert check.returncode in (0, 1), check.stderr
     tracked_by_git = sorted(set(written) - set(check.stdout.splitlines()))
     assert not tracked_by_git, f"not git-ignored: {tracked_by_git}"
+
+
+DCAT = "http://www.w3.org/ns/dcat#"
+
+
+def test_a_release_built_with_a_local_base_serves_downloads_from_the_local_server(tmp_path):
+    """The README's local deployment: `build --base http://127.0.0.1:PORT/`, `serve --port
+    PORT`. The served catalog's download URLs and endpoint URL are on that server and answer."""
+    import pyoxigraph as ox
+
+    port = free_port()
+    local = f"http://127.0.0.1:{port}/"
+    build_release(SEED, tmp_path / "release", "--base", local)
+    server = start_server(tmp_path / "release", tmp_path / "store", port)
+    try:
+        served = requests.get(local + "catalog", headers={"Accept": "application/n-triples"},
+                              timeout=30)
+        assert served.status_code == 200
+        triples = list(ox.parse(served.content, format=ox.RdfFormat.N_TRIPLES))
+        urls = {t.object.value for t in triples if t.predicate.value == DCAT + "downloadURL"}
+        sizes = {t.subject: int(t.object.value) for t in triples
+                 if t.predicate.value == DCAT + "byteSize"}
+        assert urls and all(url.startswith(local + "dumps/") for url in urls), urls
+        for distribution, size in sizes.items():
+            [url] = [t.object.value for t in triples if t.subject == distribution
+                     and t.predicate.value == DCAT + "downloadURL"]
+            download = requests.get(url, timeout=30)
+            assert download.status_code == 200 and len(download.content) == size, url
+        [endpoint] = [t.object.value for t in triples if t.predicate.value == DCAT + "endpointURL"]
+        assert endpoint == local + "sparql"
+        assert requests.get(endpoint, params={"query": "ASK {}"}, timeout=30).status_code == 200
+    finally:
+        stop(server)
