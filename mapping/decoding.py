@@ -73,41 +73,26 @@ def guess_encoding(sample: bytes) -> Guess:
 
 
 def _is_utf8(sample: bytes) -> bool:
-    """Whether bytes are UTF-8 (a character cut off at the end of the sample allowed)."""
+    """Whether bytes are UTF-8, a character cut off at either end of the sample allowed."""
+    cut = 0
+    while cut < 3 and cut < len(sample) and 0x80 <= sample[cut] < 0xC0:  # a character's tail
+        cut += 1
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        codecs.getincrementaldecoder("utf-8")().decode(sample[cut:], final=False)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def _advice(guess: Guess) -> str:
-    """What to do about a file that looks like ``guess``."""
-    if guess.option is None:
-        return f"the file looks like {guess.name}: drop --encoding"
-    return f"the file looks like {guess.name}: convert it to UTF-8 or pass --encoding {guess.option}"
+def _looks_utf16(sample: bytes) -> bool:
+    """UTF-16 with no byte-order mark: Latin text has a NUL on one side of nearly every
+    character and almost none on the other."""
+    high = max(sample[0::2].count(b"\x00"), sample[1::2].count(b"\x00"))
+    low = min(sample[0::2].count(b"\x00"), sample[1::2].count(b"\x00"))
+    return high * 4 > len(sample) and low * 64 <= len(sample)
 
 
-def _refusal(name: str, err: UnicodeError, data: bytes, start: int, head: bytes) -> str:
-    """The one-line message for bytes the decoder ``name`` refused: ``data`` as it saw them,
-    ``start`` their offset in the file, ``head`` the file's first bytes."""
-    at = err.start if isinstance(err, UnicodeDecodeError) else 0
-    sample = data[max(0, at - 4096): at + 4096]
-    binary = _not_text(head, sample, start + at)
-    if binary:
-        return f"not a text file: {binary}; {_TEXT}"
-    if not isinstance(err, UnicodeDecodeError):  # utf-16/utf-32 with no byte-order mark
-        return (f"{name} needs a byte-order mark and the file does not start with one; "
-                + _advice(guess_encoding(sample)))
-    shown = "UTF-8" if name == "utf-8" else name
-    where = f"not valid {shown}: byte 0x{data[at]:02X} at byte offset {start + at}"
-    guess = guess_encoding(sample)
-    if guess.option is None and name == "utf-8":  # valid up to a character cut short
-        return f"{where}; the file ends inside a character: it was cut off"
-    return f"{where}; {_advice(guess)}"
-
-
-# What a text export never starts with: refused by name, whatever the encoding
+# How files that are no text start: a file that does not decode is named by them
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
@@ -120,15 +105,6 @@ _SIGNATURES = (
 )
 # C0 controls but tab, LF, VT, FF and CR, and DEL: text holds none of them
 _CONTROLS = bytes(range(0x00, 0x09)) + bytes(range(0x0E, 0x20)) + b"\x7f"
-
-
-def _refuse_bom(block: bytes) -> None:
-    """Refuse a UTF-16 or UTF-32 file by its byte-order mark, before reading it as UTF-8."""
-    for bom, bom_name in _BOMS:
-        if block.startswith(bom):
-            raise EncodingRefused(1, (
-                f"file is {bom_name}, not UTF-8 (byte-order mark at byte offset 0); "
-                f"convert it to UTF-8 or pass --encoding {guess_encoding(bom).option}"))
 
 
 _TEXT = "an export is plain text (UTF-8)"
@@ -155,12 +131,51 @@ def _controls(sample: bytes) -> int:
     return controls if controls * 32 > len(sample) else 0  # up to 3 %: read as text
 
 
-def _looks_utf16(sample: bytes) -> bool:
-    """UTF-16 with no byte-order mark: Latin text has a NUL on one side of nearly every
-    character and almost none on the other."""
-    high = max(sample[0::2].count(b"\x00"), sample[1::2].count(b"\x00"))
-    low = min(sample[0::2].count(b"\x00"), sample[1::2].count(b"\x00"))
-    return high * 4 > len(sample) and low * 64 <= len(sample)
+def _advice(guess: Guess) -> str:
+    """What to do about a file that looks like ``guess``."""
+    if guess.option is None:
+        return f"the file looks like {guess.name}: drop --encoding"
+    return f"the file looks like {guess.name}: convert it to UTF-8 or pass --encoding {guess.option}"
+
+
+def _bad_offset(err: UnicodeError, block: bytes, offset: int) -> int:
+    """The file offset of the byte the decoder refused (0 for a missing byte-order mark).
+
+    The decoder holds back the bytes of a character cut by a block's end, and its error
+    counts from them; at the end of the file they are all it has."""
+    if not isinstance(err, UnicodeDecodeError):
+        return 0
+    return offset - (len(err.object) - len(block)) + err.start
+
+
+def _refusal(name: str, err: UnicodeError, handle: BinaryIO, bad: int) -> str:
+    """The one-line message for the file the decoder ``name`` refused at offset ``bad``,
+    judged on its first bytes and the bytes around ``bad`` (read again: the error path)."""
+    handle.seek(0)
+    head = handle.read(16)
+    handle.seek(max(0, bad - 4096))
+    sample = handle.read(8192)
+    binary = _not_text(head, sample, bad)
+    if binary:
+        return f"not a text file: {binary}; {_TEXT}"
+    if not isinstance(err, UnicodeDecodeError):  # utf-16/utf-32 with no byte-order mark
+        return (f"{name} needs a byte-order mark and the file does not start with one; "
+                + _advice(guess_encoding(sample)))
+    shown = "UTF-8" if name == "utf-8" else name
+    where = f"not valid {shown}: byte 0x{sample[bad - max(0, bad - 4096)]:02X} at byte offset {bad}"
+    guess = guess_encoding(sample)
+    if guess.option is None and name == "utf-8":  # valid up to a character cut short
+        return f"{where}; the file ends inside a character: it was cut off"
+    return f"{where}; {_advice(guess)}"
+
+
+def _refuse_bom(block: bytes) -> None:
+    """Refuse a UTF-16 or UTF-32 file by its byte-order mark, before reading it as UTF-8."""
+    for bom, bom_name in _BOMS:
+        if block.startswith(bom):
+            raise EncodingRefused(1, (
+                f"file is {bom_name}, not UTF-8 (byte-order mark at byte offset 0); "
+                f"convert it to UTF-8 or pass --encoding {guess_encoding(bom).option}"))
 
 
 def _line_at(handle: BinaryIO, offset: int) -> int:
@@ -189,12 +204,9 @@ def iter_text(handle: BinaryIO, encoding: str | None, info: DecodeInfo,
     offset = 0
     pending_cr = ""
     first = True
-    head = b""  # the file's first bytes, for the signature of a file that is no text
     while True:
         block = handle.read(block_size)
         final = not block
-        if first:
-            head = block[:16]
         if first and encoding is None:
             first = False
             _refuse_bom(block)
@@ -205,13 +217,9 @@ def iter_text(handle: BinaryIO, encoding: str | None, info: DecodeInfo,
         try:
             text = decoder.decode(block, final=final)
         except UnicodeError as err:  # UnicodeDecodeError, or utf-16's "no BOM"
-            # the decoder holds back the bytes of a character cut by the block's end: its
-            # error counts from them, and at the end of the file they are all there is
-            data = err.object if isinstance(err, UnicodeDecodeError) else block
-            start = offset - (len(data) - len(block))
-            bad = start + err.start if isinstance(err, UnicodeDecodeError) else 0
-            raise EncodingRefused(_line_at(handle, bad),
-                                  _refusal(name, err, data, start, head)) from None
+            bad = _bad_offset(err, block, offset)
+            raise EncodingRefused(_line_at(handle, bad), _refusal(name, err, handle, bad)) \
+                from None
         offset += len(block)
         if first:
             first = False

@@ -63,6 +63,11 @@ def test_a_file_cut_inside_its_last_character_is_an_input_error(seed_text, tmp_p
     line = data[:cut].count(b"\n") + 1
     assert problems(path)[-1] == (f"{path}:{line}: not valid UTF-8: byte 0xC3 at byte offset "
                                   f"{cut - 1}; the file ends inside a character: it was cut off")
+    # the bytes looked at start inside a character: still recognised as UTF-8
+    accents = ("Actions\n" + "é" * 3000 + "\n").encode() + b"\xc3"
+    assert accents[len(accents) - 1 - 4096] == 0xA9
+    path.write_bytes(accents)
+    assert problems(path)[-1].endswith("the file ends inside a character: it was cut off")
 
 
 def test_a_bad_byte_is_located_whatever_the_block_boundaries(seed_text, tmp_path):
@@ -100,6 +105,7 @@ def test_an_image_is_not_text_whatever_the_encoding_named(tmp_path):
                 "text (UTF-8)"]
     assert problems(path) == expected
     assert problems(path, "utf-16") == expected
+    assert _read(ExportFile(path, block_size=1)) == expected  # a signature across blocks
 
 
 def test_random_bytes_are_not_text(tmp_path):
