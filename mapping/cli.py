@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import errno
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,6 +60,17 @@ def _web_iri(value: str) -> str:
             or any(ord(c) < 0x21 for c in value):
         raise argparse.ArgumentTypeError(f"not an http(s) IRI: {value!r}")
     return value
+
+
+def _port(value: str) -> int:
+    """A TCP port; 0 lets the system choose a free one (the announced URL names it)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"not a TCP port (0-65535): {value}")
+    return number
 
 
 def _email(value: str) -> str:
@@ -212,9 +225,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve a release for development (production: granian, see the README)."""
     # The one place mapping reaches the endpoint: the CLI is the single user door (imported
     # here, not at the top, so the other commands do not load Flask and the server).
+    from werkzeug.serving import make_server
+
     from endpoint import app as endpoint
     from endpoint import config as settings
     from endpoint import store
+
+    listener = _listen(args.host, args.port)
+    if listener is None:
+        return EXIT_USAGE
+    with listener:
+        try:
+            app = endpoint.create_app(_serve_settings(args))
+        except (store.ReleaseError, settings.ConfigError) as err:
+            print(f"senacs-kg serve: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        # werkzeug serves on a duplicate of the bound socket; ours is closed on leaving
+        server = make_server(args.host, args.port, app, threaded=True, fd=listener.fileno())
+    print(f"senacs-kg serve: release {app.extensions['senacs'].release} at "
+          f"http://{args.host}:{server.port}/sparql", file=sys.stderr, flush=True)
+    server.log_startup()
+    server.serve_forever()  # returns on Ctrl-C
+    return EXIT_OK
+
+
+def _serve_settings(args: argparse.Namespace) -> dict[str, object]:
+    """The command line's settings; the others come from SENACS_KG_* (see endpoint.config)."""
     config: dict[str, object] = {}
     if args.release:
         config["RELEASE_DIR"] = str(args.release)
@@ -222,15 +258,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config["STORE_DIR"] = str(args.store)
     if args.base:
         config["BASE"] = args.base
+    return config
+
+
+def _listen(host: str, port: int) -> socket.socket | None:
+    """The server's socket, bound first: a busy port fails at once, in one line, before the
+    store is loaded (minutes on a first start) and before any URL is announced."""
+    from werkzeug.serving import LISTEN_QUEUE, get_sockaddr, select_address_family
+
     try:
-        app = endpoint.create_app(config)
-    except (store.ReleaseError, settings.ConfigError) as err:
-        print(f"senacs-kg serve: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"senacs-kg serve: release {app.extensions['senacs'].release} at "
-          f"http://{args.host}:{args.port}/sparql", file=sys.stderr, flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
-    return EXIT_OK
+        family = select_address_family(host, port)
+        return socket.create_server(get_sockaddr(host, port, family), family=family,
+                                    backlog=LISTEN_QUEUE)
+    except OSError as err:
+        print(f"senacs-kg serve: cannot listen on {host}:{port}: {_why(err, port)}",
+              file=sys.stderr)
+        return None
+
+
+def _why(err: OSError, port: int) -> str:
+    """The reason a bind failed, in one line (no Python wording, no address tuple)."""
+    if err.errno == errno.EADDRINUSE:
+        return f"port {port} is in use by another program (stop it, or pass another --port)"
+    if err.errno is None or err.errno < 0:  # getaddrinfo's codes are negative
+        return "cannot resolve this host name"
+    return os.strerror(err.errno)
 
 
 def cmd_network(args: argparse.Namespace) -> int:
@@ -264,12 +316,23 @@ def cmd_network(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+Subcommands = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``senacs-kg`` parser: one small function per subcommand adds its arguments."""
     parser = argparse.ArgumentParser(
         prog="senacs-kg",
         description="Knowledge graph and linked-data publisher for SENACS 'fiches actions'.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # not required=True: argparse would then only say "required: COMMAND"; main() lists them
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_check, _add_export_text, _add_build, _add_validate, _add_serve,
+                _add_network):
+        add(sub)
+    return parser
 
+
+def _add_check(sub: Subcommands) -> None:
     check = sub.add_parser(
         "check", help="read exports and report every problem as FILE:LINE: message",
         description="Read SENACS text exports and print every problem as FILE:LINE: message. "
@@ -280,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(e.g. cp1252, latin-1)")
     check.set_defaults(func=cmd_check)
 
+
+def _add_export_text(sub: Subcommands) -> None:
     export = sub.add_parser(
         "export-text", help="render the records of a graph back into the export format",
         description="Render the records of an RDF file (N-Triples, Turtle, JSON-LD…) or of a "
@@ -291,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"the IRI base the graph was built with (default {DEFAULT_BASE})")
     export.set_defaults(func=cmd_export_text)
 
+
+def _add_build(sub: Subcommands) -> None:
     build = sub.add_parser(
         "build", help="read, map, validate and publish a release",
         description="Read SENACS exports, map them to RDF, validate them with SHACL and write a "
@@ -316,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--release-date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                        help="the release's date, written in its metadata (never taken from the "
                             "clock, so that same inputs give the same bytes)")
+    _add_catalog_options(build)
+    build.set_defaults(func=cmd_build)
+
+
+def _add_catalog_options(build: argparse.ArgumentParser) -> None:
     meta = build.add_argument_group("catalog (DCAT-AP) metadata")
     meta.add_argument("--publisher", default=None, metavar="NAME",
                       help="the publisher's name (default: senacs-kg)")
@@ -328,8 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the rights statement, in French (default: the data come from "
                            "SENACS, their reuse is subject to its usage charter, no licence is "
                            "granted)")
-    build.set_defaults(func=cmd_build)
 
+
+def _add_validate(sub: Subcommands) -> None:
     validate = sub.add_parser(
         "validate", help="SHACL-validate a release or an RDF file",
         description="Validate a release directory (its dataset.nt, after checking its files "
@@ -342,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"IRI base of a plain RDF file (default {DEFAULT_BASE})")
     validate.set_defaults(func=cmd_validate)
 
+
+def _add_serve(sub: Subcommands) -> None:
     serve = sub.add_parser(
         "serve", help="serve a release: SPARQL endpoint and linked data (development server)",
         description="Serve a release on an embedded Oxigraph store (built from the release on "
@@ -353,9 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the on-disk store (default: data/store)")
     serve.add_argument("--base", default=None, help="IRI base (default: the release's)")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.set_defaults(func=cmd_serve)
 
+
+def _add_network(sub: Subcommands) -> None:
     net = sub.add_parser(
         "network", help="shared-partner networks (GraphML, GEXF, CSV, PNG, SVG)",
         description="Build the structure-partner network from a release or a SPARQL endpoint "
@@ -374,14 +451,25 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use partner categories (Caf, Commune…) instead of resolved bodies")
     net.add_argument("--format", required=True, choices=("graphml", "gexf", "csv", "png", "svg"))
     net.add_argument("--out", type=Path, required=True, metavar="FILE",
-                     help="the file to write (csv: the nodes; the edges go to FILE.edges.csv)")
+                     help="the file to write; csv writes the nodes there and the edges beside "
+                          "them, with .edges.csv for .csv: --out net.csv writes net.csv and "
+                          "net.edges.csv (as the release's network/ files)")
     net.set_defaults(func=cmd_network)
-    return parser
+
+
+def _no_command(parser: argparse.ArgumentParser) -> int:
+    """A usage error that shows what the user could have typed: the commands, one line each."""
+    parser.print_help(sys.stderr)
+    print("\nsenacs-kg: error: no command given: name one of the commands above "
+          "(senacs-kg COMMAND --help describes it)", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is None:
+        return _no_command(parser)
     try:
         return args.func(args)
     except UsageError as err:
