@@ -30,6 +30,7 @@ from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
 from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
+from mapping.reference import source_info
 from mapping.vocab import DEFAULT_BASE, Iris, hash_name, part_of, rebase
 
 SHAPES_FILE = "senacs.shapes.ttl"
@@ -347,7 +348,8 @@ def _write_dataset(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Foun
     period = (min(found.years), max(found.years)) if found.years else None
     spatial = sorted(p for p in found.places if "/place/departement/" in p)
     release.write_turtle(metadata.catalog(iris.base, dumps, config.dataset_info, keywords, spatial,
-                                          period), staged / release.CATALOG, iris.base)
+                                          period, mapper.reference.source),
+                         staged / release.CATALOG, iris.base)
     release.write_turtle(metadata.void(iris.base, counts, found.first_action),
                          staged / release.VOID, iris.base)
     return counts, dumps
@@ -494,8 +496,11 @@ def _manifest_content(config, iris, files, counts, report) -> dict:
     tools = {"senacs-kg": _version("senacs-kg"), "python": platform.python_version()}
     for package in ("rdflib", "pyoxigraph", "pyshacl"):
         tools[package] = _version(package)
+    reference = source_info()  # the official places and bodies the build resolved with
     return {"base": iris.base, "inputs": inputs, "tools": tools, "triples": counts["triples"],
             "release_date": config.release_date,
+            "reference": {k: reference[k] for k in ("package", "version", "vintage",
+                                                     "tarball_sha256")},
             "validation": {k: report["validation"][k] for k in ("engine", "violations", "warnings")}}
 
 

@@ -59,12 +59,13 @@ def _p(namespace: str, name: str) -> str:
 
 
 def catalog(base: str, files: dict[str, dict], config: MetadataConfig,
-            keywords: list[str], spatial: list[str], period: tuple[str, str] | None) -> str:
+            keywords: list[str], spatial: list[str], period: tuple[str, str] | None,
+            reference: dict | None = None) -> str:
     """The DCAT-AP 3 description of the release (N-Triples, sorted: stable bytes)."""
     rights = nt.iri(base + "dataset#rights")
     lines = [*_catalog_record(base, config), *_service(base), *_linked_classes(config),
              *_dataset(base, config, rights),
-             *_coverage(base, keywords, spatial, period)]
+             *_coverage(base, keywords, spatial, period), *_reference_source(base, reference)]
     for name, media, filetype, fr_title, en_title in DUMPS:
         meta = files.get(name)
         if meta is not None:
@@ -193,6 +194,31 @@ def _coverage(base: str, keywords: list[str], spatial: list[str],
                   _t(when, _p(DCAT, "startDate"), nt.typed(period[0], "gYear")),
                   _t(when, _p(DCAT, "endDate"), nt.typed(period[1], "gYear"))]
     return lines
+
+
+def _reference_source(base: str, reference: dict | None) -> list[str]:
+    """The official data places and bodies were resolved with (``data/reference/source.json``),
+    as the dataset's ``dct:source``: its vintage and the package version it came in."""
+    if not reference:
+        return []
+    ds, a = nt.iri(base + "dataset"), nt.RDF_TYPE
+    vintage, version = str(reference["vintage"]), str(reference["version"])
+    src = nt.iri(f"{base}dataset#reference-{vintage}")
+    return [
+        _t(ds, _p(DCT, "source"), src),
+        _t(src, a, _p(DCAT, "Dataset")),
+        _t(src, _p(DCT, "title"), nt.fr(f"Code officiel géographique {vintage} (INSEE) et EPCI à "
+                                        f"fiscalité propre (DGCL)")),
+        _t(src, _p(DCT, "description"), nt.fr(
+            f"Communes, départements, régions et EPCI avec leurs codes INSEE et SIREN, tels que "
+            f"publiés par Etalab dans le paquet {reference['package']} {version} ; la sha256 de "
+            f"son archive est {reference['tarball_sha256']}.")),
+        _t(src, _p(DCAT, "version"), nt.text(version)),
+        _t(src, _p(DCT, "temporal"), nt.iri(f"{base}dataset#reference-{vintage}-year")),
+        _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), a, _p(DCT, "PeriodOfTime")),
+        _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), _p(DCAT, "startDate"),
+           nt.typed(f"{vintage}-01-01", "date")),
+    ]
 
 
 def _distribution(base: str, config: MetadataConfig, rights: str, name: str, meta: dict,

@@ -42,6 +42,11 @@ def name_key(text: str) -> str:
     return re.sub(r"[^A-Z0-9]+", " ", ascii_text.upper()).strip()
 
 
+def source_info(folder: Path = REFERENCE_DIR) -> dict:
+    """Where the reference data comes from (``source.json``): package, version, vintage, sha256."""
+    return json.loads((folder / "source.json").read_text(encoding="utf-8"))
+
+
 def read_rows(path: Path) -> Iterator[dict[str, str]]:
     """The data rows of a reference CSV (plain or gzip; ``#`` comment lines skipped)."""
     raw = path.read_bytes()
@@ -128,7 +133,7 @@ class Reference:
     @classmethod
     def load(cls, folder: Path = REFERENCE_DIR) -> Reference:
         ref = cls()
-        ref.source = json.loads((folder / "source.json").read_text(encoding="utf-8"))
+        ref.source = source_info(folder)
         for row in read_rows(folder / "regions.csv"):
             ref.regions[row["code"]] = Region(row["code"], row["name"])
         for row in read_rows(folder / "departements.csv"):

@@ -171,7 +171,7 @@ class Territory:
     def commune_body(self, commune: Commune, out: list[Triple]) -> str:
         """The commune as a body (the collectivity), with its SIREN."""
         t = self.t
-        org = nt.iri(self.iris.organisation(f"commune-{commune.insee}"))
+        org = nt.iri(self.iris.organisation(f"commune-{commune.insee.lower()}"))
         out += [(org, RDF_TYPE, t.FormalOrganization), (org, RDF_TYPE, t.GovernmentOrganization),
                 (org, t.name, nt.fr(f"Commune {commune.of_name}")),
                 (org, t.organisationKind, nt.text("commune")),

@@ -11,6 +11,7 @@ build or the clock.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from urllib.parse import quote
@@ -146,8 +147,15 @@ class Iris:
 
     @staticmethod
     def structure_slug(name: str, department: str | None) -> str:
-        """Structures are told apart by name *and* department: generic names repeat."""
-        return slug(name) + ("-" + department if department else "")
+        """Structures are told apart by name *and* department: generic names repeat.
+
+        A name longer than a slug is cut, and gets 6 hex of the sha1 of its whole slug so
+        that two long names that start alike stay two structures (case, accents and
+        punctuation still do not count). Department codes are lower case (``2a``)."""
+        short, whole = slug(name), slug(name, max_len=len(name) + 1)
+        if short != whole:
+            short += "-" + hashlib.sha1(whole.encode("ascii")).hexdigest()[:6]
+        return short + ("-" + department.lower() if department else "")
 
 
 def part(resource: str, kind: str, number: int | None = None) -> str:

@@ -146,21 +146,29 @@ def _unplaceable(places: Places, code: str, dept: str, current: list[dict[str, s
     return out
 
 
-def export_text(cases_: list[Case], records_per_case: int = 1, seed: int = 11) -> str:
-    """An export with one record per case (gen_senacs's records, their structure replaced)."""
+def export_text(cases_: list[Case], records: int | None = None, seed: int = 11) -> str:
+    """An export of ``records`` records (default: one per case), gen_senacs's records with
+    their structures replaced by the cases', in turn."""
     sys.path.insert(0, str(SHARED_TOOLS))
     try:
         import gen_senacs
     finally:
         sys.path.remove(str(SHARED_TOOLS))
     buffer = io.StringIO()
-    gen_senacs.generate(len(cases_) * records_per_case, seed, buffer)
+    gen_senacs.generate(records or len(cases_), seed, buffer)
     lines = buffer.getvalue().split("\n")
     label = "- " + gen_senacs.L_STRUCTURE
     k = 0
     for i, line in enumerate(lines):
         if line == label:
-            case = cases_[(k // records_per_case) % len(cases_)]
+            case = cases_[k % len(cases_)]
             lines[i + 1] = f"- {case.structure} - {case.department}"
             k += 1
     return "\n".join(lines)
+
+
+def write_export(path: Path, records: int | None = None) -> list[Case]:
+    """Write a national export to ``path``; the cases its structures are drawn from."""
+    found = cases(Places())
+    path.write_text(export_text(found, records), encoding="utf-8")
+    return found

@@ -216,3 +216,22 @@ def test_metadata_and_ontology_responses_are_replayed_per_variant(seed_site):
     english = requests.get(seed_site + "/def", headers={"Accept": "text/html", "Accept-Language": "en"},
                            timeout=10)
     assert english.headers["Content-Language"] == "en" and "Form field" in english.text
+
+
+def test_the_reference_vintage_is_in_the_manifest_and_the_catalog(catalog, release_dir):
+    """#15: which official places and bodies the release was resolved with."""
+    import json
+
+    from rdflib import Literal, URIRef
+    from rdflib.namespace import DCAT, DCTERMS  # rdflib's DCAT lacks DCAT 3's version
+
+    from mapping.reference import source_info
+
+    source = source_info()
+    manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["reference"] == {"package": "@etalab/decoupage-administratif",
+                                     "version": "6.0.0", "vintage": 2026,
+                                     "tarball_sha256": source["tarball_sha256"]}
+    used = catalog.value(URIRef("https://w3id.org/senacs-kg/dataset"), DCTERMS.source)
+    assert catalog.value(used, URIRef(str(DCAT) + "version")) == Literal("6.0.0")
+    assert "Code officiel géographique 2026" in str(catalog.value(used, DCTERMS.title))
