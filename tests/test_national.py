@@ -24,13 +24,18 @@ S = f"<{B}def#"
 
 
 @pytest.fixture(scope="module")
-def national(tmp_path_factory):
+def national_release(tmp_path_factory):
     work = tmp_path_factory.mktemp("national")
     cases = write_export(work / "national.txt")
-    release = build_release(work / "national.txt", work / "release")
+    return cases, build_release(work / "national.txt", work / "release"), work / "national.txt"
+
+
+@pytest.fixture(scope="module")
+def national(national_release):
+    cases, release, export = national_release
     store = ox.Store()
     store.bulk_load(path=str(release / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
-    return cases, store, list(ExportFile(work / "national.txt").records())
+    return cases, store, list(ExportFile(export).records())
 
 
 def select(store: ox.Store, query: str) -> list[tuple[str, ...]]:
@@ -100,3 +105,22 @@ def test_every_category_names_the_body_of_the_structures_place(national):
     assert reunion  # the generated export has one; its Caf is resolved like any other
     assert bool(store.query(f"ASK {{ <{B}organisation/caf-974> {S}department> "
                             f"<{B}place/departement/974> }}"))
+
+
+def test_the_network_links_structures_through_their_own_departments_bodies(national_release):
+    """One Caf per department: two structures share a department's bodies only when they are
+    in that department, so the Caf no longer links every structure of France."""
+    from analysis import network
+    from analysis.sources import release_select
+
+    _, release, _ = national_release
+    graph = network.fetch(release_select(release), B).bipartite
+    department_kinds = ("caf-", "departement-", "prefecture-", "dsden-")
+    crossing = []
+    for body in graph:
+        name = body[len(B) + len("organisation/"):] if "/organisation/" in body else ""
+        if name.startswith(department_kinds):
+            code = name.split("-", 1)[1]
+            crossing += [(body, s) for s in graph[body] if not s.endswith("-" + code)]
+    cafs = [b for b in graph if "/organisation/caf-" in b]
+    assert crossing == [] and len(cafs) >= 95  # nearly every department's own Caf
