@@ -23,7 +23,7 @@ from harness import (  # noqa: E402
     wait_for,
 )
 
-__all__ = ["ROOT", "build_release", "free_port", "generate_export", "generated", "release_of",
+__all__ = ["ROOT", "build_release", "free_port", "generate_export", "generated", "national", "release_of",
            "run_wrk", "serve_app", "serve_granian", "serve_gunicorn", "SERVERS", "stop", "wait_for"]
 READY_SECONDS = 1800  # a store of a million records is loaded before the server answers
 
@@ -33,6 +33,16 @@ def generated(n: int, workdir: Path) -> Path:
     source = workdir / f"gen_{n}.txt"
     if not source.exists():
         generate_export(n, 7, source)
+    return source
+
+
+def national(n: int, workdir: Path) -> Path:
+    """n generated records with structures across France (tests/national.py), generated once."""
+    from national import write_export
+
+    source = workdir / f"national_{n}.txt"
+    if not source.exists():
+        write_export(source, n)
     return source
 
 
