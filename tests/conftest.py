@@ -38,6 +38,7 @@ from harness import (  # noqa: F401  (re-exported: test modules import these fro
     live_server,
     processes,
     reap,
+    senacs_kg,
     server_log,
     start_granian,
     start_gunicorn,

@@ -35,6 +35,13 @@ def generate_export(n: int, seed: int, out: Path) -> Path:
     return out
 
 
+def senacs_kg(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """``senacs-kg ARGS`` in a process of its own (``python -m mapping.cli``), where the point
+    is the command as a user runs it: its exit status, its streams, its files."""
+    return subprocess.run([sys.executable, "-m", "mapping.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
 def build_release(source: Path, out: Path, *options: str, timeout: float | None = 300) -> Path:
     """``senacs-kg build source --out out [options]``, which must publish (within ``timeout``
     seconds; None for the benchmarks' millions of records)."""

@@ -13,14 +13,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from conftest import SEED, generate_export, run_cli
+from conftest import SEED, generate_export, run_cli, senacs_kg
 
 from mapping import release
-
-
-def senacs_kg(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapping.cli", *args],
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -8,10 +8,9 @@ from importlib import resources
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import SEED, build_release
+from conftest import SEED, build_release, senacs_kg
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SH, VOID, XSD, Namespace
-from test_cli import senacs_kg
 
 from mapping.shacl import Report, validate
 

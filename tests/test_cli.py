@@ -4,16 +4,9 @@ process's own output is the point."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from conftest import SEED, run_cli
-
-
-def senacs_kg(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapping.cli", *args],
-                          capture_output=True, text=True, timeout=120)
+from conftest import SEED, run_cli, senacs_kg
 
 
 def test_check_clean_seed_exits_0():

@@ -9,16 +9,11 @@ import sys
 
 import pytest
 import requests
-from conftest import SEED, build_release, free_port, start_server, stop
+from conftest import SEED, build_release, free_port, senacs_kg, start_server, stop
 
 from mapping.paths import REPO_ROOT
 
 SUBCOMMANDS = ("check", "export-text", "build", "validate", "serve", "network")
-
-
-def senacs_kg(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mapping.cli", *args],
-                          capture_output=True, text=True, timeout=120, **kwargs)
 
 
 def readme_options(command: str) -> set[str]:
