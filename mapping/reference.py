@@ -3,7 +3,7 @@
 ``data/reference/`` holds files *derived* by ``scripts/update_reference.py`` from Etalab's
 *découpage administratif* (INSEE's Code officiel géographique and the DGCL's EPCI list;
 ``source.json`` says which version and vintage, with checksums): regions, departments,
-communes (current, delegated, associated, municipal arrondissements) with their SIREN and
+communes (current, delegated, associated) with their SIREN and
 EPCI, and the EPCI à fiscalité propre. ``data/reference/overrides/`` holds the few facts no
 official source gives, each row with its source: structures placed by hand, bodies'
 identifiers, Wikidata links, categories that must stay unresolved.
@@ -146,8 +146,6 @@ class Reference:
                 ref.departments[key] = dataclasses.replace(dept, wikidata=qid)
         names: list[tuple[str, Named]] = []
         for row in read_rows(folder / "communes.csv.gz"):
-            if row["kind"] == "arrondissement-municipal":
-                continue
             if row["kind"] == "commune-actuelle":
                 ref.communes[row["code"]] = Commune(
                     row["code"], row["name"], row["department"], row["region"], row["siren"],

@@ -11,13 +11,14 @@ and the same files come out; ``tests/test_reference_data.py`` checks that.
 Usage: python scripts/update_reference.py TARBALL [--out data/reference]
 
 Written (UTF-8, RFC 4180, sorted by code):
-- ``regions.csv``: code, name, tncc
-- ``departements.csv``: code, name, of_name, region, tncc
+- ``regions.csv``: code, name
+- ``departements.csv``: code, name, of_name, region
 - ``communes.csv.gz``: code, name, kind, current, department, region, siren, epci, tncc
-  (kind as the package says: commune-actuelle, commune-deleguee, commune-associee,
-  arrondissement-municipal; current: the commune-actuelle a delegated or associated commune
-  or a municipal arrondissement belongs to, the commune's own code otherwise; epci: the
-  SIREN of the EPCI à fiscalité propre the current commune is a member of)
+  (kind as the package says: commune-actuelle, commune-deleguee, commune-associee; current:
+  the commune-actuelle a delegated or associated commune belongs to, the commune's own code
+  otherwise; epci: the SIREN of the EPCI à fiscalité propre the current commune is a member
+  of). Municipal arrondissements (Paris, Lyon, Marseille) are left out: the build does not
+  use them.
 - ``epci.csv``: siren, name, kind, financing
 - ``source.json``: the provenance above.
 
@@ -93,14 +94,13 @@ def csv_text(header: list[str], rows: list[list[object]]) -> str:
 
 
 def regions(data: dict[str, list[dict]]) -> str:
-    return csv_text(["code", "name", "tncc"],
-                    [[r["code"], r["nom"], r["typeLiaison"]] for r in data["regions"]])
+    return csv_text(["code", "name"], [[r["code"], r["nom"]] for r in data["regions"]])
 
 
 def departements(data: dict[str, list[dict]]) -> str:
-    return csv_text(["code", "name", "of_name", "region", "tncc"],
-                    [[d["code"], d["nom"], of_name(d["nom"], d["typeLiaison"]), d["region"],
-                      d["typeLiaison"]] for d in data["departements"]])
+    return csv_text(["code", "name", "of_name", "region"],
+                    [[d["code"], d["nom"], of_name(d["nom"], d["typeLiaison"]), d["region"]]
+                     for d in data["departements"]])
 
 
 def epci_of_communes(data: dict[str, list[dict]]) -> dict[str, str]:
@@ -118,7 +118,9 @@ def communes(data: dict[str, list[dict]]) -> str:
     member_of = epci_of_communes(data)
     rows = []
     for c in data["communes"]:
-        current = c.get("chefLieu") or c.get("commune") or c["code"]
+        if c["type"] == "arrondissement-municipal":
+            continue
+        current = c.get("chefLieu") or c["code"]
         rows.append([c["code"], c["nom"], c["type"], current, c["departement"], c["region"],
                      c.get("siren", ""), member_of.get(current, ""), c.get("typeLiaison", 0)])
     # a delegated commune may share its code with its current commune: keep both, ordered
