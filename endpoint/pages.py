@@ -204,62 +204,67 @@ def _value(values) -> str | None:
 
 
 def generic_page(node: Node, kind: str, senacs: str) -> str:
-    """Structures, organisations, concepts, places, source files: statements plus who links here."""
+    """Structures, organisations, concepts, places, source files: statements plus the lists
+    of what they link to or hold (each list a section: heading, rows, and how many more)."""
     linked = {t.value for vs in node.values.values() for t in vs if isinstance(t, ox.NamedNode)}
     labels = labels_of(linked | set(node.values) | {node.iri})
     name = labels.get(node.iri, {}).get("fr") or node.iri.rsplit("/", 1)[-1]
-    incoming, heading, extra, extra_heading, more = [], "", [], "", None
+    sections: list[dict] = []
     this = iri_term(node.iri)
+    types = {t.value for t in node.values.get(RDF_TYPE, ())}
     if kind == "structure":
-        heading = "Actions de la structure"
-        incoming, more = _listing(f"""SELECT ?x ?label WHERE {{
-            ?x <https://schema.org/agent> {this} ; <http://purl.org/dc/terms/title> ?label }}""")
-        extra_heading = "Partenaires identifiés"
-        extra, _ = _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
-            ?a <https://schema.org/agent> {this} ; <{senacs}resolvedPartner> ?x .
-            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")
+        sections += [_section("Actions de la structure", f"""SELECT ?x ?label WHERE {{
+            ?x <https://schema.org/agent> {this} ; <http://purl.org/dc/terms/title> ?label }}"""),
+                     _section("Partenaires identifiés", f"""SELECT ?x ?label (COUNT(?a) AS ?n)
+            WHERE {{ ?a <https://schema.org/agent> {this} ; <{senacs}resolvedPartner> ?x .
+            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")]
     elif kind == "organisation":
-        heading = "Structures qui travaillent avec cet organisme"
-        incoming, more = _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
+        sections.append(_section("Structures qui travaillent avec cet organisme", f"""
+            SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
             ?a <{senacs}resolvedPartner> {this} ; <https://schema.org/agent> ?x .
-            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label""")
-        if any(t.value == senacs + "Intercommunalite" for t in node.values.get(RDF_TYPE, ())):
-            extra_heading = "Structures de son territoire (et leurs actions)"
-            extra, _ = _held(f"?c <{senacs}epci> {this} . "
-                             f"?x a <{senacs}Structure> ; <{senacs}commune> ?c .", senacs)
+            ?x <https://schema.org/name> ?label }} GROUP BY ?x ?label"""))
+        if senacs + "Intercommunalite" in types:
+            sections += _held(f"?c <{senacs}epci> {this} . "
+                              f"?s a <{senacs}Structure> ; <{senacs}commune> ?c .",
+                              "de son territoire")
     elif kind == "place":
-        where = _PLACE_STRUCTURES.get(next(
-            (t.value for t in node.values.get(RDF_TYPE, ()) if t.value in _PLACE_STRUCTURES), ""))
+        where = next((w for t, w in _PLACE_STRUCTURES.items() if t in types), None)
         if where:
-            heading = "Structures (et leurs actions)"
-            incoming, more = _held(where.format(this=this, senacs=senacs), senacs)
+            sections += _held(where.format(this=this, senacs=senacs), "")
     elif kind == "concept":
-        heading = "Actions"
-        incoming, more = _listing(f"""SELECT ?x ?label WHERE {{ ?x ?p {this} ;
-            a <{senacs}Action> ; <http://purl.org/dc/terms/title> ?label }}""")
+        sections.append(_section("Actions", f"""SELECT ?x ?label WHERE {{ ?x ?p {this} ;
+            a <{senacs}Action> ; <http://purl.org/dc/terms/title> ?label }}"""))
     ld = {"@context": "https://schema.org", "@id": node.iri, "name": name,
           "@type": {"structure": "Organization", "organisation": "GovernmentOrganization",
                     "concept": "DefinedTerm", "place": "Place"}.get(kind, "Thing")}
     return render_template("resource.html", node=node, name=name, kind=kind, labels=labels,
-                           href=href, incoming=incoming, heading=heading, extra=extra, more=more,
-                           extra_heading=extra_heading, json_ld=_json_ld(ld),
+                           href=href, sections=sections, json_ld=_json_ld(ld),
                            placement=_placement(node, senacs))
 
 
-# The structures a place holds, by the place's class (``{this}``: the place, bound as a term).
+def _section(heading: str, query: str) -> dict:
+    rows, more = _listing(query)
+    return {"heading": heading, "rows": rows, "more": more}
+
+
+# The structures (?s) a place holds, by the place's class (``{this}``: the place, as a term).
 _PLACE_STRUCTURES = {
-    "http://rdf.insee.fr/def/geo#Commune": "?x a <{senacs}Structure> ; <{senacs}commune> {this} .",
-    "http://rdf.insee.fr/def/geo#Departement": "?x a <{senacs}Structure> ; <{senacs}department> {this} .",
+    "http://rdf.insee.fr/def/geo#Commune": "?s a <{senacs}Structure> ; <{senacs}commune> {this} .",
+    "http://rdf.insee.fr/def/geo#Departement": "?s a <{senacs}Structure> ; <{senacs}department> {this} .",
     "http://rdf.insee.fr/def/geo#Region":
-        "?x a <{senacs}Structure> ; <{senacs}department>/<{senacs}region> {this} .",
+        "?s a <{senacs}Structure> ; <{senacs}department>/<{senacs}region> {this} .",
 }
 
 
-def _held(where: str, senacs: str) -> tuple[list[dict], dict | None]:
-    """Structures matching ``where`` (binding ?x), each with its number of actions."""
-    return _listing(f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{ {where}
-        ?x <https://schema.org/name> ?label . OPTIONAL {{ ?a <https://schema.org/agent> ?x }}
-        }} GROUP BY ?x ?label""")
+def _held(where: str, whose: str) -> list[dict]:
+    """The structures matching ``where`` (binding ?s), each with its number of actions, and
+    their actions: two sections of a place's or an EPCI's page."""
+    whose = f" {whose}" if whose else ""
+    return [_section(f"Structures{whose}", f"""SELECT ?x ?label (COUNT(?a) AS ?n) WHERE {{
+                {where} BIND(?s AS ?x) ?x <https://schema.org/name> ?label .
+                OPTIONAL {{ ?a <https://schema.org/agent> ?x }} }} GROUP BY ?x ?label"""),
+            _section(f"Actions des structures{whose}", f"""SELECT ?x ?label WHERE {{ {where}
+                ?x <https://schema.org/agent> ?s ; <http://purl.org/dc/terms/title> ?label }}""")]
 
 
 def _placement(node: Node, senacs: str) -> dict | None:

@@ -29,10 +29,15 @@ def held() -> dict[str, Counter]:
 
 
 def listed(page: str, heading: str) -> Counter:
-    """The "name (n)" items of the list under ``heading``."""
-    block = page.split(heading, 1)[1].split("</ul>", 1)[0]
+    """The "name (n)" items of the list under the <h2> ``heading``."""
+    block = page.split(f"<h2>{heading} (", 1)[1].split("</ul>", 1)[0]
     return Counter({html.unescape(name).strip(): int(n) for name, n in
                     re.findall(r"<a [^>]*>([^<]*)</a> \((\d+)\)", block)})
+
+
+def titles(page: str, heading: str) -> list[str]:
+    block = page.split(f"<h2>{heading} (", 1)[1].split("</ul>", 1)[0]
+    return sorted(html.unescape(t) for t in re.findall(r"<a [^>]*>([^<]*)</a>", block))
 
 
 def page(root: str, path: str) -> str:
@@ -43,15 +48,18 @@ def page(root: str, path: str) -> str:
 
 def test_a_commune_page_lists_its_structures_with_their_actions(seed_site, held):
     toulouse = page(seed_site, "/place/commune/31555")
-    assert listed(toulouse, "Structures (et leurs actions)") == held["31555"]
+    assert listed(toulouse, "Structures") == held["31555"]
     assert len(held["31555"]) == 5  # four neighbourhood centres and PARTAGE 31, by override
-    assert "Commune de Toulouse" not in listed(toulouse, "Structures (et leurs actions)")
+    assert "Commune de Toulouse" not in listed(toulouse, "Structures")
+    assert len(titles(toulouse, "Actions des structures")) == sum(held["31555"].values())
 
 
 def test_an_epci_page_lists_the_structures_of_its_territory(seed_site, held):
     metropole = page(seed_site, "/organisation/epci-243100518")
     assert "Toulouse Métropole" in metropole and "243100518" in metropole
     assert listed(metropole, "Structures de son territoire") == held["243100518"]
+    assert len(titles(metropole, "Actions des structures de son territoire")) == \
+        sum(held["243100518"].values())
     assert held["243100518"]["CENTRE SOCIAL ESCALQUENS"] == 0  # Escalquens is in the Sicoval
 
 
