@@ -112,7 +112,9 @@ def national_build(n: int, workdir: Path, haute_garonne: dict) -> None:
     built = run_stage("build", source, work)
     t, peak = built["timings"], max(built["peak_mb"], built["children_peak_mb"])
     print(f"  national build  {built['seconds']:7.1f} s  = read+map+validate "
-          f"{t['read, map, validate']:.1f} s + write {t['write']:.1f} s;  peak {peak:.0f} MB  "
+          f"{t['read, map, validate']:.1f} s + write {t['write']:.1f} s + network "
+          f"{t.get('network', 0):.1f} s;  peak main {built['peak_mb']:.0f} MB, largest child "
+          f"{built['children_peak_mb']:.0f} MB  "
           f"({built['violations']} violations)  vs Haute-Garonne {haute_garonne['seconds']:.1f} s "
           f"({built['seconds'] / haute_garonne['seconds']:.2f}x)")
     if n >= 100_000:
