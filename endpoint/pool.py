@@ -58,7 +58,7 @@ class StorePool:
         try:
             yield slot.store
         finally:
-            self._release(release_id, slot)
+            self._release(slot)
 
     def pin(self, release_id: str, wait: float) -> None:
         """Open the release's store and keep it open (the latest release); the store pinned
@@ -95,11 +95,11 @@ class StorePool:
         if opening:
             self._open(release_id, slot, closing)
         elif not slot.ready.wait(max(0.0, deadline - time.monotonic())):
-            self._release(release_id, slot)
+            self._release(slot)
             raise Overloaded(f"the store of release {release_id} is being opened (built from "
                              "its dump on first use): try again")
         if slot.failed:
-            self._release(release_id, slot)
+            self._release(slot)
             raise StoreUnavailable(f"release {release_id} cannot be queried at the moment") \
                 from slot.failed
         return slot
@@ -125,7 +125,7 @@ class StorePool:
         finally:
             slot.ready.set()
 
-    def _release(self, release_id: str, slot: _Slot) -> None:
+    def _release(self, slot: _Slot) -> None:
         with self._cond:
             slot.users -= 1
             self._cond.notify_all()

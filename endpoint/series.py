@@ -347,15 +347,20 @@ class SeriesServer:
 
     def reload(self) -> None:
         """Serve series.json as it is now: its latest release's store open first, then the
-        new series in place of the old in one step. On failure, the old one stays and the
-        next check tries again."""
+        new series in place of the old in one step. On failure the old one stays: a
+        series.json that cannot be read is read again once it changes, a store that could
+        not be opened is tried again at the next check."""
         with self._reload_lock:
             try:
                 series = read_series(self.series.folder, self._dumps)
+            except SeriesError as err:
+                log.error("the series was not reloaded: %s", err)
+                return
+            try:
                 if series.latest.id != self.series.latest.id:
                     self.pool.pin(series.latest.id, OPEN_WAIT)
             except Exception as err:  # noqa: BLE001 (one log line; the old series is served)
-                log.error("the series was not reloaded: %s", err)
+                log.error("the series was not reloaded: release %s: %s", series.latest.id, err)
                 self._signature = None
                 return
             changed = _identity(series.latest) != _identity(self.series.latest)

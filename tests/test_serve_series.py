@@ -191,6 +191,14 @@ def test_a_new_publication_is_served_without_a_restart(series, tmp_path):
     with series_server(folder, tmp_path / "store", SERIES_CHECK_SECONDS=0) as (root, _):
         assert count(f"{root}/sparql") == ACTIONS["2024"]
         assert requests.get(f"{root}/release/2025/", timeout=30).status_code == 404
+        broken = folder / ".broken"
+        broken.write_text('{"format": 1, "releases": [', encoding="utf-8")
+        os.replace(broken, folder / "series.json")  # a series.json that cannot be read…
+        for _ in range(5):
+            time.sleep(0.2)
+            health = requests.get(f"{root}/healthz", timeout=30).json()["series"]
+            assert health["latest"] == "2024"  # …leaves the series served as it was
+        assert count(f"{root}/release/2023/sparql") == ACTIONS["2023"]
         write_series(folder, [("2023", "2023-06-01"), ("2024", "2024-06-01"), ("2025", None)],
                      "2025")
         deadline = time.monotonic() + 60
