@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import atexit
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -40,9 +40,15 @@ def _mb(value: object) -> int:
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """The application for one release, built in named steps: settings, the release and its
-    base, the store chain, the server state, the routes, the middleware, then the warm-up."""
+    base, the store chain, the server state, the routes, the middleware, then the warm-up.
+    With ``SERIES_DIR`` set, the application of a whole release series (endpoint/series.py)."""
+    settings = load_config(config)
+    if settings["SERIES_DIR"]:
+        from endpoint import series
+
+        return series.create_series_app(settings)
     app = Flask(__name__)
-    trusted = apply_settings(app, config)
+    trusted = apply_settings(app, settings)
     manifest = read_release(app.config)
     apply_base(app, manifest)
     store, release_id = store_chain(app.config, manifest)
@@ -107,15 +113,36 @@ def store_chain(config: Mapping[str, object],
     """The one door every query goes through, from the inside out: the backing store, the
     per-client fair share, the answer caches, the guard; closed when the process exits."""
     store, release_id, disk = backing_store(config, manifest)
-    # inside the caches: only the queries that reach the store count against a client's share
-    store = fairness.wrap(store, config, None if config["STORE"] == "remote"
-                          else int(config["QUERY_WORKERS"]))
-    guarded = GuardedStore(CachedStore(store, int(config["CACHE_ENTRIES"]), disk,
-                                       float(config["CACHE_DISK_MB"]),
-                                       float(config["CACHE_MEMORY_MB"])),
-                           config["SERVICE_ALLOWLIST"], int(config["MAX_NESTING"]))
+
+    def cached(fair: Store) -> CachedStore:
+        return CachedStore(fair, int(config["CACHE_ENTRIES"]), disk,
+                           float(config["CACHE_DISK_MB"]), float(config["CACHE_MEMORY_MB"]))
+
+    guarded = guard_chain(config, store, None if config["STORE"] == "remote"
+                          else int(config["QUERY_WORKERS"]), cached)
     atexit.register(guarded.close)
     return guarded, release_id
+
+
+def guard_chain(config: Mapping[str, object], store: Store, workers: int | None,
+                cached: Callable[[Store], CachedStore],
+                slots: Path | None = None) -> GuardedStore:
+    """``store`` behind the fair share, the answer caches ``cached`` makes, and the guard: the
+    order every store of this server is queried through (a series' releases' stores too)."""
+    # inside the caches: only the queries that reach the store count against a client's share
+    fair = fairness.wrap(store, config, workers, slots)
+    return GuardedStore(cached(fair), config["SERVICE_ALLOWLIST"], int(config["MAX_NESTING"]))
+
+
+def release_app(config: Mapping[str, object], store: GuardedStore, release_id: str,
+                manifest: dict) -> Flask:
+    """One release's routes over a store chain its caller made: a release of a series, served
+    behind the series' dispatcher, which adds the middleware (endpoint/series.py)."""
+    app = Flask(__name__)
+    app.config.update(config)
+    hold_state(app, store, release_id, manifest)
+    register_routes(app)
+    return app
 
 
 def hold_state(app: Flask, store: GuardedStore, release_id: str,
@@ -184,3 +211,16 @@ def trusted_proxies(config: Mapping[str, object]) -> tuple[proxies.Network, ...]
         return proxies.parse_networks(config["TRUSTED_PROXIES"])
     except ValueError as err:
         raise ReleaseError(str(err)) from None
+
+
+def announcement(app: Flask) -> str:
+    """What a started application serves, as ``senacs-kg serve`` announces it: a release, or
+    a series and its latest release."""
+    from endpoint import series
+
+    running = app.extensions.get(series.SERVER)
+    if running is None:
+        return f"release {server_state(app).release}"
+    held = running.series
+    return (f"series {held.folder} ({len(held.releases)} releases, the latest {held.latest.id} "
+            "at the plain IRIs, each one under /release/ID/)")

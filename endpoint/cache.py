@@ -221,19 +221,31 @@ class CachedStore:
     """Any store, its answers kept: ``query()`` as the store's, ``Answer.cached`` says a hit."""
 
     def __init__(self, store: Store, memory_entries: int, disk: Path | None = None,
-                 disk_mb: float = 0, memory_mb: float | None = None) -> None:
+                 disk_mb: float = 0, memory_mb: float | None = None, scope: str = "",
+                 shared: tuple[MemoryCache | None, DiskCache | None] | None = None) -> None:
+        """``shared``: caches made by the caller instead (a series: one memory and one disk
+        cache for all its releases, so that their bounds hold for the whole server); ``scope``
+        then names what these answers are of (the release), and goes into every key."""
         self.store = store
-        memory_bytes = None if memory_mb is None else int(memory_mb * 1024 * 1024)
-        self.memory = MemoryCache(memory_entries, memory_bytes) \
-            if memory_entries > 0 and memory_bytes != 0 else None
-        self.disk = self._open_disk(disk, disk_mb) if disk and disk_mb > 0 else None
+        if shared is not None:
+            self.memory, self.disk = shared
+        else:
+            self.memory = self.memory_cache(memory_entries, memory_mb)
+            self.disk = self.open_disk(disk, disk_mb) if disk and disk_mb > 0 else None
         # what an answer also depends on: the store's own caps (settings may change between
-        # two starts on the same disk cache) and the version of the keys
-        self.salt = "\x1d".join((KEY_VERSION, str(getattr(store, "row_cap", "")),
-                                 str(getattr(store, "byte_cap", ""))))
+        # two starts on the same disk cache), the version of the keys, and the release
+        parts = (KEY_VERSION, str(getattr(store, "row_cap", "")),
+                 str(getattr(store, "byte_cap", "")))
+        self.salt = "\x1d".join((*parts, scope) if scope else parts)
 
     @staticmethod
-    def _open_disk(path: Path, disk_mb: float) -> DiskCache | None:
+    def memory_cache(entries: int, memory_mb: float | None) -> MemoryCache | None:
+        """The in-process cache the settings ask for, or None (no entries, or no bytes)."""
+        memory_bytes = None if memory_mb is None else int(memory_mb * 1024 * 1024)
+        return MemoryCache(entries, memory_bytes) if entries > 0 and memory_bytes != 0 else None
+
+    @staticmethod
+    def open_disk(path: Path, disk_mb: float) -> DiskCache | None:
         """The disk cache, or none if its file cannot be opened: a cache never stops a start."""
         try:
             return DiskCache(path, int(disk_mb * 1024 * 1024))
@@ -290,8 +302,10 @@ REPLAYABLE = "senacs.replayable"  # set in the WSGI environ by a view whose 200 
 # nor the scheme: no response names them (the public base comes from configuration), and
 # keying on them would let any client crowd the cache out with made-up host names.
 _VARY = ("HTTP_ACCEPT", "HTTP_ACCEPT_LANGUAGE", "SCRIPT_NAME")
-# Requests the application must see itself: conditional and partial ones.
-_BYPASS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE")
+# Requests the application must see itself: conditional and partial ones, and those asking
+# for a past state (Memento's Accept-Datetime: a series' TimeGate answers them, endpoint/memento.py)
+_BYPASS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_RANGE",
+           "HTTP_ACCEPT_DATETIME")
 
 
 class ResponseCache:
@@ -347,6 +361,13 @@ class ResponseCache:
             headers = [(k, "hit" if k.lower() == "x-cache" else v) for k, v in seen["headers"]]
             self._keep(key, (seen["status"], headers, body, time.monotonic()))
         return [body]
+
+    def clear(self) -> None:
+        """Forget every response: a series whose latest release changed serves other bytes at
+        the same paths."""
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
 
     @staticmethod
     def _size(key: tuple, entry: tuple[str, list[tuple[str, str]], bytes, float]) -> int:

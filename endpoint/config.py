@@ -36,6 +36,12 @@ class Settings:
 
     release_dir: str = str(BUILD_DIR)  # the release to serve
     store_dir: str = str(DATA_DIR / "store")  # the on-disk Oxigraph store built from it
+    # A release series to serve instead (``serve --series``, endpoint/series.py): every release,
+    # each in its own store STORE_DIR/{id}, at most SERIES_OPEN_STORES of them open at once
+    # (the latest's among them, always open), series.json looked at every SERIES_CHECK_SECONDS
+    series_dir: str | None = None
+    series_open_stores: int = 2
+    series_check_seconds: float = 2.0
     base: str | None = None  # the IRI base request paths are mapped onto (default: the release's)
     store: str = "embedded"  # or "remote"
     remote_endpoint: str | None = None  # a SPARQL 1.1 endpoint URL for the remote store

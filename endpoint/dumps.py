@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, send_file
 
 from endpoint.conneg import file_type
 from endpoint.errors import ProtocolError
+from endpoint.headers import mounted
 from endpoint.state import server_state
 
 bp = Blueprint("dumps", __name__)
@@ -26,7 +27,7 @@ def dump(name: str) -> Response:
     listed = files.get(name) if name != "manifest.json" else {"sha256": state.release}
     if listed is None:
         raise ProtocolError(404, f"no file {name!r} in this release; the files are listed in "
-                                 "/dumps/manifest.json")
+                                 f"/{mounted('dumps/manifest.json')}")
     path = Path(str(current_app.config["RELEASE_DIR"])) / name
     response = send_file(path, mimetype=file_type(path.suffix), conditional=True, etag=listed["sha256"],
                          max_age=3600)

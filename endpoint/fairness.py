@@ -265,12 +265,14 @@ def slots_dir(store_dir: Path) -> Path:
     return store_dir.parent / f".{store_dir.name}.clients"
 
 
-def wrap(store, config, workers: int | None) -> FairStore:
+def wrap(store, config, workers: int | None, slots_in: Path | None = None) -> FairStore:
     """``store`` limited per client as the configuration says; ``workers`` is the number of
-    query workers of one process (None for a remote store, which has no such pool)."""
+    query workers of one process (None for a remote store, which has no such pool);
+    ``slots_in`` the lock files' directory when it is not the store's (a series: one for all
+    its releases, so that ``CLIENT_QUERIES`` bounds a client across them)."""
     client_queries = int(config["CLIENT_QUERIES"])
     per_process = client_queries if workers is None else max(1, workers - 1)
-    slots = SlotFiles(slots_dir(Path(str(config["STORE_DIR"]))))
+    slots = SlotFiles(slots_in or slots_dir(Path(str(config["STORE_DIR"]))))
     return FairStore(store, slots, client_queries, per_process, int(config["QUEUE_LENGTH"]),
                      float(config["QUEUE_WAIT"]),
                      max(1, math.ceil(float(config["QUERY_TIMEOUT"]))))

@@ -24,7 +24,7 @@ import re
 from functools import lru_cache
 from urllib.parse import quote
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
 
 POLICY = {
     "default-src": "'none'",
@@ -78,6 +78,14 @@ def etag(release: str, *parts: str) -> str:
     (a quote, CR/LF or non-Latin-1 character in a header is a 500, or a forged header)."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
     return f"{release}-{digest[:20]}"
+
+
+def mounted(path: str) -> str:
+    """A path of this application as seen from the server's root, without the leading "/":
+    a release of a series is mounted at ``/release/{id}/`` (``SCRIPT_NAME``, endpoint/series.py),
+    whose prefix then comes first."""
+    root = request.script_root.strip("/") if has_request_context() else ""
+    return f"{root}/{path.lstrip('/')}" if root else path.lstrip("/")
 
 
 def uri_path(path: str) -> str:

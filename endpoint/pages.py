@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request
 
 from endpoint.cache import REPLAYABLE
 from endpoint.guard import iri_term
+from endpoint.headers import mounted
 from endpoint.state import server_state
 from mapping.vocab import Iris, field_key, part_kind, sparql_prologue
 
@@ -121,7 +122,7 @@ def href(iri: str) -> str | None:
     base = current_app.config["BASE"]
     # a path starting with "/" or "\\" would be read as another host's ("//host"): not rewritten
     if iri.startswith(base) and _PLAIN_PATH.fullmatch(iri[len(base):]):
-        return "/" + iri[len(base):]
+        return "/" + mounted(iri[len(base):])  # a pinned release's page links its own pages
     return iri if _LINKABLE.fullmatch(iri) else None
 
 
@@ -297,7 +298,7 @@ def _listing(query: str) -> tuple[list[dict], dict | None]:
         return rows, None
     counted = _select(f"SELECT (COUNT(*) AS ?total) WHERE {{ {query} }}")
     return rows[:LIST_CAP], {"total": int(counted[0]["total"].value),
-                             "query": "/sparql?" + urlencode({"query": query})}
+                             "query": "/" + mounted("sparql") + "?" + urlencode({"query": query})}
 
 
 # -- the home page (/) ---------------------------------------------------------------------------
@@ -349,7 +350,7 @@ def query_page(initial: str) -> Response:
     examples = server_state().examples
     body = render_template(
         # the public IRI from configuration, never from the Host header any client writes
-        "query.html", examples=examples, endpoint=current_app.config["BASE"] + "sparql",
+        "query.html", examples=examples, endpoint=current_app.config["BASE"] + mounted("sparql"),
         initial=initial or sparql_prologue(current_app.config["BASE"]) + DEFAULT_QUERY,
         examples_json=_json_ld({ex["id"]: ex for ex in examples}))
     response = Response(body, content_type="text/html; charset=utf-8")

@@ -17,7 +17,7 @@ from html import escape
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
-from endpoint import guard, headers, pages
+from endpoint import guard, headers, memento, pages
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import RDF_EXTENSIONS, RDF_FORMATS, choose
 from endpoint.errors import ProtocolError
@@ -67,6 +67,12 @@ def resource(root: str, rest: str) -> Response:
     iri = iri_of(path)
     if iri is None:
         return not_found(current_app.config["BASE"] + path)
+    # in a series (endpoint/memento.py): the plain IRI is the original resource and its TimeGate
+    versions = memento.holdings()
+    original = versions is not None and not request.script_root
+    if original and memento.ACCEPT_DATETIME in request.headers:
+        mementos = versions.mementos(iri)
+        return memento.timegate(mementos, path, ext or "") if mementos else not_found(iri)
     if ext:
         media = EXTENSIONS[ext]
     else:
@@ -76,31 +82,48 @@ def resource(root: str, rest: str) -> Response:
     answer = describe(iri)
     data = answer.payload
     if not data:
-        return not_found(iri)
-    if media == "text/html":
-        node = pages.load(iri, data)
-        senacs = str(pages.site_iris().DEF)
-        body = (pages.action_page(node, senacs) if root == "action"
-                else pages.generic_page(node, root, senacs)).encode("utf-8")
-        content_type = "text/html; charset=utf-8"
-    else:
-        triples = ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
-        body = data if media == "application/n-triples" else ox.serialize(
-            triples, format=RDF_FORMATS[media], prefixes=current_app.config["PREFIXES"])
-        content_type = media + ("; charset=utf-8" if media.startswith("text/") else "")
+        earlier = versions.mementos(iri) if original else []
+        return memento.gone(earlier, path, ext or "", iri) if earlier else not_found(iri)
+    body, content_type = representation(root, iri, data, media)
     response = Response(body, content_type=content_type)
     if answer.truncated:
         response.headers[TRUNCATED_HEADER] = f"true; rows={answer.rows}"
-    here = headers.uri_path(path)
+    here = headers.uri_path(headers.mounted(path))  # a pinned release's links stay in it
     if not ext:
         response.headers["Vary"] = "Accept"
         suffix = {v: k for k, v in EXTENSIONS.items()}[media]
         response.headers["Content-Location"] = here + suffix
     response.headers["Link"] = ", ".join(
         f'<{here}{e}>; rel="alternate"; type="{m}"' for e, m in EXTENSIONS.items())
+    if versions is not None:
+        in_time(response, versions, original, iri, path, ext or "")
     response.set_etag(headers.etag(server_state().release, media, path))
     request.environ[REPLAYABLE] = True  # same request, same bytes while this release is served
     return response.make_conditional(request)
+
+
+def representation(root: str, iri: str, data: bytes, media: str) -> tuple[bytes, str]:
+    """The resource's page or RDF document, from its triples: (body, Content-Type)."""
+    if media == "text/html":
+        node = pages.load(iri, data)
+        senacs = str(pages.site_iris().DEF)
+        body = (pages.action_page(node, senacs) if root == "action"
+                else pages.generic_page(node, root, senacs)).encode("utf-8")
+        return body, "text/html; charset=utf-8"
+    triples = ox.parse(data, format=ox.RdfFormat.N_TRIPLES)
+    body = data if media == "application/n-triples" else ox.serialize(
+        triples, format=RDF_FORMATS[media], prefixes=current_app.config["PREFIXES"])
+    return body, media + ("; charset=utf-8" if media.startswith("text/") else "")
+
+
+def in_time(response: Response, versions: memento.Holdings, original: bool, iri: str,
+            path: str, suffix: str) -> None:
+    """Memento's headers: the current state's at the plain IRI, a memento's at a pinned one."""
+    mementos = versions.mementos(iri)
+    if original:
+        memento.as_original(response, mementos, path, suffix)
+    else:
+        memento.as_memento(response, mementos, versions.release_id, path, suffix)
 
 
 def not_found(iri: str) -> Response:

@@ -30,6 +30,7 @@ from endpoint.conneg import (
     named_format,
 )
 from endpoint.errors import ProtocolError
+from endpoint.headers import mounted
 from endpoint.state import server_state
 from endpoint.store import (
     Answer,
@@ -303,7 +304,8 @@ def service_description() -> Response:
     media = choose(request.headers.get("Accept"), [*GRAPH_TYPES, "text/html"])
     if media in (None, "text/html"):
         media = "text/turtle"
-    endpoint = current_app.config["BASE"] + "sparql"  # configured: never the request's Host
+    # configured: never the request's Host (a series' pinned release: its own /release/{id}/sparql)
+    endpoint = current_app.config["BASE"] + mounted("sparql")
     state = server_state()
     base = current_app.config["BASE"]
     results = ", ".join(f"<{FORMATS}{f}>" for f in (

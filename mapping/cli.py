@@ -242,8 +242,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         # werkzeug serves on a duplicate of the bound socket; ours is closed on leaving
         server = make_server(args.host, args.port, app, threaded=True, fd=listener.fileno())
-    print(f"senacs-kg serve: release {app.extensions['senacs'].release} at "
-          f"http://{args.host}:{server.port}/sparql", file=sys.stderr, flush=True)
+    print(f"senacs-kg serve: {endpoint.announcement(app)} at http://{args.host}:{server.port}/sparql",
+          file=sys.stderr, flush=True)
     server.log_startup()
     server.serve_forever()  # returns on Ctrl-C
     return EXIT_OK
@@ -254,6 +254,8 @@ def _serve_settings(args: argparse.Namespace) -> dict[str, object]:
     config: dict[str, object] = {}
     if args.release:
         config["RELEASE_DIR"] = str(args.release)
+    if args.series:
+        config["SERIES_DIR"] = str(args.series)
     if args.store:
         config["STORE_DIR"] = str(args.store)
     if args.base:
@@ -422,10 +424,15 @@ def _add_serve(sub: Subcommands) -> None:
         description="Serve a release on an embedded Oxigraph store (built from the release on "
                     "first start, reopened afterwards). Settings also come from SENACS_KG_* "
                     "environment variables and SENACS_KG_CONFIG_FILE (see the README).")
-    serve.add_argument("--release", type=Path, default=None, metavar="DIR",
-                       help="the release to serve (default: data/build)")
+    served = serve.add_mutually_exclusive_group()
+    served.add_argument("--release", type=Path, default=None, metavar="DIR",
+                        help="the release to serve (default: data/build)")
+    served.add_argument("--series", type=Path, default=None, metavar="DIR",
+                        help="a release series to serve (DIR/series.json and DIR/ID/): the "
+                             "latest release at the plain IRIs, each one under /release/ID/")
     serve.add_argument("--store", type=Path, default=None, metavar="DIR",
-                       help="the on-disk store (default: data/store)")
+                       help="the on-disk store (default: data/store); for a series, the "
+                            "folder of one store per release, DIR/ID")
     serve.add_argument("--base", default=None, help="IRI base (default: the release's)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=_port, default=8000)

@@ -9,9 +9,10 @@ const LINKABLE = /^https?:\/\/[^\u0000-\u0020\u007f]+$/i;
 const PLAIN_PATH = /^[^\/\\\u0000-\u0020\u007f][^\u0000-\u0020\u007f]*$/;
 
 // The link target for an IRI, or null: shown as text.
+// A pinned release of a series (/release/{id}/, data-root) links its own pages.
 function linkTarget(iri, base) {
   if (base && iri.startsWith(base) && PLAIN_PATH.test(iri.slice(base.length))) {
-    return "/" + iri.slice(base.length);
+    return (document.body.dataset.root || "") + "/" + iri.slice(base.length);
   }
   return LINKABLE.test(iri) ? iri : null;
 }

@@ -54,7 +54,7 @@ function draw() {
 
 async function load() {
   const name = document.getElementById("graph").value;
-  const response = await fetch(`/network/${name}.view.json`);
+  const response = await fetch(`${document.body.dataset.root || ""}/network/${name}.view.json`);
   data = await response.json();
   const xs = data.nodes.map((n) => n.x), ys = data.nodes.map((n) => n.y);
   const pad = 0.15;

@@ -30,6 +30,7 @@ const results = document.getElementById("results");
 const statusBox = document.getElementById("status");
 const picker = document.getElementById("examples");
 const base = document.body.dataset.base;
+const endpoint = (document.body.dataset.root || "") + "/sparql";  // a pinned release's own
 
 function sync() {
   shadow.innerHTML = highlight(editor.value);
@@ -66,7 +67,7 @@ function downloads(query) {
   for (const [label, format, download] of [["CSV", "csv", "spreadsheet"], ["JSON", "json", null],
                                            ["TSV", "tsv", "spreadsheet"]]) {
     const a = document.createElement("a");
-    a.href = "/sparql?" + new URLSearchParams(download ? {query, format, download} : {query, format});
+    a.href = endpoint + "?" + new URLSearchParams(download ? {query, format, download} : {query, format});
     a.textContent = label;
     a.setAttribute("download", "results." + format);
     list.appendChild(a);
@@ -75,13 +76,13 @@ function downloads(query) {
 
 async function run() {
   const query = editor.value;
-  history.replaceState(null, "", "/sparql?" + new URLSearchParams({query}));
+  history.replaceState(null, "", endpoint + "?" + new URLSearchParams({query}));
   results.textContent = "";
   statusBox.className = "";
   statusBox.textContent = "…";
   const graphForm = /^\s*(PREFIX[^\n]*\n\s*|BASE[^\n]*\n\s*|#[^\n]*\n\s*)*(CONSTRUCT|DESCRIBE)\b/i.test(query);
   const started = performance.now();
-  const response = await fetch("/sparql", {
+  const response = await fetch(endpoint, {
     method: "POST",
     headers: {"Accept": graphForm ? "text/turtle" : "application/sparql-results+json",
               "Content-Type": "application/x-www-form-urlencoded"},
