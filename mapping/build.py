@@ -181,9 +181,13 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     timings["write"] = time.perf_counter() - start
     start = time.perf_counter()
+    report["tables"] = write_tables(staged, iris.base, work, dumps)
+    timings["tables"] = time.perf_counter() - start
+    start = time.perf_counter()
     report["network"] = write_network(staged, iris.base, work)
     timings["network"] = time.perf_counter() - start
     shutil.rmtree(work)
+    _describe(config, iris, mapper, found, counts, dumps, staged)
     _publish(config, iris, shapes, found, counts, dumps, report, staged)
     return _outcome(True, config.out, found, validation, timings)
 
@@ -339,20 +343,24 @@ def _refuse(config: BuildConfig, staged: Path, work: Path, report: dict) -> Path
 
 def _write_dataset(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found,
                    sorter: release.SortedLines, staged: Path) -> tuple[dict, dict]:
-    """The dumps, then the catalog and VoID that describe them (sizes, checksums, counts):
-    returns the dumps' counts and each dump's sha256 and size."""
+    """The dumps: returns their counts and each dump's sha256 and size."""
     counts = release.write_dumps(sorter.merged(), staged, iris.base)
     dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
+    return counts, dumps
+
+
+def _describe(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found, counts: dict,
+              files: dict, staged: Path) -> None:
+    """The catalog and VoID that describe the written files (sizes, checksums, counts)."""
     keywords = sorted(c.label for c in mapper.schemes.known("keyword"))
     period = (min(found.years), max(found.years)) if found.years else None
     spatial = sorted(p for p in found.places if "/place/departement/" in p)
-    release.write_turtle(metadata.catalog(iris.base, dumps, config.dataset_info, keywords, spatial,
+    release.write_turtle(metadata.catalog(iris.base, files, config.dataset_info, keywords, spatial,
                                           period, mapper.reference.source),
                          staged / release.CATALOG, iris.base)
     release.write_turtle(metadata.void(iris.base, counts, found.first_action),
                          staged / release.VOID, iris.base)
-    return counts, dumps
 
 
 def _publish(config: BuildConfig, iris: Iris, shapes: str, found: _Found, counts: dict,
@@ -426,6 +434,17 @@ def write_network(staged: Path, base: str, work: Path) -> dict:
 
 
 MAX_EDGES = 50_000
+
+
+def write_tables(staged: Path, base: str, work: Path, files: dict[str, dict]) -> dict[str, int]:
+    """The release's tables (CSV, Parquet, their Table Schemas and CSVW metadata), derived from
+    its written canonical dump like the network files; each data file's sha256 and size go into
+    ``files``, for the catalog's distributions and the manifest. Returns the rows per table."""
+    from mapping import tables
+
+    written = tables.write_tables(staged, base, work)
+    files.update(written.files)
+    return written.rows
 
 
 def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:
