@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mapping import ntriples as nt
+from mapping import tables
 
 DUMPS = (  # file, media type, EU file type, title fr, title en
     ("dataset.nt", "application/n-triples", "RDF_N_TRIPLES", "Graphe complet en N-Triples",
@@ -29,6 +30,9 @@ VOCABULARIES = ("https://schema.org/", "http://www.w3.org/ns/org#",
 DEFAULT_RIGHTS = ("Les données proviennent de l'observatoire SENACS (https://www.senacs.fr/) ; leur "
                   "réutilisation est soumise à la charte d'utilisation de SENACS. Aucune licence "
                   "n'est accordée par cette publication.")
+# The tables' formats: media type (IANA), EU file type, name
+TABLE_FORMATS = {"csv": ("text/csv", "CSV", "CSV"),
+                 "parquet": ("application/vnd.apache.parquet", "PARQUET", "Parquet")}
 IANA = "http://www.iana.org/assignments/media-types/"
 EU = "http://publications.europa.eu/resource/authority/"
 
@@ -71,7 +75,31 @@ def catalog(base: str, files: dict[str, dict], config: MetadataConfig,
         if meta is not None:
             lines += _distribution(base, config, rights, name, meta, media, filetype,
                                    (fr_title, en_title))
+    lines += _table_distributions(base, config, rights, files)
     return "".join(sorted(set(lines)))
+
+
+def _table_distributions(base: str, config: MetadataConfig, rights: str,
+                         files: dict[str, dict]) -> list[str]:
+    """Each table's CSV and Parquet files, each conforming to the table's Table Schema (the
+    Parquet file has the same columns, with the same types)."""
+    lines = []
+    for table, fmt, path in tables.table_files():
+        meta = files.get(path)
+        if meta is None:
+            continue
+        media, filetype, label = TABLE_FORMATS[fmt]
+        titles = (f"Table « {table.title} » ({label})", f"Table \"{table.title_en}\" ({label})")
+        lines += _distribution(base, config, rights, path, meta, media, filetype, titles)
+        schema = nt.iri(f"{base}dumps/{tables.schema_path(table)}")
+        lines += [_t(_distribution_iri(base, path), _p(DCT, "conformsTo"), schema),
+                  _t(schema, nt.RDF_TYPE, _p(DCT, "Standard")),
+                  _t(schema, _p(DCT, "title"), nt.fr(f"Table Schema de la table « {table.title} »"))]
+    return lines
+
+
+def _distribution_iri(base: str, name: str) -> str:
+    return nt.iri(f"{base}dataset#{name.replace('.', '-').replace('/', '-')}")
 
 
 def _catalog_record(base: str, config: MetadataConfig) -> list[str]:
@@ -226,9 +254,9 @@ def _distribution(base: str, config: MetadataConfig, rights: str, name: str, met
     """One dump as a distribution: its URL, media type, size and sha256, so that a harvester
     can check what it downloads."""
     ds, a = nt.iri(base + "dataset"), nt.RDF_TYPE
-    dist = nt.iri(f"{base}dataset#{name.replace('.', '-')}")
+    dist = _distribution_iri(base, name)
     url = nt.iri(f"{base}dumps/{name}")
-    checksum = nt.iri(f"{base}dataset#{name.replace('.', '-')}-sha256")
+    checksum = nt.iri(dist[1:-1] + "-sha256")
     lines = [
         _t(ds, _p(DCAT, "distribution"), dist), _t(dist, a, _p(DCAT, "Distribution")),
         _t(dist, _p(DCT, "title"), nt.fr(titles[0])),
