@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from mapping import lifetime, metadata, ontology_doc, release, shacl
+from mapping import lifetime, metadata, ontology_doc, release, shacl, tables
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
@@ -181,11 +181,13 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     timings["write"] = time.perf_counter() - start
     start = time.perf_counter()
-    report["tables"] = write_tables(staged, iris.base, work, dumps)
-    timings["tables"] = time.perf_counter() - start
-    start = time.perf_counter()
-    report["network"] = write_network(staged, iris.base, work)
-    timings["network"] = time.perf_counter() - start
+    with tables.in_background(staged, iris.base, work) as job:  # the network meanwhile
+        report["network"] = write_network(staged, iris.base, work)
+        timings["network"] = time.perf_counter() - start
+        written = job.result()
+    timings["tables"] = time.perf_counter() - start  # since the network began beside it
+    report["tables"] = written.rows
+    dumps.update(written.files)  # listed by the catalog's distributions and the manifest
     shutil.rmtree(work)
     _describe(config, iris, mapper, found, counts, dumps, staged)
     _publish(config, iris, shapes, found, counts, dumps, report, staged)
@@ -434,17 +436,6 @@ def write_network(staged: Path, base: str, work: Path) -> dict:
 
 
 MAX_EDGES = 50_000
-
-
-def write_tables(staged: Path, base: str, work: Path, files: dict[str, dict]) -> dict[str, int]:
-    """The release's tables (CSV, Parquet, their Table Schemas and CSVW metadata), derived from
-    its written canonical dump like the network files; each data file's sha256 and size go into
-    ``files``, for the catalog's distributions and the manifest. Returns the rows per table."""
-    from mapping import tables
-
-    written = tables.write_tables(staged, base, work)
-    files.update(written.files)
-    return written.rows
 
 
 def _copy_vocabularies(staged: Path, base: str, shapes: str) -> None:

@@ -24,15 +24,18 @@ the Parquet files, like the RDF, keep every text as it is.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
 
-from mapping import extract, release
+from mapping import extract, lifetime, release
 from mapping.labels import TEXT_FIELDS
 from mapping.territory import COMMUNE_CATEGORY, DEPARTMENT_BODIES, EPCI_CATEGORY
 from mapping.vocab import DCTERMS, IGEO, ORG, PROV, SCHEMA, SKOS, Iris, part_kind
@@ -715,6 +718,18 @@ def write_tables(staged: Path, base: str, work: Path) -> Written:
         written.files[path] = {"sha256": digest, "bytes": size}
     write_descriptors(folder, base, enums, written.files)
     return written
+
+
+@contextmanager
+def in_background(staged: Path, base: str, work: Path) -> Iterator[Future]:
+    """``write_tables`` in a process of its own (a child of the build, ending with it), so that
+    the build's next step, which reads the same dump, runs meanwhile on the other core."""
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=release.WORKER_START,
+                               initializer=lifetime.die_with_parent, initargs=(os.getpid(),))
+    try:
+        yield pool.submit(write_tables, staged, base, work)
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def action_block(dump: Path, base: str) -> tuple[int, int]:
