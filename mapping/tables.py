@@ -46,7 +46,6 @@ CSVW_METADATA = "csv-metadata.json"  # the name CSVW looks for beside a CSV file
 SCHEMAS = "schemas"
 BATCH_ROWS = 10_000  # rows per Parquet row group, and per write
 DECIMAL_PRECISION, DECIMAL_SCALE = 18, 2  # euros: amounts are read with at most two decimals
-MEDIA_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
 # -- the tables ------------------------------------------------------------------------------
 
@@ -370,7 +369,7 @@ def _subjects(path: Path, start: int, prefix: str) -> Iterator[tuple[str, dict[s
 # -- what the actions look up: the rest of the graph, through SPARQL -------------------------
 
 
-class Graph:
+class Rest:
     """Everything of the dump but the actions, in an on-disk Oxigraph store, queried by SPARQL."""
 
     def __init__(self, store, base: str) -> None:
@@ -407,7 +406,7 @@ class Lookups:
     source_name: dict[str, str]  # source file IRI -> file name
 
 
-def lookups(graph: Graph, structures: list[dict]) -> Lookups:
+def lookups(graph: Rest, structures: list[dict]) -> Lookups:
     concepts = graph.select("""SELECT ?concept ?scheme ?label WHERE {
         ?concept skos:inScheme ?scheme ; skos:prefLabel ?label . FILTER(lang(?label) = "fr") }""")
     scheme_base = str(graph.iris.base) + "concept/"
@@ -427,7 +426,7 @@ def lookups(graph: Graph, structures: list[dict]) -> Lookups:
     )
 
 
-def structure_rows(graph: Graph) -> tuple[list[dict], list[dict]]:
+def structure_rows(graph: Rest) -> tuple[list[dict], list[dict]]:
     """The structures and structure_communes tables, in the dump's order."""
     names: dict[str, str] = graph.pairs(
         "SELECT ?key ?value WHERE { ?key a senacs:Structure ; schema:name ?value }")
@@ -472,7 +471,7 @@ def structure_rows(graph: Graph) -> tuple[list[dict], list[dict]]:
     return rows, communes
 
 
-def body_rows(graph: Graph) -> list[dict]:
+def body_rows(graph: Rest) -> list[dict]:
     """The bodies table: every organisation of the graph, with its official identifiers."""
     columns = {
         "name": "schema:name ?value", "kind": "senacs:organisationKind ?value",
@@ -698,7 +697,7 @@ def write_tables(staged: Path, base: str, work: Path) -> Written:
         _copy_range(source, end, dump.stat().st_size, out)
     store = ox.Store(str(scratch / "store"))
     store.bulk_load(path=str(rest), format=ox.RdfFormat.N_TRIPLES)
-    graph = Graph(store, base)
+    graph = Rest(store, base)
     structures, communes = structure_rows(graph)
     bodies = body_rows(graph)
     found = lookups(graph, structures)
@@ -754,7 +753,7 @@ def _write_actions(subjects: Iterable[tuple[str, dict[str, list[str]]]], base: s
         writers["action_concepts"].add(concepts)
 
 
-def _enumerations(graph: Graph) -> dict[str, list[str]]:
+def _enumerations(graph: Rest) -> dict[str, list[str]]:
     """Each scheme's French labels (the values of its enumerated columns), ``*`` for the labels
     of every scheme of action_concepts."""
     rows = graph.select("""SELECT ?scheme ?label WHERE {
