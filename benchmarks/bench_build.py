@@ -6,7 +6,7 @@ its own process so that peak memory is its own:
 - read: the reader alone; map: reading and mapping to N-Triples lines;
 - build: ``senacs-kg build`` (read, map and validate stream together, the shapes
   validated as SPARQL on Oxigraph in worker processes; then write: sort, gzip,
-  Turtle, JSON-LD, manifest);
+  Turtle, JSON-LD; tables: CSV and Parquet from the dump; network; manifest);
 - load: the release's dataset.nt bulk-loaded into an on-disk Oxigraph store;
 - baseline: pySHACL validating the whole graph at once (the reference
   validator), at sizes up to --pyshacl-max records (it needs minutes and GBs
@@ -112,9 +112,9 @@ def national_build(n: int, workdir: Path, haute_garonne: dict) -> None:
     built = run_stage("build", source, work)
     t, peak = built["timings"], max(built["peak_mb"], built["children_peak_mb"])
     print(f"  national build  {built['seconds']:7.1f} s  = read+map+validate "
-          f"{t['read, map, validate']:.1f} s + write {t['write']:.1f} s + network "
-          f"{t.get('network', 0):.1f} s;  peak main {built['peak_mb']:.0f} MB, largest child "
-          f"{built['children_peak_mb']:.0f} MB  "
+          f"{t['read, map, validate']:.1f} s + write {t['write']:.1f} s + tables "
+          f"{t.get('tables', 0):.1f} s + network {t.get('network', 0):.1f} s;  peak main "
+          f"{built['peak_mb']:.0f} MB, largest child {built['children_peak_mb']:.0f} MB  "
           f"({built['violations']} violations)  vs Haute-Garonne {haute_garonne['seconds']:.1f} s "
           f"({built['seconds'] / haute_garonne['seconds']:.2f}x)")
     if n >= 100_000:
@@ -143,7 +143,8 @@ def bench(n: int, workdir: Path, pyshacl_max: int, baseline_rate: list[float],
     print(f"  read+map        {mapped['seconds']:7.1f} s  {n / mapped['seconds']:9,.0f} records/s  "
           f"peak {mapped['peak_mb']:6.0f} MB  ({mapped['triples']:,} triples before dedup)")
     print(f"  build           {built['seconds']:7.1f} s  = read+map+validate "
-          f"{t['read, map, validate']:.1f} s + write {t['write']:.1f} s;  peak main "
+          f"{t['read, map, validate']:.1f} s + write {t['write']:.1f} s + tables "
+          f"{t.get('tables', 0):.1f} s + network {t.get('network', 0):.1f} s;  peak main "
           f"{built['peak_mb']:.0f} MB, largest worker {built['children_peak_mb']:.0f} MB  "
           f"({built['violations']} violations, {built['warnings']} warnings)")
     print(f"  load (Oxigraph) {loaded['seconds']:7.1f} s  {loaded['quads']:,} triples  peak "

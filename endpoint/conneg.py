@@ -15,7 +15,8 @@ route's alias table, in any case (``jsonld``, ``csv``), or the media type itself
 - ``RESULT_FORMATS`` / ``RESULT_ALIASES``: SELECT and ASK results;
   ``GRAPH_RESULT_FORMATS``: CONSTRUCT and DESCRIBE answers;
 - ``SPREADSHEETS``: the spreadsheet downloads of SELECT results (``download=spreadsheet``);
-- ``FILE_TYPES``: the release's files, at ``/dumps/`` and ``/network/``, by suffix.
+- ``FILE_TYPES``: the release's files, at ``/dumps/`` and ``/network/``, by suffix (the tables'
+  ``.csv`` and ``.parquet`` among them).
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ FILE_TYPES = {
     ".json": "application/json",
     ".txt": "text/plain",
     ".csv": "text/csv",
+    ".parquet": "application/vnd.apache.parquet",
     ".graphml": "application/graphml+xml",
     ".gexf": "application/gexf+xml",
 }

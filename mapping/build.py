@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from mapping import lifetime, metadata, ontology_doc, release, shacl
+from mapping import lifetime, metadata, ontology_doc, release, shacl, tables
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.mapper import Mapper, vocabulary_graph
@@ -181,9 +181,15 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     timings["write"] = time.perf_counter() - start
     start = time.perf_counter()
-    report["network"] = write_network(staged, iris.base, work)
-    timings["network"] = time.perf_counter() - start
+    with tables.in_background(staged, iris.base, work) as job:  # the network meanwhile
+        report["network"] = write_network(staged, iris.base, work)
+        timings["network"] = time.perf_counter() - start
+        written = job.result()
+    timings["tables"] = time.perf_counter() - start  # since the network began beside it
+    report["tables"] = written.rows
+    dumps.update(written.files)  # listed by the catalog's distributions and the manifest
     shutil.rmtree(work)
+    _describe(config, iris, mapper, found, counts, dumps, staged)
     _publish(config, iris, shapes, found, counts, dumps, report, staged)
     return _outcome(True, config.out, found, validation, timings)
 
@@ -339,20 +345,24 @@ def _refuse(config: BuildConfig, staged: Path, work: Path, report: dict) -> Path
 
 def _write_dataset(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found,
                    sorter: release.SortedLines, staged: Path) -> tuple[dict, dict]:
-    """The dumps, then the catalog and VoID that describe them (sizes, checksums, counts):
-    returns the dumps' counts and each dump's sha256 and size."""
+    """The dumps: returns their counts and each dump's sha256 and size."""
     counts = release.write_dumps(sorter.merged(), staged, iris.base)
     dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
+    return counts, dumps
+
+
+def _describe(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found, counts: dict,
+              files: dict, staged: Path) -> None:
+    """The catalog and VoID that describe the written files (sizes, checksums, counts)."""
     keywords = sorted(c.label for c in mapper.schemes.known("keyword"))
     period = (min(found.years), max(found.years)) if found.years else None
     spatial = sorted(p for p in found.places if "/place/departement/" in p)
-    release.write_turtle(metadata.catalog(iris.base, dumps, config.dataset_info, keywords, spatial,
+    release.write_turtle(metadata.catalog(iris.base, files, config.dataset_info, keywords, spatial,
                                           period, mapper.reference.source),
                          staged / release.CATALOG, iris.base)
     release.write_turtle(metadata.void(iris.base, counts, found.first_action),
                          staged / release.VOID, iris.base)
-    return counts, dumps
 
 
 def _publish(config: BuildConfig, iris: Iris, shapes: str, found: _Found, counts: dict,

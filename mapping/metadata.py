@@ -13,7 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mapping import ntriples as nt
+from mapping import tables
 
+DUMP_DESCRIPTIONS = {  # fr, en
+    "dataset.nt": ("Le graphe complet, une triple par ligne, triées : le fichier de référence de "
+                   "la publication.", "The whole graph, one triple per line, sorted: the "
+                   "release's reference file."),
+    "dataset.nt.gz": ("Le même fichier N-Triples, compressé avec gzip.",
+                      "The same N-Triples file, gzipped."),
+    "dataset.ttl": ("Le graphe complet en Turtle, avec les préfixes du projet.",
+                    "The whole graph as Turtle, with the project's prefixes."),
+    "dataset.jsonld": ("Le graphe complet en JSON-LD.", "The whole graph as JSON-LD."),
+}
 DUMPS = (  # file, media type, EU file type, title fr, title en
     ("dataset.nt", "application/n-triples", "RDF_N_TRIPLES", "Graphe complet en N-Triples",
      "Whole graph as N-Triples"),
@@ -29,8 +40,32 @@ VOCABULARIES = ("https://schema.org/", "http://www.w3.org/ns/org#",
 DEFAULT_RIGHTS = ("Les données proviennent de l'observatoire SENACS (https://www.senacs.fr/) ; leur "
                   "réutilisation est soumise à la charte d'utilisation de SENACS. Aucune licence "
                   "n'est accordée par cette publication.")
+# The tables' formats: media type (IANA), EU file type, name
+TABLE_FORMATS = {"csv": ("text/csv", "CSV", "CSV"),
+                 "parquet": ("application/vnd.apache.parquet", "PARQUET", "Parquet")}
 IANA = "http://www.iana.org/assignments/media-types/"
 EU = "http://publications.europa.eu/resource/authority/"
+AVAILABILITY = "http://data.europa.eu/r5r/availability"  # dcatap:availability
+# A release's files stay at /dumps/ until the next release, and at /release/{id}/dumps/ after
+AVAILABLE = EU + "planned-availability/AVAILABLE"
+ADMS_LICENCE_TYPE = "http://purl.org/adms/licencetype/"
+ADMS_PUBLISHER_TYPE = "http://purl.org/adms/publishertype/"
+# The ADMS licence types of the licences a publisher of open data in France is likely to give;
+# another licence gets no dct:type (none is guessed).
+LICENCE_TYPES = {
+    "https://www.etalab.gouv.fr/licence-ouverte-open-licence": ("Attribution",),
+    "https://www.etalab.gouv.fr/wp-content/uploads/2017/04/ETALAB-Licence-Ouverte-v2.0.pdf":
+        ("Attribution",),
+    "https://creativecommons.org/licenses/by/4.0/": ("Attribution",),
+    EU + "licence/CC_BY_4_0": ("Attribution",),
+    "https://creativecommons.org/licenses/by-sa/4.0/": ("Attribution", "ShareAlike"),
+    "https://opendatacommons.org/licenses/odbl/1-0/": ("Attribution", "ShareAlike"),
+    "https://creativecommons.org/publicdomain/zero/1.0/": ("PublicDomain",),
+    EU + "licence/CC0": ("PublicDomain",),
+}
+LICENCE_TYPE_LABELS = {"Attribution": ("Attribution", "Attribution"),
+                       "ShareAlike": ("Partage dans les mêmes conditions", "Share alike"),
+                       "PublicDomain": ("Domaine public", "Public domain")}
 
 
 DCAT, DCT = "http://www.w3.org/ns/dcat#", "http://purl.org/dc/terms/"
@@ -70,8 +105,38 @@ def catalog(base: str, files: dict[str, dict], config: MetadataConfig,
         meta = files.get(name)
         if meta is not None:
             lines += _distribution(base, config, rights, name, meta, media, filetype,
-                                   (fr_title, en_title))
+                                   (fr_title, en_title), DUMP_DESCRIPTIONS[name])
+    lines += _table_distributions(base, config, rights, files)
+    lines += _recommended(base, config, spatial)
     return "".join(sorted(set(lines)))
+
+
+def _table_distributions(base: str, config: MetadataConfig, rights: str,
+                         files: dict[str, dict]) -> list[str]:
+    """Each table's CSV and Parquet files, each conforming to the table's Table Schema (the
+    Parquet file has the same columns, with the same types)."""
+    lines = []
+    for table, fmt, path in tables.table_files():
+        meta = files.get(path)
+        if meta is None:
+            continue
+        media, filetype, label = TABLE_FORMATS[fmt]
+        titles = (f"Table « {table.title} » ({label})", f"Table \"{table.title_en}\" ({label})")
+        descriptions = (f"{table.description} En {label} ; colonnes et types décrits par le Table "
+                        "Schema de la table.",
+                        f"The table '{table.name}' as {label}; its columns and types are described "
+                        "by the table's Table Schema.")
+        lines += _distribution(base, config, rights, path, meta, media, filetype, titles,
+                               descriptions)
+        schema = nt.iri(f"{base}dumps/{tables.schema_path(table)}")
+        lines += [_t(_distribution_iri(base, path), _p(DCT, "conformsTo"), schema),
+                  _t(schema, nt.RDF_TYPE, _p(DCT, "Standard")),
+                  _t(schema, _p(DCT, "title"), nt.fr(f"Table Schema de la table « {table.title} »"))]
+    return lines
+
+
+def _distribution_iri(base: str, name: str) -> str:
+    return nt.iri(f"{base}dataset#{name.replace('.', '-').replace('/', '-')}")
 
 
 def _catalog_record(base: str, config: MetadataConfig) -> list[str]:
@@ -218,21 +283,78 @@ def _reference_source(base: str, reference: dict | None) -> list[str]:
         _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), a, _p(DCT, "PeriodOfTime")),
         _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), _p(DCAT, "startDate"),
            nt.typed(f"{vintage}-01-01", "date")),
+        _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), _p(DCAT, "endDate"),
+           nt.typed(f"{vintage}-12-31", "date")),
+        *(_t(src, _p(DCAT, "keyword"), nt.fr(word))
+          for word in ("code officiel géographique", "communes", "départements", "régions",
+                       "EPCI", "SIREN")),
+        _t(src, _p(DCT, "spatial"), nt.iri(EU + "country/FRA")),
+        _t(nt.iri(EU + "country/FRA"), a, _p(DCT, "Location")),
+        _t(src, _p(DCAT, "theme"), nt.iri(EU + "data-theme/REGI")),
+        _t(nt.iri(EU + "data-theme/REGI"), a, _p(SKOS, "Concept")),
+        _t(nt.iri(EU + "data-theme/REGI"), _p(SKOS, "prefLabel"), nt.fr("Régions et villes")),
+        _t(nt.iri(EU + "data-theme/REGI"), _p(SKOS, "inScheme"), nt.iri(EU + "data-theme")),
+        _t(src, _p(DCT, "publisher"), nt.iri(f"{base}dataset#etalab")),
+        _t(nt.iri(f"{base}dataset#etalab"), a, _p(FOAF, "Agent")),
+        _t(nt.iri(f"{base}dataset#etalab"), _p(FOAF, "name"), nt.text("Etalab")),
+        _t(nt.iri(f"{base}dataset#etalab"), _p(DCT, "type"),
+           nt.iri(ADMS_PUBLISHER_TYPE + "NationalAuthority")),
+        *_concept(ADMS_PUBLISHER_TYPE + "NationalAuthority", "Autorité nationale",
+                  "National authority"),
     ]
 
 
+def _concept(iri: str, fr_label: str, en_label: str) -> list[str]:
+    """A concept of a controlled vocabulary the catalog links to, with its labels."""
+    return [_t(nt.iri(iri), nt.RDF_TYPE, _p(SKOS, "Concept")),
+            _t(nt.iri(iri), _p(SKOS, "prefLabel"), nt.fr(fr_label)),
+            _t(nt.iri(iri), _p(SKOS, "prefLabel"), nt.lang(en_label, "en"))]
+
+
+def _recommended(base: str, config: MetadataConfig, spatial: list[str]) -> list[str]:
+    """What DCAT-AP 3 recommends beyond its mandatory properties (portals score it: the
+    data.europa.eu Metadata Quality Assessment), where it is true and known: the catalog's date,
+    licence, places and theme scheme; the data service's keywords, theme, publisher and contact;
+    the licence's type. Not known, so not said: the publisher's type (who publishes is
+    configured, what kind of body it is is not) and the places' bounding boxes and centroids
+    (the reference data has no geometry)."""
+    cat, service = nt.iri(base + "catalog"), nt.iri(base + "sparql#service")
+    lines = [_t(cat, _p(DCAT, "themeTaxonomy"), nt.iri(EU + "data-theme")),
+             *(_t(cat, _p(DCT, "spatial"), nt.iri(place)) for place in spatial),
+             _t(service, _p(DCT, "publisher"), nt.iri(base + "publisher")),
+             _t(service, _p(DCAT, "theme"), nt.iri(EU + "data-theme/SOCI")),
+             *(_t(service, _p(DCAT, "keyword"), nt.fr(word))
+               for word in ("SPARQL", "centres sociaux", "espaces de vie sociale", "SENACS"))]
+    if config.release_date:
+        lines.append(_t(cat, _p(DCT, "issued"), nt.typed(config.release_date, "date")))
+    if config.contact_email:
+        lines.append(_t(service, _p(DCAT, "contactPoint"), nt.iri(base + "contact")))
+    if config.license:
+        licence = nt.iri(config.license)
+        lines.append(_t(cat, _p(DCT, "license"), licence))
+        for kind in LICENCE_TYPES.get(config.license, ()):
+            lines += [_t(licence, _p(DCT, "type"), nt.iri(ADMS_LICENCE_TYPE + kind)),
+                      *_concept(ADMS_LICENCE_TYPE + kind, *LICENCE_TYPE_LABELS[kind])]
+    return lines
+
+
 def _distribution(base: str, config: MetadataConfig, rights: str, name: str, meta: dict,
-                  media: str, filetype: str, titles: tuple[str, str]) -> list[str]:
+                  media: str, filetype: str, titles: tuple[str, str],
+                  descriptions: tuple[str, str]) -> list[str]:
     """One dump as a distribution: its URL, media type, size and sha256, so that a harvester
     can check what it downloads."""
     ds, a = nt.iri(base + "dataset"), nt.RDF_TYPE
-    dist = nt.iri(f"{base}dataset#{name.replace('.', '-')}")
+    dist = _distribution_iri(base, name)
     url = nt.iri(f"{base}dumps/{name}")
-    checksum = nt.iri(f"{base}dataset#{name.replace('.', '-')}-sha256")
+    checksum = nt.iri(dist[1:-1] + "-sha256")
     lines = [
         _t(ds, _p(DCAT, "distribution"), dist), _t(dist, a, _p(DCAT, "Distribution")),
         _t(dist, _p(DCT, "title"), nt.fr(titles[0])),
         _t(dist, _p(DCT, "title"), nt.lang(titles[1], "en")),
+        _t(dist, _p(DCT, "description"), nt.fr(descriptions[0])),
+        _t(dist, _p(DCT, "description"), nt.lang(descriptions[1], "en")),
+        _t(dist, nt.iri(AVAILABILITY), nt.iri(AVAILABLE)),
+        *_concept(AVAILABLE, "Disponible", "Available"),
         _t(dist, _p(DCAT, "accessURL"), url), _t(dist, _p(DCAT, "downloadURL"), url),
         _t(dist, _p(DCAT, "mediaType"), nt.iri(IANA + media)),
         _t(nt.iri(IANA + media), a, _p(DCT, "MediaType")),
