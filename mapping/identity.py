@@ -103,3 +103,28 @@ class Renames:
 
     def __call__(self, structure_slug: str) -> str:
         return self.kept.get(structure_slug, structure_slug)
+
+    def names_seen(self) -> NamesSeen:
+        return NamesSeen(self)
+
+
+class NamesSeen:
+    """The names a build writes each renamed structure with: more than one is refused."""
+
+    def __init__(self, renames: Renames) -> None:
+        self.renames = renames
+        self.involved = set(renames.kept) | set(renames.kept.values())
+        self.names: dict[str, dict[str, str]] = {}  # kept slug -> written slug -> a name
+
+    def add(self, written_slug: str, name: str) -> None:
+        if written_slug in self.involved:
+            kept = self.renames(written_slug)
+            self.names.setdefault(kept, {}).setdefault(written_slug, name)
+
+    def check(self) -> None:
+        for kept, written in sorted(self.names.items()):
+            if len(written) > 1:
+                both = " and ".join(repr(name) for _, name in sorted(written.items()))
+                raise ReferenceError(
+                    f"the inputs name the structure {kept} {both}: renames.csv makes them one "
+                    "structure from its 'since' release on; correct the export, or the rename")

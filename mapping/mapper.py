@@ -197,11 +197,16 @@ class Mapper:
     # -- records -------------------------------------------------------------------------
 
     def structure_slug(self, record: Record) -> str:
+        """The structure's IRI slug: from its name and department, or the slug it keeps from
+        a former name (renames.csv)."""
+        return self.renames(self.written_structure_slug(record))
+
+    def written_structure_slug(self, record: Record) -> str:
+        """The slug of the structure's name as this record writes it, before any rename."""
         dept = self.reference.department(record.department)
-        return self.renames(Iris.structure_slug(record.structure_name or "sans-structure",
-                                                dept.code if dept else (slug(record.department)
-                                                                        if record.department
-                                                                        else None)))
+        return Iris.structure_slug(record.structure_name or "sans-structure",
+                                   dept.code if dept else (slug(record.department)
+                                                           if record.department else None))
 
     def closing_triples(self) -> list[Triple]:
         """What is written once per build, after the last record (EPCI member lists)."""
@@ -392,9 +397,20 @@ def map_exports(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> 
 
 def plan_names(mapper: Mapper, sources: Iterable[tuple[str | Path, str | None]]) -> None:
     """The first pass over the inputs (file, encoding) that the action names need: it reads
-    them with fresh readers, so that their problems are not reported twice."""
-    mapper.namer.plan((mapper.structure_slug(record), record) for path, encoding in sources
-                      for record in ExportFile(Path(path), encoding).records())
+    them with fresh readers, so that their problems are not reported twice. It also refuses a
+    renamed structure named both ways in one build (ReferenceError): one IRI would then get
+    two names and two placements."""
+    names = mapper.renames.names_seen()
+
+    def keyed() -> Iterator[tuple[str, Record]]:
+        for path, encoding in sources:
+            for record in ExportFile(Path(path), encoding).records():
+                written = mapper.written_structure_slug(record)
+                names.add(written, record.structure_name or "")
+                yield mapper.renames(written), record
+
+    mapper.namer.plan(keyed())
+    names.check()
 
 
 def vocabulary_graph(iris: Iris) -> Graph:

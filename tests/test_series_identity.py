@@ -197,3 +197,17 @@ def test_release_ids_sort_by_year_then_number():
 def test_the_committed_renames_file_reads(reference):
     assert read_renames(Path(__file__).parents[1] / "data/reference/overrides/renames.csv",
                         reference) == []
+
+
+def test_a_renamed_structure_named_both_ways_in_one_build_is_refused(campaigns, reference,
+                                                                       tmp_path):
+    _, second, _, _ = campaigns
+    old, new = second.renamed
+    renames = write_renames(tmp_path / "renames.csv", f"{old},Haute-Garonne,{new},2025,a test")
+    renamed = next(e for e in second.entries if e.fate == "renamed")
+    lines = renamed.text.replace(f"- {new} - ", f"- {old} - ").split("\n")
+    stale = "\n".join([lines[0], lines[1] + " (bis)", *lines[2:]])
+    path = Campaign([*second.entries, type(renamed)(999, stale)]).write(tmp_path / "both.txt")
+    with pytest.raises(ReferenceError, match=f"name the structure .*{old!r} and {new!r}"):
+        names(path, reference, renames, "2025")
+    assert names(path, reference, renames, "2024")  # before the rename: two structures
