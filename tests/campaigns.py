@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mapping.reader import ExportFile
+from mapping.vocab import slug
 
 SHARED_TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
 PROSPECTS = "- Suite de l'action : Perspectives"
@@ -43,6 +44,11 @@ class Entry:
     def title(self) -> str:
         return self.text.split("\n")[1]
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Structure and title as IRIs compare them (case, accents, punctuation aside)."""
+        return slug(self.structure_line, 200), slug(self.title, 200)
+
 
 @dataclass
 class Campaign:
@@ -59,6 +65,14 @@ class Campaign:
 
     def by_id(self) -> dict[int, Entry]:
         return {e.id: e for e in self.entries}
+
+    def first_lines(self) -> dict[int, int]:
+        """Each record's id → the line its "Actions" line is on in the written export."""
+        out, line = {}, 2  # the header is line 1
+        for e in self.entries:
+            out[e.id] = line
+            line += e.text.count("\n") + 1
+        return out
 
 
 def _generated(n: int, seed: int) -> list[str]:
@@ -117,12 +131,18 @@ def next_campaign(previous: Campaign, seed: int = 5, removed: int = 5, added: in
     keys: dict[tuple[str, str], list[int]] = defaultdict(list)
     structures: dict[str, list[Entry]] = defaultdict(list)
     for e in entries:
-        keys[(e.structure_line, e.title)].append(e.id)
+        keys[e.key].append(e.id)
         structures[e.structure_line].append(e)
-    alone = {e.id for e in entries if len(keys[(e.structure_line, e.title)]) == 1}
-    # the renamed structure: the first with several records, none of them a twin
+    alone = {e.id for e in entries if len(keys[e.key]) == 1}
+    start = max(e.id for e in entries) + 1
+    fresh = [Entry(start + k, _retitle(t, f"nouveauté {'abcdefghijklmnop'[k]}"), "added")
+             for k, t in enumerate(_generated(added, seed + 100))]
+    # the renamed structure: the first with several records, none of them a twin; the new
+    # records are all under other names (its old name is gone after the rename)
     old_line = next(line for line, es in sorted(structures.items())
                     if len(es) >= 2 and all(e.id in alone for e in es))
+    other = next(line for line in sorted(structures) if line != old_line)
+    fresh = [replace(f, text=f.text.replace(f"\n{old_line}\n", f"\n{other}\n")) for f in fresh]
     old_name, dept = old_line[2:].rsplit(" - ", 1)
     new_name = f"{old_name} ESPACE DES FAMILLES"
     others = [e.id for e in entries if e.id in alone and e.structure_line != old_line]
@@ -140,11 +160,21 @@ def next_campaign(previous: Campaign, seed: int = 5, removed: int = 5, added: in
         elif e.fate != "twin":
             e = replace(e, fate="kept")
         out.append(e)
-    start = max(e.id for e in entries) + 1
-    out += [Entry(start + k, _retitle(t, f"nouveauté {'abcdefghijklmnop'[k]}"), "added")
-            for k, t in enumerate(_generated(added, seed + 100))]
+    out += fresh
     rng.shuffle(out)
     return Campaign(out, [e for e in entries if e.id in gone], (old_name, new_name))
+
+
+def actions_by_line(dump: Path) -> dict[int, str]:
+    """A release's actions by the line their record starts on (read from their provenance)."""
+    first = "<https://w3id.org/senacs-kg/def#firstLine>"
+    out = {}
+    with dump.open(encoding="utf-8") as lines:
+        for line in lines:
+            subject, predicate, rest = line.split(" ", 2)
+            if predicate == first and subject.endswith("#source>"):
+                out[int(rest.split('"')[1])] = subject[1:-len("#source>")]
+    return out
 
 
 def records_by_text(path: Path) -> dict[str, int]:
