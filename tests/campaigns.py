@@ -46,8 +46,9 @@ class Entry:
 
     @property
     def key(self) -> tuple[str, str]:
-        """Structure and title as IRIs compare them (case, accents, punctuation aside)."""
-        return slug(self.structure_line, 200), slug(self.title, 200)
+        """Structure and title as IRIs compare them (case, accents, punctuation aside; a
+        title's slug is cut at 60 characters: two long titles that start alike share one)."""
+        return slug(self.structure_line, 200), slug(self.title)
 
 
 @dataclass
@@ -137,10 +138,11 @@ def next_campaign(previous: Campaign, seed: int = 5, removed: int = 5, added: in
     start = max(e.id for e in entries) + 1
     fresh = [Entry(start + k, _retitle(t, f"nouveauté {'abcdefghijklmnop'[k]}"), "added")
              for k, t in enumerate(_generated(added, seed + 100))]
-    # the renamed structure: the first with several records, none of them a twin; the new
-    # records are all under other names (its old name is gone after the rename)
-    old_line = next(line for line, es in sorted(structures.items())
-                    if len(es) >= 2 and all(e.id in alone for e in es))
+    # the renamed structure: one with several records, twins among them if there are some
+    # (they keep their IRIs too); the new records are all under other names (its old name is
+    # gone after the rename)
+    old_line = min((line for line, es in structures.items() if len(es) >= 2),
+                   key=lambda line: (all(e.id in alone for e in structures[line]), line))
     other = next(line for line in sorted(structures) if line != old_line)
     fresh = [replace(f, text=f.text.replace(f"\n{old_line}\n", f"\n{other}\n")) for f in fresh]
     old_name, dept = old_line[2:].rsplit(" - ", 1)
