@@ -103,6 +103,16 @@ def edit(text: str, words: str = "Reconduction prévue avec les familles du quar
     return "\n".join(lines[:at + 1] + [words] + lines[at + 1:])
 
 
+def _letters(k: int) -> str:
+    """k in letters (a, b, …, z, ba, bb…): no digit, so no date or amount is read in it."""
+    out = ""
+    while True:
+        k, r = divmod(k, 26)
+        out = "abcdefghijklmnopqrstuvwxyz"[r] + out
+        if k == 0:
+            return out
+
+
 def _retitle(text: str, words: str) -> str:
     """The record with words added to its title (a new action, not one of last year's)."""
     lines = text.split("\n")
@@ -117,7 +127,7 @@ def first_campaign(n: int, seed: int = 3, twins: int = 4) -> Campaign:
     entries = [Entry(k, t) for k, t in enumerate(texts)]
     rng = random.Random(seed)
     for k, original in enumerate(rng.sample(entries, twins)):
-        entries.append(Entry(n + k, edit(original.text, f"Second groupe, variante {'abcdefgh'[k]}."),
+        entries.append(Entry(n + k, edit(original.text, f"Second groupe, variante {_letters(k)}."),
                              "twin"))
     rng.shuffle(entries)
     return Campaign(entries)
@@ -136,7 +146,7 @@ def next_campaign(previous: Campaign, seed: int = 5, removed: int = 5, added: in
         structures[e.structure_line].append(e)
     alone = {e.id for e in entries if len(keys[e.key]) == 1}
     start = max(e.id for e in entries) + 1
-    fresh = [Entry(start + k, _retitle(t, f"nouveauté {'abcdefghijklmnop'[k]}"), "added")
+    fresh = [Entry(start + k, _retitle(t, f"nouveauté {_letters(k)}"), "added")
              for k, t in enumerate(_generated(added, seed + 100))]
     # the renamed structure: one with several records, twins among them if there are some
     # (they keep their IRIs too); the new records are all under other names (its old name is
