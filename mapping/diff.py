@@ -45,6 +45,8 @@ STATUS_CLASS = {ADDED: "Addition", REMOVED: "Removal", MODIFIED: "Modification"}
 LOCATION_PARTS = ("source",)
 SUMMARY_PREFIXES = ("senacs", "dcterms", "prov", "schema", "rdfs", "xsd", "org")
 _HEX_ID = re.compile(r"[0-9a-f]{8,64}")
+_IRI = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')  # an N-Triples IRI term
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class DiffError(Exception):
@@ -244,6 +246,8 @@ class Walk:
         """The resource's own block: everything about it is known now (its parts come before
         it in the sorted dumps, ``#`` sorting before ``>``)."""
         pending = self.pending.pop(subject, None)
+        if not _IRI.fullmatch(subject):
+            raise DiffError(f"{subject[:80]}: not an IRI (the dump is not N-Triples)")
         if old and new:
             fields = {line.split(" ", 2)[1] for line in (*removed, *added)} - self.location
             if pending is not None:
@@ -255,7 +259,9 @@ class Walk:
         else:
             status, fields = (ADDED if new else REMOVED), set()
         lines = new or old
-        types = tuple(sorted({_object(line) for line in lines if line.split(" ", 2)[1] == self.type}))
+        types = tuple(sorted({_object(line) for line in lines
+                              if line.split(" ", 2)[1] == self.type
+                              and _IRI.fullmatch(_object(line))}))
         label = next((_object(line) for line in lines
                       if line.split(" ", 2)[1] in self.label_predicates), None)
         self.report(Change(kind, subject[1:-1], status, tuple(t[1:-1] for t in types), label,
@@ -349,9 +355,13 @@ class SummaryWriter:
         self.out.writelines(sorted(f"{cs} {p} {o} .\n" for p, o in objects))
         self.out.close()
         table = prefixes(self.base, metadata=False)
-        ox.serialize(ox.parse(path=str(self.scratch), format=ox.RdfFormat.N_TRIPLES),
-                     str(self.path), ox.RdfFormat.TURTLE,
-                     prefixes={k: table[k] for k in SUMMARY_PREFIXES})
+        try:
+            ox.serialize(ox.parse(path=str(self.scratch), format=ox.RdfFormat.N_TRIPLES),
+                         str(self.path), ox.RdfFormat.TURTLE,
+                         prefixes={k: table[k] for k in SUMMARY_PREFIXES})
+        except (SyntaxError, ValueError) as err:  # a label or type copied from a bad dump
+            raise DiffError(f"a changed resource's triples are not valid N-Triples: "
+                            f"{str(err).splitlines()[0]}") from None
         self.scratch.unlink()
 
     def discard(self) -> None:
@@ -364,6 +374,8 @@ def compare(old: Side, new: Side, base: str, out: Path | None,
             issued: str | None = None) -> Totals:
     """Walk the two dumps: report each changed resource, count, and with ``out`` write the
     changeset there (added.nt.gz, removed.nt.gz, summary.ttl), each file whole or not at all."""
+    if issued is not None and not (isinstance(issued, str) and _DATE.fullmatch(issued)):
+        raise DiffError(f"the new release's date {issued!r:.40} is not a date (YYYY-MM-DD)")
     totals = Totals(old.id, new.id, base)
 
     def counted(change: Change) -> None:

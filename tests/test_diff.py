@@ -187,6 +187,8 @@ def _copy(release: Path, to: Path) -> Path:
     ("unsorted", "the lines are not sorted"),
     ("other base", "different IRI bases"),
     ("not text", "not UTF-8"),
+    ("bad date", "is not a date"),
+    ("bad iri", "not an IRI"),
 ])
 def test_an_unreadable_release_is_one_line_and_exit_status_2(built, tmp_path, damage, message):
     _, _, old, new, _ = built
@@ -202,6 +204,13 @@ def test_an_unreadable_release_is_one_line_and_exit_status_2(built, tmp_path, da
     elif damage == "other base":
         data = json.loads(manifest.read_text())
         manifest.write_text(json.dumps({**data, "base": "https://example.org/"}))
+    elif damage == "bad date":
+        data = json.loads(manifest.read_text())
+        manifest.write_text(json.dumps({**data, "release_date": '2025" ; <x:evil> "'}))
+    elif damage == "bad iri":
+        lines = dump.read_text(encoding="utf-8").splitlines(True)
+        lines.append(f'<{B}structure/zzz"> <{B}def#x> "y" .\n')
+        dump.write_text("".join(sorted(lines)), encoding="utf-8")
     else:
         dump.write_bytes(dump.read_bytes()[:5000] + b"\xff\xfe" + dump.read_bytes()[5000:])
     run = senacs_kg("diff", str(old), str(broken), "--out", str(tmp_path / "out"))
