@@ -258,6 +258,9 @@ class Walk:
             status = MODIFIED
         else:
             status, fields = (ADDED if new else REMOVED), set()
+        if not all(map(_IRI.fullmatch, fields)):
+            raise DiffError(f"{subject[:80]}: a predicate that is not an IRI (the dump is not "
+                            "N-Triples)")
         lines = new or old
         types = tuple(sorted({_object(line) for line in lines
                               if line.split(" ", 2)[1] == self.type
