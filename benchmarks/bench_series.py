@@ -1,159 +1,139 @@
-"""Serving a release series: start time once the stores exist, and a pinned query's cost
-against the same query on a server of that release alone.
+"""A release series at scale: `senacs-kg diff` of two generated campaigns, beside one build.
 
-A series of ``--releases`` campaigns of ``--records`` generated records (each campaign drops
-1 % more of the records than the one before) is built with ``senacs-kg build --out`` and its
-series.json written, then every release's store is made by a first server. Measured, each
-server started alone on the 2 cores:
+Two campaigns of N generated records (default 10,000; tests/campaigns.py): the second has 2% of
+the records removed, 3% added, 10% edited, one structure renamed (declared), and every record
+in another order. Both are published into a series (`build --series`): the first build is the
+baseline (one release, the time any campaign costs); the second also writes its changeset.
+Then `senacs-kg diff` compares the two releases in a process of its own, whose wall time and
+peak memory (its own maxrss, from wait4) are printed.
 
-- start: ``senacs-kg serve --series`` until ``/healthz`` answers (the latest store opened,
-  its query workers ready), against ``senacs-kg serve --release`` of the latest release on the
-  same store (the baseline); target ≤ 5 s;
-- queries: the median of ``--repeat`` GET requests of each query with every cache off (the
-  store answers each time), at ``/release/{first}/sparql`` of the series server (its store
-  opened by a first request, not counted, reported apart) and at ``/sparql`` of a server of
-  that release alone, both servers running, their requests alternated; target: no more than
-  the single release.
+Target (issue #16): the diff of two 100,000-record releases in ≤ 60 s and ≤ 1 GiB, streamed
+over the sorted dumps.
 
-    python benchmarks/bench_series.py                      # 3 campaigns of 10,000 records
-    python benchmarks/bench_series.py --releases 10 --records 10000
+    python benchmarks/bench_series.py
+    python benchmarks/bench_series.py --records 100000 --workdir /tmp/bench-series
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
-from common import build_release, free_port, generated, stop
-from harness import start_server
-from serve_series_helper import start_series, write_series
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # campaigns.py
 
-from mapping.reader import ExportFile
-
-NO_CACHE = {"CACHE_ENTRIES": 0, "CACHE_MEMORY_MB": 0, "CACHE_DISK_MB": 0,
-            "CACHE_RESPONSES_MB": 0, "WARM_CACHE": False}
-PREFIX = "PREFIX senacs: <https://w3id.org/senacs-kg/def#>\nPREFIX dct: <http://purl.org/dc/terms/>\n"
-QUERIES = {
-    "count actions": "SELECT (COUNT(?a) AS ?n) WHERE { ?a a senacs:Action }",
-    "count per keyword": "SELECT ?k (COUNT(?a) AS ?n) WHERE { ?a senacs:keyword ?k } "
-                         "GROUP BY ?k ORDER BY DESC(?n) LIMIT 10",
-    "titles, first 100": "SELECT ?a ?t WHERE { ?a a senacs:Action ; dct:title ?t } LIMIT 100",
-}
+TARGET_SECONDS, TARGET_MB = 60, 1024
 
 
-def campaigns(source: Path, count: int, folder: Path) -> list[Path]:
-    """``count`` exports: campaign i without the first i % of the records."""
-    export = ExportFile(source)
-    records = [r.render() for r in export.records()]
-    paths = []
-    for i in range(count):
-        path = folder / f"campaign-{i}.txt"
-        kept = records[len(records) * i // 100:]
-        path.write_text("\n".join(export.preamble + kept) + "\n", encoding="utf-8")
-        paths.append(path)
-    return paths
+def campaigns(n: int, workdir: Path) -> tuple[Path, Path, Path]:
+    """The two campaigns' exports and the renames file declaring the second's rename,
+    generated once, in a process of its own (see :func:`measured`)."""
+    first, second = workdir / f"senacs-{n}-2024.txt", workdir / f"senacs-{n}-2025.txt"
+    renames = workdir / f"renames-{n}.csv"
+    if not renames.exists():
+        subprocess.run([sys.executable, __file__, "--generate", str(n), str(workdir)], check=True)
+    return first, second, renames
 
 
-def make_series(records: int, count: int, work: Path) -> tuple[Path, list[str]]:
-    folder = work / "series"
-    folder.mkdir()
-    ids = [str(2020 + i) for i in range(count)]
-    for release_id, export in zip(ids, campaigns(generated(records, work), count, work)):
-        started = time.perf_counter()
-        build_release(export, folder / release_id, "--release-date", f"{release_id}-06-01",
-                      timeout=None)
-        print(f"built {release_id} in {time.perf_counter() - started:.1f} s", flush=True)
-    write_series(folder, [(i, f"{i}-06-01") for i in ids], ids[-1])
-    return folder, ids
+def generate(n: int, workdir: Path) -> None:
+    from campaigns import first_campaign, next_campaign
+
+    first = first_campaign(n, twins=max(1, n // 100))
+    second = next_campaign(first, removed=n // 50, added=max(1, n * 3 // 100), edited=n // 10)
+    first.write(workdir / f"senacs-{n}-2024.txt")
+    second.write(workdir / f"senacs-{n}-2025.txt")
+    old, new = second.renamed
+    (workdir / f"renames-{n}.csv").write_text(
+        "old_name,department,new_name,since,source\n"
+        f"{old},Haute-Garonne,{new},2025,bench_series\n", encoding="utf-8")
 
 
-def timed_start(start, *args, **settings) -> tuple[float, object]:
-    """``start(*args, port, **settings)`` timed until the server answers /healthz."""
-    started = time.perf_counter()
-    proc = start(*args, free_port(), **settings)
-    return time.perf_counter() - started, proc
+def measured(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run a command; its wall time (s), its peak memory (MB) and what it wrote.
+
+    The peak is the child's maxrss from wait4, which Linux carries across exec from the process
+    that started it: this process is kept small (the campaigns are generated in another one),
+    and its own peak is printed as the floor of every figure."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(command, proc.returncode, out.read(), err.read())
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return seconds, usage.ru_maxrss / 1024, done
 
 
-def ask(url: str, query: str) -> float:
-    started = time.perf_counter()
-    response = requests.get(url, params={"query": PREFIX + query},
-                            headers={"Accept": "application/sparql-results+json"}, timeout=600)
-    response.raise_for_status()
-    return time.perf_counter() - started
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "mapping.cli", *args]
 
 
-def alternated(one: str, other: str, repeat: int) -> tuple[dict[str, float], dict[str, float]]:
-    """The median time of each query at ``one`` and at ``other``, asked in turn."""
-    times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in QUERIES}
-    for _ in range(repeat):
-        for name, query in QUERIES.items():
-            times[name][0].append(ask(one, query))
-            times[name][1].append(ask(other, query))
-    return ({name: statistics.median(t[0]) for name, t in times.items()},
-            {name: statistics.median(t[1]) for name, t in times.items()})
-
-
-def root_of(proc) -> str:
-    return f"http://127.0.0.1:{proc.args[proc.args.index('--port') + 1]}"
+def bench(n: int, workdir: Path) -> None:
+    first, second, renames = campaigns(n, workdir)
+    series = workdir / f"series-{n}"
+    shutil.rmtree(series, ignore_errors=True)
+    print(f"\n== {n:,} records a campaign ({first.stat().st_size / 1e6:.0f} MB of text)")
+    timings = []
+    for release_id, source in (("2024", first), ("2025", second)):
+        seconds, peak, done = measured(cli("build", str(source), "--series", str(series),
+                                           "--release-id", release_id, "--renames", str(renames),
+                                           "--release-date", f"{release_id}-06-01"))
+        timings.append((seconds, peak, done.stderr.splitlines()[0]))
+    manifest = json.loads((series / "2025" / "manifest.json").read_text())
+    print(f"  build 2024 (baseline: one release)  {timings[0][0]:7.1f} s  peak main "
+          f"{timings[0][1]:.0f} MB   [{timings[0][2].split('; ', 1)[1]}]")
+    print(f"  build 2025 (+ its changeset)        {timings[1][0]:7.1f} s  peak main "
+          f"{timings[1][1]:.0f} MB   [{timings[1][2].split('; ', 1)[1]}]")
+    out = workdir / f"changes-{n}"
+    shutil.rmtree(out, ignore_errors=True)
+    seconds, peak, done = measured(cli("diff", str(series / "2024"), str(series / "2025"),
+                                       "--out", str(out)))
+    changes = manifest["changes"]
+    triples = [json.loads((series / r / "manifest.json").read_text())["triples"]
+               for r in ("2024", "2025")]
+    print(f"  diff 2024 → 2025 (--out)            {seconds:7.1f} s  peak "
+          f"{peak:.0f} MB   ({triples[0]:,} and {triples[1]:,} triples; "
+          f"+{changes['triples_added']:,} −{changes['triples_removed']:,}; "
+          f"{len(done.stdout.splitlines()):,} resources reported)")
+    print(f"  {done.stderr.strip()}")
+    size = sum(p.stat().st_size for p in out.iterdir())
+    print(f"  changeset {size / 1e6:.1f} MB; diff at {triples[0] + triples[1]:,} lines read "
+          f"= {(triples[0] + triples[1]) / seconds / 1e6:.2f} M lines/s; "
+          f"{seconds / timings[0][0] * 100:.0f}% of one build")
+    floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  (peaks include this benchmark's own {floor:.0f} MB, inherited across exec)")
+    if n >= 100_000:
+        met = seconds <= TARGET_SECONDS and peak <= TARGET_MB
+        print(f"  target (100,000 records: diff ≤ {TARGET_SECONDS} s, ≤ 1 GiB): "
+              f"{'met' if met else 'NOT met'}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--releases", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--starts", type=int, default=3)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    if len(sys.argv) == 4 and sys.argv[1] == "--generate":
+        generate(int(sys.argv[2]), Path(sys.argv[3]))
+        return
+    parser.add_argument("--records", type=lambda s: int(float(s)), nargs="+", default=[10_000])
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the generated campaigns there (default: a temporary folder)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-series-") as tmp:
-        work = Path(tmp)
-        folder, ids = make_series(args.records, args.releases, work)
-        stores = work / "stores"
-        first, latest = ids[0], ids[-1]
-        # every release's store made once, as the first queries of a series make them
-        proc = start_series(folder, stores, free_port(), SERIES_OPEN_STORES=2, **NO_CACHE)
-        try:
-            for release_id in ids:
-                started = time.perf_counter()
-                ask(f"{root_of(proc)}/release/{release_id}/sparql", QUERIES["count actions"])
-                print(f"store of {release_id} built and opened by its first query in "
-                      f"{time.perf_counter() - started:.1f} s", flush=True)
-        finally:
-            stop(proc)
-        series_starts, single_starts = [], []
-        for _ in range(args.starts):
-            took, proc = timed_start(start_series, folder, stores, **NO_CACHE)
-            stop(proc)
-            series_starts.append(took)
-            took, proc = timed_start(start_server, folder / latest, stores / latest, **NO_CACHE)
-            stop(proc)
-            single_starts.append(took)
-        # both servers up at once, their requests alternated: drift on a shared machine
-        # falls on both alike
-        series_proc = start_series(folder, stores, free_port(), **NO_CACHE)
-        single_proc = start_server(folder / first, stores / first, free_port(), **NO_CACHE)
-        try:
-            started = time.perf_counter()
-            ask(f"{root_of(series_proc)}/release/{first}/sparql", "ASK { ?s ?p ?o }")
-            opening = time.perf_counter() - started
-            pinned, single = alternated(f"{root_of(series_proc)}/release/{first}/sparql",
-                                        f"{root_of(single_proc)}/sparql", args.repeat)
-        finally:
-            stop(series_proc)
-            stop(single_proc)
-    print(f"\n{args.releases} releases of {args.records:,} records, stores on disk")
-    print(f"start (until /healthz answers, median of {args.starts}): series "
-          f"{statistics.median(series_starts):.2f} s, one release {statistics.median(single_starts):.2f} s"
-          " (target: series ≤ 5 s)")
-    print(f"first query of release {first} (its store opened): {opening * 1000:.0f} ms")
-    print(f"query (median of {args.repeat}, caches off) | /release/{first}/sparql | "
-          "same release alone | ratio")
-    for name in QUERIES:
-        print(f"{name} | {pinned[name] * 1000:.1f} ms | {single[name] * 1000:.1f} ms | "
-              f"{pinned[name] / single[name]:.2f}")
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="senacs-bench-series-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    for n in sorted(args.records):
+        bench(n, workdir)
 
 
 if __name__ == "__main__":

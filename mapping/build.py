@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
@@ -27,10 +28,11 @@ from rdflib import Graph
 from mapping import lifetime, metadata, ontology_doc, release, shacl, tables
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
-from mapping.mapper import Mapper, vocabulary_graph
+from mapping.identity import Renames
+from mapping.mapper import Mapper, plan_names, vocabulary_graph
 from mapping.paths import EXAMPLES_FILE, SHAPES_DIR
 from mapping.reader import ExportFile
-from mapping.reference import source_info
+from mapping.reference import Reference, source_info
 from mapping.vocab import DEFAULT_BASE, Iris, hash_name, part_of, rebase
 
 SHAPES_FILE = "senacs.shapes.ttl"
@@ -53,6 +55,12 @@ class BuildConfig:
     release_date: str | None = None  # ISO date from configuration; never the clock
     progress: bool | None = None  # None: only when stderr is a terminal
     dataset_info: metadata.MetadataConfig = field(default_factory=metadata.MetadataConfig)
+    # Series mode (mapping/series.py): the release's id (which renames apply), a renames file
+    # other than data/reference/overrides/renames.csv, and a last step that writes more files
+    # into the staged release before its manifest (the changeset) and returns manifest fields.
+    release_id: str | None = None
+    renames: Path | None = None
+    finish: Callable[[Path], dict] | None = None
 
     def __post_init__(self) -> None:
         if self.release_date and not self.dataset_info.release_date:
@@ -146,7 +154,9 @@ def build(config: BuildConfig) -> BuildOutcome:
     _check_inputs(config.sources)
     timings: dict[str, float] = {}
     iris = Iris(config.base)
-    mapper = Mapper(iris)
+    reference = Reference.load()
+    mapper = Mapper(iris, reference=reference,
+                    renames=Renames.load(config.renames, reference, config.release_id))
     shapes = shapes_text(iris.base)
     vocabulary = vocabulary_lines(iris)
     staged = release.staging_dir(config.out)
@@ -190,7 +200,12 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     dumps.update(written.files)  # listed by the catalog's distributions and the manifest
     shutil.rmtree(work)
     _describe(config, iris, mapper, found, counts, dumps, staged)
-    _publish(config, iris, shapes, found, counts, dumps, report, staged)
+    extra = {}
+    if config.finish is not None:
+        start = time.perf_counter()
+        extra = config.finish(staged)
+        timings["changes"] = time.perf_counter() - start
+    _publish(config, iris, shapes, found, counts, dumps, report, staged, extra)
     return _outcome(True, config.out, found, validation, timings)
 
 
@@ -290,6 +305,7 @@ def _read_map_validate(config: BuildConfig, iris: Iris, mapper: Mapper, shapes: 
     bar = _progress(config)
     batches = _Batches(config, pool, sorter, bar, found)
     try:
+        plan_names(mapper, [(path, config.encoding) for path in config.sources])
         for path in config.sources:
             _read_file(path, config, mapper, batches, found)
         batches.add_triples(mapper.closing_triples())  # once per build: EPCI member lists
@@ -366,13 +382,13 @@ def _describe(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found, co
 
 
 def _publish(config: BuildConfig, iris: Iris, shapes: str, found: _Found, counts: dict,
-             dumps: dict, report: dict, staged: Path) -> None:
+             dumps: dict, report: dict, staged: Path, extra: dict) -> None:
     """The last files (build report, vocabularies, then the manifest over them all), and the
     atomic switch to the new release."""
     _write_json(staged / REPORT, report)
     _copy_vocabularies(staged, iris.base, shapes)
-    release.write_manifest(staged, _manifest_content(config, iris, found.files, counts, report),
-                           dumps)
+    release.write_manifest(staged, {**_manifest_content(config, iris, found.files, counts,
+                                                        report), **extra}, dumps)
     release.publish(staged, config.out)
 
 

@@ -152,17 +152,20 @@ def cmd_export_text(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    """Read, map, validate and publish a release."""
+    """Read, map, validate and publish a release (into a series with --series)."""
+    from mapping import series
     from mapping.build import BuildConfig, build
     from mapping.paths import BUILD_DIR, default_sources
 
+    _check_series_options(args)
     sources = _existing_files(args.files) if args.files else default_sources()
     if not sources:
         raise UsageError("no input: name export files or put them in data/source/")
     config = BuildConfig(sources=sources, out=args.out or BUILD_DIR, base=args.base,
                          encoding=args.encoding, engine=args.engine, batch_size=args.batch_size,
                          allow_input_errors=args.allow_input_errors,
-                         release_date=args.release_date)
+                         release_date=args.release_date,
+                         renames=_existing_files([args.renames])[0] if args.renames else None)
     info = config.dataset_info
     info.publisher_name = args.publisher or info.publisher_name
     info.contact_email, info.license = args.contact_email, args.license
@@ -170,7 +173,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     if args.workers:
         config.workers = args.workers
     try:
-        outcome = build(config)
+        if args.series is None:
+            outcome = build(config)
+        else:
+            outcome = series.publish(config, args.series, args.release_id)
+    except series.SeriesError as err:
+        print(f"senacs-kg build: refused: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except ValueError as err:
         raise UsageError(str(err)) from None
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in outcome.timings.items())
@@ -183,6 +192,24 @@ def cmd_build(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     print(f"senacs-kg build: published {outcome.folder}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_series_options(args: argparse.Namespace) -> None:
+    """--series and --release-id go together, and not with --out."""
+    if args.series is not None and args.out is not None:
+        raise UsageError("--out and --series exclude each other: a series names its releases' "
+                         "folders (DIR/ID)")
+    if (args.series is None) != (args.release_id is None):
+        raise UsageError("--series DIR and --release-id ID go together")
+
+
+def _release_id(value: str) -> str:
+    from mapping.identity import is_release_id
+
+    if not is_release_id(value):
+        raise argparse.ArgumentTypeError(f"not a release id (YYYY or YYYY-N, e.g. 2025 or "
+                                         f"2025-2): {value!r}")
+    return value
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -219,6 +246,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     print(report.summary, end="")
     return EXIT_PROBLEMS if report.violations else EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What changed between two releases; the changeset files with --out."""
+    from mapping import diff
+
+    def show(change: diff.Change) -> None:
+        fields = ", ".join(diff.short_name(f, base) for f in change.fields)
+        print(f"{change.status} {change.kind} {change.iri}" + (f": {fields}" if fields else ""))
+
+    try:
+        base = diff.side_of(args.new)[1].get("base", DEFAULT_BASE)
+        totals = diff.diff_releases(args.old, args.new, args.out, show)
+    except diff.DiffError as err:
+        print(f"senacs-kg diff: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    written = f"; the changeset is in {args.out}" if args.out else ""
+    print(f"senacs-kg diff: {totals.line()}{written}", file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -328,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Knowledge graph and linked-data publisher for SENACS 'fiches actions'.")
     # not required=True: argparse would then only say "required: COMMAND"; main() lists them
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_check, _add_export_text, _add_build, _add_validate, _add_serve,
+    for add in (_add_check, _add_export_text, _add_build, _add_validate, _add_diff, _add_serve,
                 _add_network):
         add(sub)
     return parser
@@ -363,8 +409,9 @@ def _add_build(sub: Subcommands) -> None:
     build = sub.add_parser(
         "build", help="read, map, validate and publish a release",
         description="Read SENACS exports, map them to RDF, validate them with SHACL and write a "
-                    "release directory atomically. Exit status: 0 published, 1 refused "
-                    "(nothing published), 2 usage error.")
+                    "release directory atomically, or publish it into a release series "
+                    "(--series). Exit status: 0 published, 1 refused (nothing published), "
+                    "2 usage error.")
     build.add_argument("files", nargs="*", metavar="FILE",
                        help="SENACS text export(s) (default: data/source/*.txt)")
     build.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -385,6 +432,18 @@ def _add_build(sub: Subcommands) -> None:
     build.add_argument("--release-date", type=_iso_date, default=None, metavar="YYYY-MM-DD",
                        help="the release's date, written in its metadata (never taken from the "
                             "clock, so that same inputs give the same bytes)")
+    build.add_argument("--renames", default=None, metavar="FILE",
+                       help="structures renamed between campaigns, so that they keep their IRI "
+                            "(default: data/reference/overrides/renames.csv)")
+    series = build.add_argument_group("release series")
+    series.add_argument("--series", type=Path, default=None, metavar="DIR",
+                        help="publish the release into this series as DIR/ID, with its "
+                             "changeset against the latest release, and update DIR/series.json "
+                             "in the same atomic step (exclusive with --out)")
+    series.add_argument("--release-id", type=_release_id, default=None, metavar="ID",
+                        help="the release's id in the series: a campaign year (2025) or a year "
+                             "and a number (2025-2); an id the series has, or one before its "
+                             "latest, is refused")
     _add_catalog_options(build)
     build.set_defaults(func=cmd_build)
 
@@ -416,6 +475,21 @@ def _add_validate(sub: Subcommands) -> None:
     validate.add_argument("--base", default=DEFAULT_BASE,
                           help=f"IRI base of a plain RDF file (default {DEFAULT_BASE})")
     validate.set_defaults(func=cmd_validate)
+
+
+def _add_diff(sub: Subcommands) -> None:
+    diff = sub.add_parser(
+        "diff", help="what changed between two releases (actions, structures, bodies)",
+        description="Compare two release directories in one pass over their sorted dumps: print "
+                    "each action, structure and public body added, removed or changed (with the "
+                    "properties that changed), one per line. Exit status: 0 compared, "
+                    "2 unreadable input.")
+    diff.add_argument("old", type=Path, metavar="OLD", help="the earlier release directory")
+    diff.add_argument("new", type=Path, metavar="NEW", help="the later release directory")
+    diff.add_argument("--out", type=Path, default=None, metavar="DIR",
+                      help="also write the changeset there: added.nt.gz, removed.nt.gz "
+                           "(sorted N-Triples) and summary.ttl")
+    diff.set_defaults(func=cmd_diff)
 
 
 def _add_serve(sub: Subcommands) -> None:

@@ -3,7 +3,7 @@
 ``Mapper.triples(record, iri)`` is a pure function of the record (plus the
 schemes and reference data loaded once): it never reads files and never talks
 to a store. IRIs come from :class:`ActionNamer`, the one stateful piece, which
-keeps two records with the same structure and title apart deterministically.
+keeps two records with the same structure and title apart, whatever their order.
 
 Losslessness: the graph holds the record's :class:`~mapping.form.FormValues`
 (title, texts, concepts, files, which optional fields were shown empty) and
@@ -27,6 +27,7 @@ from mapping import extract, vocab
 from mapping import ntriples as nt
 from mapping.concepts import PERSON_KINDS, Concept, Schemes, load_ontology_text
 from mapping.form import FormValues, render, values_of
+from mapping.identity import Renames
 from mapping.labels import (
     CONCEPT_FIELDS,
     FIELD_BY_KEY,
@@ -86,22 +87,47 @@ class Terms:
 
 
 class ActionNamer:
-    """Readable, stable action IRIs: ``action/{structure}/{title}``.
+    """Readable, stable action IRIs: ``action/{structure}/{title}``, whatever the order of records.
 
-    The first record with a given structure and title gets the plain IRI; a
-    later one gets a suffix from a hash of its text, and records whose text is
-    identical too are numbered. Same inputs in the same order, same IRIs.
+    An action is its structure and its title. When several records of one build share both,
+    their texts (but their structure line) tell them apart: the record whose text has the
+    smallest sha1 gets the plain IRI, every other one ``-{8 hex of the sha1 of its text}``;
+    records whose text is identical too (their triples differ only in their line numbers, or
+    in how the structure's name is written) are numbered ``-2``, ``-3`` in reading order.
+    Which keys are shared, and by whom, is known only after reading every record: :meth:`plan`
+    is that first pass (the build, :func:`map_exports` and :func:`graph_of` run it). Without a
+    plan, the first record read keeps the plain IRI.
     """
 
     def __init__(self, iris: Iris) -> None:
         self.iris = iris
         self._taken: set[tuple[str, str]] = set()
+        self._shared: dict[int, int] | None = None  # shared key -> the smallest text digest
+
+    def plan(self, keyed: Iterable[tuple[str, Record]]) -> None:
+        """Read every (structure slug, record) pair once and keep the keys several records
+        share, each with the smallest digest of their texts. One number a record while sorting
+        (about 50 bytes: 50 MB for a million records), then one entry per shared key."""
+        packed = sorted(_key(structure, _title_slug(record)) << 64 | _text_digest(record)[1]
+                        for structure, record in keyed)
+        shared: dict[int, int] = {}
+        previous, smallest = -1, 0
+        for value in packed:  # sorted: a key's values are together, its smallest digest first
+            key = value >> 64
+            if key != previous:
+                previous, smallest = key, value & _LOW64
+            elif key not in shared:
+                shared[key] = smallest
+        self._shared = shared
 
     def __call__(self, record: Record, structure_slug: str) -> str:
-        title = slug(record.title) if record.title.strip() else "sans-titre"
-        if (structure_slug, title) in self._taken:
-            digest = hashlib.sha1(record.render().encode("utf-8")).hexdigest()[:8]
-            title = first = f"{title}-{digest}"
+        title = _title_slug(record)
+        plain = (structure_slug, title) not in self._taken
+        if plain and self._shared:
+            smallest = self._shared.get(_key(structure_slug, title))
+            plain = smallest is None or _text_digest(record)[1] == smallest
+        if not plain:
+            title = first = f"{title}-{_text_digest(record)[0][:8]}"
             n = 1
             while (structure_slug, title) in self._taken:
                 n += 1
@@ -110,14 +136,42 @@ class ActionNamer:
         return str(self.iris.action(structure_slug, title))
 
 
+_LOW64 = (1 << 64) - 1
+
+
+def _title_slug(record: Record) -> str:
+    return slug(record.title) if record.title.strip() else "sans-titre"
+
+
+def _key(structure_slug: str, title_slug: str) -> int:
+    """64 bits naming a (structure, title) key (a collision would only add a suffix)."""
+    digest = hashlib.blake2b(f"{structure_slug}/{title_slug}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _text_digest(record: Record) -> tuple[str, int]:
+    """The sha1 of the record's text but its structure line, in hex (suffixes) and its first 64
+    bits (comparisons). The structure is part of the key already; left out of the digest, a
+    declared rename (mapping/identity.py) keeps the suffixes of the structure's actions too."""
+    lines = record.source_lines
+    structure = record.field("structure")
+    if structure is not None and structure.values:
+        at = structure.line - record.line + 1
+        lines = lines[:at] + lines[at + len(structure.values):]
+    hexdigest = hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()
+    return hexdigest, int(hexdigest[:16], 16)
+
+
 class Mapper:
     """Maps records to triples with the scheme and reference data of one build."""
 
     def __init__(self, iris: Iris | None = None, schemes: Schemes | None = None,
-                 reference: Reference | None = None) -> None:
+                 reference: Reference | None = None, renames: Renames | None = None) -> None:
         self.iris = iris or Iris()
         self.schemes = schemes or Schemes(self.iris)
         self.reference = reference or Reference.load()
+        # a structure renamed between campaigns keeps its IRI (data/reference/overrides/)
+        self.renames = renames or Renames.load(None, self.reference, None)
         self.namer = ActionNamer(self.iris)
         self.t = Terms(self.iris)
         self.territory = Territory(self.iris, self.reference, self.t)
@@ -143,6 +197,12 @@ class Mapper:
     # -- records -------------------------------------------------------------------------
 
     def structure_slug(self, record: Record) -> str:
+        """The structure's IRI slug: from its name and department, or the slug it keeps from
+        a former name (renames.csv)."""
+        return self.renames(self.written_structure_slug(record))
+
+    def written_structure_slug(self, record: Record) -> str:
+        """The slug of the structure's name as this record writes it, before any rename."""
         dept = self.reference.department(record.department)
         return Iris.structure_slug(record.structure_name or "sans-structure",
                                    dept.code if dept else (slug(record.department)
@@ -321,8 +381,11 @@ def _form_order(concepts: list[Concept]) -> list[Concept]:
 
 
 def map_exports(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> Iterator[Triple]:
-    """Every triple of every record of the exports, file by file (a generator)."""
+    """Every triple of every record of the exports, file by file (a generator); the records
+    are read twice, first to name their actions whatever their order (ActionNamer.plan)."""
     mapper = mapper or Mapper()
+    exports = list(exports)
+    plan_names(mapper, [(e.path, e.encoding) for e in exports])
     for export in exports:
         count = 0
         for record in export.records():
@@ -330,6 +393,24 @@ def map_exports(exports: Iterable[ExportFile], mapper: Mapper | None = None) -> 
             yield from mapper.map_record(record)[1]
         yield from mapper.file_triples(export, count)
     yield from mapper.closing_triples()
+
+
+def plan_names(mapper: Mapper, sources: Iterable[tuple[str | Path, str | None]]) -> None:
+    """The first pass over the inputs (file, encoding) that the action names need: it reads
+    them with fresh readers, so that their problems are not reported twice. It also refuses a
+    renamed structure named both ways in one build (ReferenceError): one IRI would then get
+    two names and two placements."""
+    names = mapper.renames.names_seen()
+
+    def keyed() -> Iterator[tuple[str, Record]]:
+        for path, encoding in sources:
+            for record in ExportFile(Path(path), encoding).records():
+                written = mapper.written_structure_slug(record)
+                names.add(written, record.structure_name or "")
+                yield mapper.renames(written), record
+
+    mapper.namer.plan(keyed())
+    names.check()
 
 
 def vocabulary_graph(iris: Iris) -> Graph:
