@@ -175,6 +175,7 @@ class Mapper:
         self.namer = ActionNamer(self.iris)
         self.t = Terms(self.iris)
         self.territory = Territory(self.iris, self.reference, self.t)
+        self._slugs: dict[str | None, str] = {}  # structure line -> its slug
 
     # -- files ---------------------------------------------------------------------------
 
@@ -202,11 +203,17 @@ class Mapper:
         return self.renames(self.written_structure_slug(record))
 
     def written_structure_slug(self, record: Record) -> str:
-        """The slug of the structure's name as this record writes it, before any rename."""
-        dept = self.reference.department(record.department)
-        return Iris.structure_slug(record.structure_name or "sans-structure",
-                                   dept.code if dept else (slug(record.department)
-                                                           if record.department else None))
+        """The slug of the structure's name as this record writes it, before any rename
+        (kept per structure line: thousands of records name the same structure)."""
+        line = record.structure_line
+        found = self._slugs.get(line)
+        if found is None:
+            dept = self.reference.department(record.department)
+            found = Iris.structure_slug(record.structure_name or "sans-structure",
+                                        dept.code if dept else (slug(record.department)
+                                                                if record.department else None))
+            self._slugs[line] = found
+        return found
 
     def closing_triples(self) -> list[Triple]:
         """What is written once per build, after the last record (EPCI member lists)."""

@@ -81,7 +81,8 @@ class Record:
     on first use (most readers of a 100,000-record file never need them all).
     """
 
-    __slots__ = ("path", "line", "source_lines", "cuts", "problems", "_fields", "_by_key")
+    __slots__ = ("path", "line", "source_lines", "cuts", "problems", "_fields", "_by_key",
+                 "_structure_line")
 
     def __init__(self, path: str, line: int, source_lines: list[str],
                  cuts: tuple[tuple[int, int], ...], problems: tuple[Problem, ...] = ()) -> None:
@@ -92,6 +93,7 @@ class Record:
         self.problems = problems
         self._fields: tuple[Field, ...] | None = None
         self._by_key: dict[str, Field] | None = None
+        self._structure_line: str | None | bool = False  # False: not read yet
 
     def __repr__(self) -> str:
         return f"<Record {self.path}:{self.line} {self.title!r}>"
@@ -164,8 +166,10 @@ class Record:
 
     @property
     def structure_line(self) -> str | None:
-        """The raw ``NAME - Département`` value."""
-        return self._one("structure")
+        """The raw ``NAME - Département`` value (read once: the mapping asks for it often)."""
+        if self._structure_line is False:
+            self._structure_line = self._one("structure")
+        return self._structure_line
 
     @property
     def structure_name(self) -> str | None:
