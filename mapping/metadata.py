@@ -269,6 +269,7 @@ def _reference_source(base: str, reference: dict | None) -> list[str]:
     ds, a = nt.iri(base + "dataset"), nt.RDF_TYPE
     vintage, version = str(reference["vintage"]), str(reference["version"])
     src = nt.iri(f"{base}dataset#reference-{vintage}")
+    year = nt.iri(f"{base}dataset#reference-{vintage}-year")
     return [
         _t(ds, _p(DCT, "source"), src),
         _t(src, a, _p(DCAT, "Dataset")),
@@ -279,11 +280,11 @@ def _reference_source(base: str, reference: dict | None) -> list[str]:
             f"publiés par Etalab dans le paquet {reference['package']} {version} ; la sha256 de "
             f"son archive est {reference['tarball_sha256']}.")),
         _t(src, _p(DCAT, "version"), nt.text(version)),
-        _t(src, _p(DCT, "temporal"), nt.iri(f"{base}dataset#reference-{vintage}-year")),
-        _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), a, _p(DCT, "PeriodOfTime")),
-        _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), _p(DCAT, "startDate"),
+        _t(src, _p(DCT, "temporal"), year),
+        _t(year, a, _p(DCT, "PeriodOfTime")),
+        _t(year, _p(DCAT, "startDate"),
            nt.typed(f"{vintage}-01-01", "date")),
-        _t(nt.iri(f"{base}dataset#reference-{vintage}-year"), _p(DCAT, "endDate"),
+        _t(year, _p(DCAT, "endDate"),
            nt.typed(f"{vintage}-12-31", "date")),
         *(_t(src, _p(DCAT, "keyword"), nt.fr(word))
           for word in ("code officiel géographique", "communes", "départements", "régions",

@@ -129,6 +129,7 @@ class Reference:
     source: dict = field(default_factory=dict)  # source.json
     gazetteer: Gazetteer | None = None
     _placements: dict[tuple[str, str], Placement | Unplaced] = field(default_factory=dict)
+    _epci_departments: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path = REFERENCE_DIR) -> Reference:
@@ -235,9 +236,12 @@ class Reference:
         return [self.communes[code] for code in placement.communes]
 
     def epci_department(self, siren: str) -> str | None:
-        """The department of an EPCI whose communes are all in one, else None."""
-        departments = {self.communes[code].department for code in self.members.get(siren, ())}
-        return departments.pop() if len(departments) == 1 else None
+        """The department of an EPCI whose communes are all in one, else None (worked out
+        once per EPCI: the mapping asks for it at every record placed in one)."""
+        if siren not in self._epci_departments:
+            departments = {self.communes[c].department for c in self.members.get(siren, ())}
+            self._epci_departments[siren] = departments.pop() if len(departments) == 1 else None
+        return self._epci_departments[siren]
 
     def epci_of(self, communes: list[Commune]) -> Epci | None:
         """The one EPCI all these communes belong to, if there is one."""
