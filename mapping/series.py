@@ -51,9 +51,13 @@ class Entry:
     id: str
     date: str | None  # the release date given to the build (YYYY-MM-DD), if any
     previous: str | None  # the release its changeset is against; None for the first
+    retired: str | None = None  # the day its data was retired (its changeset stays), if it was
 
     def as_json(self) -> dict:
-        return {"id": self.id, "date": self.date, "previous": self.previous}
+        data = {"id": self.id, "date": self.date, "previous": self.previous}
+        if self.retired is not None:
+            data["retired"] = self.retired
+        return data
 
 
 def read_series(folder: Path) -> list[Entry]:
@@ -73,7 +77,8 @@ def read_series(folder: Path) -> list[Entry]:
         if not (isinstance(item, dict) and isinstance(item.get("id"), str)
                 and is_release_id(item["id"])):
             raise SeriesError(f"{path}: a release without a valid id: {item!r:.80}")
-        entries.append(Entry(item["id"], item.get("date"), item.get("previous")))
+        entries.append(Entry(item["id"], item.get("date"), item.get("previous"),
+                             item.get("retired")))
     return sorted(entries, key=lambda e: release_key(e.id))
 
 
