@@ -191,7 +191,8 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     timings["write"] = time.perf_counter() - start
     start = time.perf_counter()
-    with tables.in_background(staged, iris.base, work) as job:  # the network meanwhile
+    terms = tables.Terms(config.dataset_info.license, config.dataset_info.rights)
+    with tables.in_background(staged, iris.base, work, terms) as job:  # the network meanwhile
         report["network"] = write_network(staged, iris.base, work)
         timings["network"] = time.perf_counter() - start
         written = job.result()

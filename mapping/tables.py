@@ -683,7 +683,16 @@ class Written:
     files: dict[str, dict] = field(default_factory=dict)
 
 
-def write_tables(staged: Path, base: str, work: Path) -> Written:
+@dataclass(frozen=True)
+class Terms:
+    """Under which terms the tables are offered: the build's ``--license`` (an IRI) and
+    ``--rights`` (a statement), the same the catalog gives every distribution."""
+
+    license: str | None = None
+    rights: str | None = None
+
+
+def write_tables(staged: Path, base: str, work: Path, terms: Terms = Terms()) -> Written:
     """Every table of the release in ``staged/tables/``, from ``staged/dataset.nt``."""
     import pyoxigraph as ox
 
@@ -715,18 +724,19 @@ def write_tables(staged: Path, base: str, work: Path) -> Written:
     for _, _, path in table_files():
         digest, size = release.file_digest(staged / path)
         written.files[path] = {"sha256": digest, "bytes": size}
-    write_descriptors(folder, base, enums, written.files)
+    write_descriptors(folder, base, enums, written.files, terms)
     return written
 
 
 @contextmanager
-def in_background(staged: Path, base: str, work: Path) -> Iterator[Future]:
+def in_background(staged: Path, base: str, work: Path,
+                  terms: Terms = Terms()) -> Iterator[Future]:
     """``write_tables`` in a process of its own (a child of the build, ending with it), so that
     the build's next step, which reads the same dump, runs meanwhile on the other core."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=release.WORKER_START,
                                initializer=lifetime.die_with_parent, initargs=(os.getpid(),))
     try:
-        yield pool.submit(write_tables, staged, base, work)
+        yield pool.submit(write_tables, staged, base, work, terms)
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -805,7 +815,7 @@ def _table_schema(table: Table, enums: dict[str, list[str]]) -> dict:
                             for col, other, there in table.foreign_keys]}
 
 
-def _datapackage(base: str, files: dict[str, dict]) -> dict:
+def _datapackage(base: str, files: dict[str, dict], terms: Terms) -> dict:
     resources = []
     for table in TABLES:
         path = f"{FOLDER}/{table.name}.csv"
@@ -816,14 +826,17 @@ def _datapackage(base: str, files: dict[str, dict]) -> dict:
             "bytes": files[path]["bytes"], "hash": f"sha256:{files[path]['sha256']}",
             "schema": f"{SCHEMAS}/{table.name}.json",
         })
-    return {"profile": "tabular-data-package", "name": "senacs-kg", "title": TITLE,
-            "description": DESCRIPTION, "homepage": base, "resources": resources}
+    package = {"profile": "tabular-data-package", "name": "senacs-kg", "title": TITLE,
+               "description": DESCRIPTION, "homepage": base, "resources": resources}
+    if terms.license:  # Data Package: a licence is named by its path (its IRI); the rights
+        package["licenses"] = [{"path": terms.license}]  # statement stays in the CSVW metadata
+    return package
 
 
 CSVW_TYPES = {"iri": "anyURI", "string": "string", "integer": "integer", "decimal": "decimal"}
 
 
-def _csvw(base: str) -> dict:
+def _csvw(base: str, terms: Terms) -> dict:
     """CSV on the Web metadata (W3C): each table's columns, datatypes and keys."""
     tables = []
     for table in TABLES:
@@ -844,18 +857,23 @@ def _csvw(base: str) -> dict:
                                      for col, other, there in table.foreign_keys]
         tables.append({"url": f"{table.name}.csv", "dc:title": table.title,
                        "dc:description": table.description, "tableSchema": schema})
-    return {"@context": ["http://www.w3.org/ns/csvw", {"@language": "fr"}], "dc:title": TITLE,
-            "dc:description": DESCRIPTION, "dc:source": base + "dataset", "tables": tables}
+    described = {"@context": ["http://www.w3.org/ns/csvw", {"@language": "fr"}], "dc:title": TITLE,
+                 "dc:description": DESCRIPTION, "dc:source": base + "dataset", "tables": tables}
+    if terms.license:
+        described["dc:license"] = {"@id": terms.license}
+    if terms.rights:
+        described["dc:rights"] = terms.rights
+    return described
 
 
 def write_descriptors(folder: Path, base: str, enums: dict[str, list[str]],
-                      files: dict[str, dict]) -> None:
+                      files: dict[str, dict], terms: Terms = Terms()) -> None:
     """datapackage.json with a Table Schema per table (in ``schemas/``), and csv-metadata.json."""
     (folder / SCHEMAS).mkdir()
     for table in TABLES:
         _write_json(folder / SCHEMAS / f"{table.name}.json", _table_schema(table, enums))
-    _write_json(folder / DATAPACKAGE, _datapackage(base, files))
-    _write_json(folder / CSVW_METADATA, _csvw(base))
+    _write_json(folder / DATAPACKAGE, _datapackage(base, files, terms))
+    _write_json(folder / CSVW_METADATA, _csvw(base, terms))
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -9,8 +9,13 @@ property, but for the gaps the README names (not known, so not said).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import SEED, build_release
+from csvw import TableGroup
+from frictionless import validate
 from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF
 
@@ -44,13 +49,38 @@ GAP_PROPERTIES = {(DCTERMS.Location, DCAT.bbox), (DCTERMS.Location, DCAT.centroi
 
 
 @pytest.fixture(scope="module")
-def configured(tmp_path_factory) -> Graph:
-    """The catalog of a build given what a publisher configures."""
-    out = build_release(SEED, tmp_path_factory.mktemp("configured") / "release",
-                        "--publisher", "Fédération des centres sociaux",
-                        "--contact-email", "open-data@example.org", "--license", ETALAB,
-                        "--release-date", "2026-11-24")
-    return Graph().parse(out / "catalog.ttl")
+def configured_release(tmp_path_factory) -> Path:
+    """A build given what a publisher configures."""
+    return build_release(SEED, tmp_path_factory.mktemp("configured") / "release",
+                         "--publisher", "Fédération des centres sociaux",
+                         "--contact-email", "open-data@example.org", "--license", ETALAB,
+                         "--rights", "Licence Ouverte 2.0", "--release-date", "2026-11-24")
+
+
+@pytest.fixture(scope="module")
+def configured(configured_release) -> Graph:
+    """The catalog of that build."""
+    return Graph().parse(configured_release / "catalog.ttl")
+
+
+def test_the_tables_descriptors_give_the_configured_licence(configured_release):
+    tables = configured_release / "tables"
+    package = json.loads((tables / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["licenses"] == [{"path": ETALAB}]
+    assert validate(tables / "datapackage.json").valid
+    csvw = json.loads((tables / "csv-metadata.json").read_text(encoding="utf-8"))
+    assert csvw["dc:license"] == {"@id": ETALAB}
+    assert csvw["dc:rights"] == "Licence Ouverte 2.0"
+    assert TableGroup.from_file(tables / "csv-metadata.json").common_props["dc:license"] == {
+        "@id": ETALAB}  # read by the csvw library as a link
+
+
+def test_without_a_licence_the_tables_claim_none(release_dir):
+    tables = release_dir / "tables"
+    assert "licenses" not in json.loads((tables / "datapackage.json").read_text(encoding="utf-8"))
+    csvw = json.loads((tables / "csv-metadata.json").read_text(encoding="utf-8"))
+    assert "dc:license" not in csvw
+    assert "Aucune licence n'est accordée" in csvw["dc:rights"]
 
 
 def missing(catalog: Graph) -> set[tuple[URIRef, URIRef]]:
