@@ -9,6 +9,12 @@ and for browsers the ontology's documentation made by pyLODE at build time, in
 French or English (``?lang=``, else Accept-Language, else French). A ``format``
 parameter (a media type, or one of the names /sparql takes: ``ttl``, ``jsonld``, ``nt``,
 ``rdfxml``… from ``conneg.RDF_ALIASES``) overrides Accept.
+
+Serving a series (``serve --series``), the plain ``/catalog`` is the series' catalog, the file
+``series.json`` names (``mapping/series_catalog.py``); ``/release/{id}/catalog`` is that
+release's own. The series' catalog changes with the series (a publication, a retirement)
+while the latest release stays: it is never replayed from memory, and its ETag names the file
+(whose name holds its digest).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, request
 
-from endpoint import headers
+from endpoint import headers, memento
 from endpoint.cache import REPLAYABLE
 from endpoint.conneg import RDF_ALIASES, RDF_FORMATS, choose, named_format
 from endpoint.errors import ProtocolError
@@ -31,7 +37,8 @@ bp = Blueprint("described", __name__)
 FORMATS = ["text/turtle", "application/ld+json", "application/rdf+xml", "application/n-triples"]
 
 
-def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = "") -> Response:
+def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = "",
+                    replayable: bool = True) -> Response:
     wanted = request.args.get("format")
     media = named_format(wanted, offers, RDF_ALIASES) if wanted is not None else None
     if wanted is not None and media is None:
@@ -53,7 +60,8 @@ def _graph_response(turtle: bytes, offers: list[str], html=None, variant: str = 
     response.headers["Vary"] = "Accept"
     response.set_etag(headers.etag(server_state().release, request.path, media,
                                    variant))
-    request.environ[REPLAYABLE] = True  # made from the release alone: replayed while it is served
+    if replayable:  # made from the release alone: replayed while it is served
+        request.environ[REPLAYABLE] = True
     return response.make_conditional(request)
 
 
@@ -66,7 +74,15 @@ def _release_file(name: str) -> bytes:
 
 @bp.route("/catalog")
 def catalog() -> Response:
-    return _graph_response(_release_file(release.CATALOG), FORMATS)
+    series = memento.holdings()
+    path = series.series_catalog() if series is not None and not request.script_root else None
+    if path is None:
+        return _graph_response(_release_file(release.CATALOG), FORMATS)
+    try:
+        turtle = path.read_bytes()
+    except OSError:
+        raise ProtocolError(503, "the series catalog cannot be read; try again") from None
+    return _graph_response(turtle, FORMATS, variant="-" + path.name, replayable=False)
 
 
 @bp.route("/.well-known/void")

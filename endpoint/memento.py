@@ -255,6 +255,8 @@ class Holdings(Protocol):
 
     def mementos(self, iri: str) -> list[Version]: ...
 
+    def series_catalog(self) -> Path | None: ...  # the series' DCAT catalog, if it has one
+
 
 def holdings() -> Holdings | None:
     """The series of the application handling the request; None when it serves one release."""

@@ -4,8 +4,11 @@ plain IRIs, each one pinned under ``/release/{id}/``.
 The series folder holds one complete release per campaign, ``DIR/{id}/``, and ``series.json``,
 the one pointer readers trust::
 
-    {"format": 1, "latest": "2025",
+    {"format": 1, "latest": "2025", "catalog": "catalogs/catalog-2025-1a2b3c4d5e6f.ttl",
      "releases": [{"id": "2024", "date": "2024-06-01", "previous": null}, ...]}
+
+(``catalog``, the series' DCAT catalog that ``/catalog`` answers, is optional: without it,
+``/catalog`` answers the latest release's, as for one release.)
 
 Requests are routed by ``SeriesServer``, a WSGI application in front of one Flask application
 per release (``app.release_app``: the very routes ``--release`` serves, over a store chain of
@@ -59,6 +62,9 @@ log = logging.getLogger(__name__)
 SERIES_FILE = "series.json"
 FORMAT = 1
 RELEASE_ID = re.compile(r"[0-9]{4}(?:-[0-9]+)?")
+# The series catalog series.json may name (mapping/series_catalog.py writes it): a file of DIR's
+# catalogs/ folder, never a path taken as it is.
+SERIES_CATALOG = re.compile(r"catalogs/catalog-[0-9]{4}(?:-[0-9]+)?-[0-9a-f]{12}\.ttl")
 # A release with no date stands for the time its manifest says it was built, under the first
 # of these keys it has; a manifest without any (the build writes no clock time, so that the
 # same input gives the same bytes) falls back on when its manifest.json was written here.
@@ -94,6 +100,7 @@ class Series:
     folder: Path
     releases: tuple[Release, ...]  # by id
     latest: Release
+    catalog: Path | None = None  # the series' DCAT catalog, when series.json names one
 
     def get(self, release_id: str) -> Release | None:
         return next((r for r in self.releases if r.id == release_id), None)
@@ -127,7 +134,18 @@ def read_series(folder: Path, dumps: dict[Path, memento.Dump] | None = None) -> 
         raise SeriesError(f"{path} cannot be read: {err}") from None
     entries, latest = _entries(data, path)
     releases = tuple(_release(folder, entry, dumps) for entry in entries)
-    return Series(folder, releases, next(r for r in releases if r.id == latest))
+    return Series(folder, releases, next(r for r in releases if r.id == latest),
+                  _catalog(data, folder, path))
+
+
+def _catalog(data: dict, folder: Path, path: Path) -> Path | None:
+    """The series catalog series.json names (a name of the form the publication writes)."""
+    named = data.get("catalog")
+    if named is None:
+        return None
+    if not isinstance(named, str) or not SERIES_CATALOG.fullmatch(named):
+        raise SeriesError(f'{path}: "catalog" must name a file catalogs/catalog-ID-HASH.ttl')
+    return folder / named
 
 
 def _entries(data: object, path: Path) -> tuple[list[dict], str]:
@@ -210,6 +228,9 @@ class Member:
 
     def mementos(self, iri: str) -> list[Release]:
         return self.server.series.mementos(iri)
+
+    def series_catalog(self) -> Path | None:
+        return self.server.series.catalog
 
 
 class SeriesServer:

@@ -19,13 +19,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 from rdflib import Graph
 
-from mapping import lifetime, metadata, ontology_doc, release, shacl, tables
+from mapping import diff, lifetime, metadata, ontology_doc, release, shacl, tables
 from mapping import ntriples as nt
 from mapping.concepts import load_ontology_text
 from mapping.identity import Renames
@@ -56,11 +56,13 @@ class BuildConfig:
     progress: bool | None = None  # None: only when stderr is a terminal
     dataset_info: metadata.MetadataConfig = field(default_factory=metadata.MetadataConfig)
     # Series mode (mapping/series.py): the release's id (which renames apply), a renames file
-    # other than data/reference/overrides/renames.csv, and a last step that writes more files
-    # into the staged release before its manifest (the changeset) and returns manifest fields.
+    # other than data/reference/overrides/renames.csv, a step that writes more files into the
+    # staged release before its catalog and manifest (the changeset) and returns manifest
+    # fields, and the release's place in its series, which its catalog and VoID say.
     release_id: str | None = None
     renames: Path | None = None
     finish: Callable[[Path], dict] | None = None
+    in_series: metadata.SeriesRelease | None = None
 
     def __post_init__(self) -> None:
         if self.release_date and not self.dataset_info.release_date:
@@ -200,12 +202,13 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
     report["tables"] = written.rows
     dumps.update(written.files)  # listed by the catalog's distributions and the manifest
     shutil.rmtree(work)
-    _describe(config, iris, mapper, found, counts, dumps, staged)
     extra = {}
-    if config.finish is not None:
+    if config.finish is not None:  # before the catalog, which lists the changeset's files
         start = time.perf_counter()
         extra = config.finish(staged)
+        dumps.update(_digests(staged, diff.CHANGES_DIR))
         timings["changes"] = time.perf_counter() - start
+    _describe(config, iris, mapper, found, counts, dumps, staged, extra.get("changes"))
     _publish(config, iris, shapes, found, counts, dumps, report, staged, extra)
     return _outcome(True, config.out, found, validation, timings)
 
@@ -370,16 +373,26 @@ def _write_dataset(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Foun
 
 
 def _describe(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found, counts: dict,
-              files: dict, staged: Path) -> None:
-    """The catalog and VoID that describe the written files (sizes, checksums, counts)."""
+              files: dict, staged: Path, changes: dict | None = None) -> None:
+    """The catalog and VoID that describe the written files (sizes, checksums, counts); in a
+    series, of this release (its place in the series, what changed since the previous one)."""
     keywords = sorted(c.label for c in mapper.schemes.known("keyword"))
     period = (min(found.years), max(found.years)) if found.years else None
     spatial = sorted(p for p in found.places if "/place/departement/" in p)
+    in_series = replace(config.in_series, changes=changes) if config.in_series else None
     release.write_turtle(metadata.catalog(iris.base, files, config.dataset_info, keywords, spatial,
-                                          period, mapper.reference.source),
+                                          period, mapper.reference.source, in_series),
                          staged / release.CATALOG, iris.base)
-    release.write_turtle(metadata.void(iris.base, counts, found.first_action),
+    release.write_turtle(metadata.void(iris.base, counts, found.first_action,
+                                       in_series.id if in_series else None),
                          staged / release.VOID, iris.base)
+
+
+def _digests(staged: Path, folder: str) -> dict[str, dict]:
+    """Each file under ``staged/folder`` (its release-relative name) with its sha256 and size."""
+    return {path.relative_to(staged).as_posix(): dict(zip(("sha256", "bytes"),
+                                                          release.file_digest(path)))
+            for path in sorted((staged / folder).rglob("*")) if path.is_file()}
 
 
 def _publish(config: BuildConfig, iris: Iris, shapes: str, found: _Found, counts: dict,

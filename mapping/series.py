@@ -12,8 +12,10 @@ builds cannot publish at once:
    its end: a release's ``previous`` link and changeset never have to change once published);
 2. build into a staging folder inside ``DIR``, compute the changeset there against the latest
    release, and rename the staging folder to ``DIR/ID`` (``mapping/release.py``);
-3. replace ``series.json`` atomically (a temporary file, fsync, ``os.replace``, fsync of
-   ``DIR``): a reader sees the old series or the new one, never half of one.
+3. write the series' DCAT catalog under a new name (``mapping/series_catalog.py``), then
+   replace ``series.json``, which names it, atomically (a temporary file, fsync,
+   ``os.replace``, fsync of ``DIR``): a reader sees the old series and its catalog or the new
+   ones, never half of them.
 
 A crash between 2 and 3 leaves ``DIR/ID`` unlisted: readers ignore it, and publishing ``ID``
 again replaces it.
@@ -30,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mapping import diff, release
+from mapping import diff, metadata, release, series_catalog
 from mapping.build import BuildConfig, BuildOutcome, build
 from mapping.identity import is_release_id, release_key
 from mapping.vocab import Iris
@@ -82,11 +84,18 @@ def read_series(folder: Path) -> list[Entry]:
     return sorted(entries, key=lambda e: release_key(e.id))
 
 
-def write_series(folder: Path, entries: list[Entry]) -> None:
-    """series.json replaced in one step: written beside, flushed to disk, renamed over."""
+def write_series(folder: Path, entries: list[Entry], base: str | None = None) -> None:
+    """The series' new state, published in one step: its DCAT catalog written first under a new
+    name, then series.json, which names it, written beside, flushed to disk and renamed over;
+    the catalog it named before is kept (a server may not have reloaded yet), older ones go.
+    Every change of the series goes through here (a publication, a retirement), under its lock.
+    ``base``: the IRI base, else the latest release's manifest's."""
     entries = sorted(entries, key=lambda e: release_key(e.id))
+    before = _catalog_named(folder)
+    catalog = series_catalog.write(folder, entries, base or _base_of(folder, entries)) \
+        if entries else None
     data = {"format": FORMAT, "releases": [e.as_json() for e in entries],
-            "latest": entries[-1].id if entries else None}
+            "latest": entries[-1].id if entries else None, "catalog": catalog}
     temporary = folder / f".{SERIES_FILE}.{os.getpid()}.tmp"
     with temporary.open("w", encoding="utf-8") as out:
         out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -94,6 +103,27 @@ def write_series(folder: Path, entries: list[Entry]) -> None:
         os.fsync(out.fileno())
     os.replace(temporary, folder / SERIES_FILE)
     _fsync_dir(folder)
+    series_catalog.remove_old(folder, (catalog, before))
+
+
+def _catalog_named(folder: Path) -> str | None:
+    """The catalog series.json names now, if any."""
+    try:
+        named = json.loads((folder / SERIES_FILE).read_text(encoding="utf-8")).get("catalog")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return named if isinstance(named, str) else None
+
+
+def _base_of(folder: Path, entries: list[Entry]) -> str:
+    """The series' IRI base, as its latest release's manifest records it."""
+    try:
+        base = release.read_manifest(folder / entries[-1].id).get("base")
+    except release.NotARelease as err:
+        raise SeriesError(f"the latest release cannot be read: {err}") from None
+    if not isinstance(base, str):
+        raise SeriesError(f"the latest release {entries[-1].id} records no IRI base")
+    return base
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -130,10 +160,12 @@ def publish(config: BuildConfig, folder: Path, release_id: str) -> BuildOutcome:
         previous = _admit(folder, entries, release_id, Iris(config.base).base)
         config.out, config.release_id = folder / release_id, release_id
         config.finish = _changeset(folder, previous, release_id, config)
+        config.in_series = metadata.SeriesRelease(release_id, previous.id if previous else None)
         outcome = build(config)
         if outcome.published:
             write_series(folder, [*entries, Entry(release_id, config.release_date,
-                                                  previous.id if previous else None)])
+                                                  previous.id if previous else None)],
+                         Iris(config.base).base)
         return outcome
 
 

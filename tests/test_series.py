@@ -68,13 +68,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def test_the_series_lists_its_releases_each_after_the_previous(series):
-    assert json.loads((series / "series.json").read_text()) == {
+    data = json.loads((series / "series.json").read_text())
+    catalog = data.pop("catalog")  # the series' DCAT catalog (tests/test_series_catalog.py)
+    assert data == {
         "format": 1,
         "releases": [{"id": "2024", "date": "2024-06-01", "previous": None},
                      {"id": "2025", "date": "2025-06-01", "previous": "2024"}],
         "latest": "2025"}
+    assert catalog.startswith("catalogs/catalog-2025-") and (series / catalog).is_file()
     assert sorted(p.name for p in series.iterdir()) == [".series.lock", "2024", "2025",
-                                                        "series.json"]
+                                                        "catalogs", "series.json"]
 
 
 def test_each_release_is_complete_and_the_later_one_carries_its_changeset(series):
