@@ -5,7 +5,10 @@ The campaigns are generated (tests/campaigns.py), each from the one before as a 
 differs from the last: 3 % of the records removed, 3 % added, 10 % edited, one structure
 renamed (declared in a renames file, ``since`` that campaign) and every record in another order.
 Every campaign holds exactly ``--records`` records (1 % of them twins: the structure and title of
-another record, another text). Campaign i is release ``2016 + i``, dated June 1st.
+another record, another text). The generator renames a structure that has twins, so it renames
+the same one again while it keeps them: a chain of renames (A became B, then C…), which the
+series follows. Campaign i is release ``2016 + i``, dated June 1st; it is the same whatever the
+number of campaigns.
 
 1. **Builds**: each campaign published with ``senacs-kg build --series`` into one series: its
    wall time and peak memory (the first build is the baseline: one release), the time its
@@ -131,7 +134,6 @@ def campaigns(work: Work, count: int) -> None:
     marker = work.campaigns / "campaigns.json"
     if marker.is_file() and json.loads(marker.read_text())["campaigns"] >= count:
         return
-    work.campaigns.mkdir(parents=True, exist_ok=True)
     print(f"generating {count} campaigns of {work.records:,} records in {work.campaigns}",
           flush=True)
     subprocess.run([sys.executable, __file__, "--generate", str(work.records), str(count),
@@ -144,6 +146,7 @@ def generate(records: int, count: int, root: Path) -> None:
     from campaigns import first_campaign, next_campaign
 
     work = Work(root, records)
+    work.campaigns.mkdir(parents=True, exist_ok=True)
     twins = max(1, records // 100)
     campaign = first_campaign(records - twins, twins=twins)
     renamed: dict[str, str] = {}  # a structure line no longer used → the line it became
@@ -217,7 +220,9 @@ def build_series(work: Work, ids: list[str], figures: dict) -> None:
                                          "steps": build_steps(done.stderr)}
         work.keep(figures)
         held.append(release_id)
-        print(f"{seconds:.1f} s, peak {peak:,.0f} MB", flush=True)
+        print(f"{seconds:.1f} s, peak {peak:,.0f} MB; the release takes "
+              f"{size(disk_use(work.series / release_id))}, "
+              f"{size(shutil.disk_usage(work.series).free)} left free", flush=True)
 
 
 def _check_space(work: Work, held: list[str]) -> None:
