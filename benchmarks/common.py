@@ -1,4 +1,5 @@
-"""What the benchmarks share: generated exports, releases built from them, a gunicorn server.
+"""What the benchmarks share: generated exports, releases built from them, a gunicorn server,
+a command's wall time and peak memory, a folder's disk use.
 
 Generating, building, starting and stopping are the tests' own helpers (tests/harness.py),
 imported rather than copied: a server is started, waited for and stopped (with every process
@@ -8,8 +9,11 @@ it started) the same way in both.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,8 +27,9 @@ from harness import (  # noqa: E402
     wait_for,
 )
 
-__all__ = ["ROOT", "build_release", "free_port", "generate_export", "generated", "national", "release_of",
-           "run_wrk", "serve_app", "serve_granian", "serve_gunicorn", "SERVERS", "stop", "wait_for"]
+__all__ = ["ROOT", "build_release", "disk_use", "free_port", "generate_export", "generated", "measured",
+           "national", "release_of", "run_wrk", "serve_app", "serve_granian", "serve_gunicorn",
+           "SERVERS", "stop", "wait_for"]
 READY_SECONDS = 1800  # a store of a million records is loaded before the server answers
 
 
@@ -52,6 +57,41 @@ def release_of(n: int, workdir: Path) -> Path:
     if not (release / "manifest.json").exists():
         build_release(generated(n, workdir), release, timeout=None)
     return release
+
+
+def measured(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run a command to its end: its wall time (s), its peak memory (MB) and what it wrote;
+    SystemExit with its stderr if it fails.
+
+    The peak is wait4's maxrss: the largest resident size of the command's process or of any
+    process it waited for. Linux carries a process's maxrss across exec from the process that
+    forked it, so the caller's own peak is a floor under every figure: keep the measuring
+    process small (print ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` beside the figures)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(command, proc.returncode, out.read(), err.read())
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return seconds, usage.ru_maxrss / 1024, done
+
+
+def disk_use(path: Path) -> int:
+    """Bytes ``path`` takes on disk (allocated blocks, as ``du`` counts them; 0 if absent)."""
+    if not path.exists():
+        return 0
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    total = 0
+    for folder, _, files in os.walk(path):
+        total += os.lstat(folder).st_blocks * 512
+        total += sum(os.lstat(os.path.join(folder, name)).st_blocks * 512 for name in files)
+    return total
 
 
 def serve_app(command: list[str], port: int, release: Path, store: Path,
