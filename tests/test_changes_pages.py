@@ -396,6 +396,14 @@ def test_the_example_compares_the_last_two_campaigns(site, series, endpoint, old
     assert select(f"{site}/release/2024/sparql", example_query("fields-changed-most")) == []
 
 
+def test_the_readme_shows_the_catalogues_query():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    part = readme[readme.index("### What changed, as pages and as data"):]
+    start = part.index("```sparql\n") + len("```sparql\n")
+    shown = part[start:part.index("\n```", start)]
+    assert shown == example_query("fields-changed-most")
+
+
 def test_the_changes_page_in_chromium(site):
     dom = html5lib.parse(dump_dom(f"{site}/release/2025/changes?size=5"),
                          namespaceHTMLElements=False)
