@@ -12,6 +12,7 @@ import pyoxigraph as ox
 from flask import Flask, Response, request
 
 from endpoint import (
+    changelog,
     described,
     dumps,
     errors,
@@ -161,7 +162,7 @@ def register_routes(app: Flask) -> None:
     headers.register(app)
     fairness.register(app)
     for blueprint in (sparql.bp, dumps.bp, pages.bp, resources.bp, described.bp,
-                      network.bp):
+                      network.bp, changelog.bp):
         app.register_blueprint(blueprint)
     app.after_request(cors)
     app.add_url_rule("/healthz", view_func=healthz, methods=["GET"])

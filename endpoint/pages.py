@@ -20,10 +20,12 @@ from urllib.parse import urlencode
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, g, render_template, request
 
+from endpoint import memento
 from endpoint.cache import REPLAYABLE
 from endpoint.guard import iri_term
 from endpoint.headers import mounted
 from endpoint.state import server_state
+from endpoint.store import changes_graph
 from mapping.vocab import Iris, field_key, part_kind, sparql_prologue
 
 bp = Blueprint("pages", __name__)
@@ -142,11 +144,50 @@ def _json_ld(data: dict) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def series_changeset() -> tuple[str, str] | None:
+    """(the release's id, the previous release's) when the release served is one of a series
+    with a changeset; None for one release served alone, or the first of its series."""
+    from endpoint.changelog import previous_of  # it imports the resource routes, which import us
+
+    versions = memento.holdings()
+    previous = previous_of(server_state().manifest) if versions is not None else None
+    return (versions.release_id, previous) if previous else None
+
+
+def change_of(iri: str, senacs: str) -> dict | None:
+    """What the release's changelog (its named graph in the store) says of the resource: new
+    in this release, or changed, with the fields that changed and its previous version;
+    None when it did not change, or outside a series. One query, the IRIs bound as terms."""
+    pinned = series_changeset()
+    base = current_app.config["BASE"]
+    if pinned is None or not iri.startswith(base):
+        return None
+    release_id, previous = pinned
+    graph = iri_term(changes_graph(base, release_id))
+    rows = _select(f"""SELECT ?status ?field WHERE {{ GRAPH {graph} {{
+        ?change <http://purl.org/dc/terms/subject> {iri_term(iri)} ; a ?status .
+        OPTIONAL {{ ?change <{senacs}changedProperty> ?field }} }} }}""")
+    statuses = {row["status"].value for row in rows}
+    if senacs + "Modification" in statuses:
+        status = "changed"
+    elif senacs + "Addition" in statuses:
+        status = "added"
+    else:
+        return None
+    path = iri[len(base):]
+    return {"status": status, "release": release_id, "previous": previous,
+            "previous_href": memento.pinned(previous, path),
+            "changes_href": f"/release/{release_id}/changes",
+            "fields": sorted({row["field"].value for row in rows if row["field"] is not None})}
+
+
 def action_page(node: Node, senacs: str) -> str:
     linked = {t.value for vs in node.values.values() for t in vs if isinstance(t, ox.NamedNode)}
     kinds = {t.value for values in node.parts.values()
              for t in values.get(senacs + "personKind", [])}
-    labels = labels_of(linked | kinds | set(node.values))  # one query for the whole page
+    change = change_of(node.iri, senacs)
+    changed = set(change["fields"]) if change else set()
+    labels = labels_of(linked | kinds | set(node.values) | changed)  # one query for the whole page
     fields = [f for f in _form_fields() if field_key(f["iri"]) != "territory-repeat"]
     parts = node.parts
     extracted: dict[str, list[dict]] = defaultdict(list)
@@ -197,7 +238,7 @@ def action_page(node: Node, senacs: str) -> str:
         source_name=labels.get(source_file.value, {}).get("fr") if source_file else None,
         partners=sorted(node.values.get(senacs + "resolvedPartner", []), key=lambda t: t.value),
         source_text=_value(node.values.get(senacs + "sourceText")),
-        json_ld=_json_ld(ld))
+        json_ld=_json_ld(ld), change=change)
 
 
 def _value(values) -> str | None:
@@ -208,7 +249,9 @@ def generic_page(node: Node, kind: str, senacs: str) -> str:
     """Structures, organisations, concepts, places, source files: statements plus the lists
     of what they link to or hold (each list a section: heading, rows, and how many more)."""
     linked = {t.value for vs in node.values.values() for t in vs if isinstance(t, ox.NamedNode)}
-    labels = labels_of(linked | set(node.values) | {node.iri})
+    change = change_of(node.iri, senacs)
+    changed = set(change["fields"]) if change else set()
+    labels = labels_of(linked | set(node.values) | {node.iri} | changed)
     name = labels.get(node.iri, {}).get("fr") or node.iri.rsplit("/", 1)[-1]
     sections: list[dict] = []
     this = iri_term(node.iri)
@@ -240,7 +283,7 @@ def generic_page(node: Node, kind: str, senacs: str) -> str:
                     "concept": "DefinedTerm", "place": "Place"}.get(kind, "Thing")}
     return render_template("resource.html", node=node, name=name, kind=kind, labels=labels,
                            href=href, sections=sections, json_ld=_json_ld(ld),
-                           placement=_placement(node, senacs))
+                           placement=_placement(node, senacs), change=change)
 
 
 def _section(heading: str, query: str) -> dict:
@@ -323,7 +366,7 @@ def home_page() -> str:
     state = server_state()
     return render_template("home.html", counts=counts, organisations=organisations,
                            keywords=keywords, href=href, release=state.release,
-                           files=sorted(state.manifest["files"]))
+                           files=sorted(state.manifest["files"]), changes=series_changeset())
 
 
 @bp.route("/")

@@ -47,7 +47,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from werkzeug.http import http_date
 
 from endpoint import app as release_apps
-from endpoint import errors, fairness, headers, memento, proxies, sparql
+from endpoint import changelog, errors, fairness, headers, memento, proxies, sparql
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
 from endpoint.conneg import choose
 from endpoint.errors import ProtocolError
@@ -423,7 +423,10 @@ def _described(release: Release, latest: str) -> dict[str, object]:
             "latest": release.id == latest, "memento_datetime": http_date(release.datetime),
             "datetime_from": release.dated_by, "release": release.manifest.get("release"),
             "triples": release.manifest.get("triples"), **_links(release),
-            "changes": [f"/release/{release.id}/dumps/{name}" for name in changes]}
+            "changes": [f"/release/{release.id}/dumps/{name}" for name in changes],
+            # what changed in it, as a page and as data (endpoint/changelog.py); none for the first
+            "changes_page": f"/release/{release.id}/changes"
+            if changelog.previous_of(release.manifest) else None}
 
 
 @bp.route("/release/")

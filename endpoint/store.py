@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import queue
+import re
 import resource
 import shutil
 import signal
@@ -40,6 +41,9 @@ MARKER = "senacs-kg-store.json"
 DEMOTE_AFTER = 1.0  # seconds a query runs at normal priority before it is demoted (nice 19)
 DEFAULT_GRAPH_NAME = "dataset"  # {base}dataset names the default graph in dataset parameters
 WORKER_STACK_MB = 64  # the query worker's stack: deep syntax trees that pass the guard fit in it
+# A series' release: its changeset summary, and the series file in the release's parent folder
+CHANGES_SUMMARY = "changes/summary.ttl"
+SERIES_FILE = "series.json"
 
 
 class QueryError(Exception):
@@ -185,31 +189,105 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
     """Make ``store_dir`` hold the release (loading it only if it does not already); its id.
 
     A damaged release (files not matching manifest.json) is refused with the list of
-    damaged files. Concurrent starts (several gunicorn workers) wait on a lock.
+    damaged files. Concurrent starts (several gunicorn workers) wait on a lock. A release of a
+    series also holds its series' changelog up to itself (``changelog``); the marker names the
+    changesets loaded, so a store made before one was there is loaded again.
     """
     try:
         manifest = release.read_manifest(release_dir)
     except release.NotARelease as err:
         raise ReleaseError(str(err)) from None
     release_id = manifest["release"]
+    changes = changelog(release_dir, manifest)
     store_dir.parent.mkdir(parents=True, exist_ok=True)
     with (store_dir.parent / f".{store_dir.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         marker = store_dir / MARKER
         if marker.is_file():
             held = json.loads(marker.read_text(encoding="utf-8"))
-            if held.get("release") == release_id and held.get("base") == base:
+            if held.get("release") == release_id and held.get("base") == base \
+                    and held.get("changes", []) == [c.id for c in changes]:
                 return release_id
         if verify:
-            damaged = release.verify(release_dir)
+            damaged = release.verify(release_dir) + _damaged_changesets(release_dir, changes)
             if damaged:
                 raise ReleaseError(f"{release_dir}: the release is damaged, its files do not "
                                    "match manifest.json: " + "; ".join(damaged))
-        _load(release_dir, store_dir, base, release_id)
+        _load(release_dir, store_dir, base, release_id, changes)
     return release_id
 
 
-def _load(release_dir: Path, store_dir: Path, base: str, release_id: str) -> None:
+# -- the changelog graph ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changeset:
+    """One release's changeset summary, loaded into the named graph ``{base}release/{id}/changes``
+    (its senacs:Changeset IRI, so that ``GRAPH ?changes`` finds each one by its own name)."""
+
+    id: str
+    summary: Path
+
+    def graph(self, base: str) -> str:
+        return changes_graph(base, self.id)
+
+
+def changes_graph(base: str, release_id: str) -> str:
+    """The named graph (and senacs:Changeset IRI) of release ``release_id``'s changes."""
+    return f"{base}release/{release_id}/changes"
+
+
+_RELEASE_ID = re.compile(r"([0-9]{4})(?:-([1-9][0-9]*))?")
+
+
+def _release_key(release_id: object) -> tuple[int, int] | None:
+    """The order of release ids (``2025`` < ``2025-2`` < ``2025-10``); None for no id."""
+    found = _RELEASE_ID.fullmatch(release_id) if isinstance(release_id, str) else None
+    return (int(found[1]), int(found[2] or 0)) if found else None
+
+
+def changelog(release_dir: Path, manifest: dict) -> list[Changeset]:
+    """The changesets the store of a series' release holds: those of every release of its
+    series up to and including it, oldest first, found through the series' folder (the
+    release's parent, which has series.json). Deterministic for a release: a series grows at
+    its end only, and a retired release keeps ``changes/summary.ttl``. A release of no series
+    (built with --out) holds none; if series.json cannot be read, the release's own."""
+    series = manifest.get("series")
+    own = _release_key(series.get("id")) if isinstance(series, dict) else None
+    if own is None:
+        return []
+    folder = release_dir.parent
+    try:
+        listed = json.loads((folder / SERIES_FILE).read_text(encoding="utf-8"))["releases"]
+        ids = {e.get("id") for e in listed if isinstance(e, dict)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        ids = set()
+    keyed = {i: _release_key(i) for i in ids | {series["id"]}}
+    earlier = sorted((k, i) for i, k in keyed.items() if k is not None and k <= own)
+    found = ((i, (release_dir if k == own else folder / i) / CHANGES_SUMMARY)
+             for k, i in earlier)
+    return [Changeset(i, path) for i, path in found if path.is_file()]
+
+
+def _damaged_changesets(release_dir: Path, changes: list[Changeset]) -> list[str]:
+    """The other releases' summaries that do not match their own manifest (the release's own
+    is checked with its other files); a retired release's manifest may be gone: not checked."""
+    damaged = []
+    for change in changes:
+        folder = change.summary.parent.parent
+        if folder == release_dir:
+            continue
+        try:
+            listed = release.read_manifest(folder)["files"].get(CHANGES_SUMMARY)
+        except (release.NotARelease, KeyError, AttributeError):
+            continue
+        if listed and release.file_digest(change.summary)[0] != listed.get("sha256"):
+            damaged.append(f"{CHANGES_SUMMARY} of release {change.id}")
+    return damaged
+
+
+def _load(release_dir: Path, store_dir: Path, base: str, release_id: str,
+          changes: Sequence[Changeset] = ()) -> None:
     import pyoxigraph as ox
 
     staged = store_dir.parent / f".{store_dir.name}.loading-{os.getpid()}"
@@ -219,9 +297,19 @@ def _load(release_dir: Path, store_dir: Path, base: str, release_id: str) -> Non
     ontology = ox.NamedNode(base + "def")
     for path in sorted((release_dir / "ontology").glob("*.ttl")):
         store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ontology)
+    for change in changes:
+        try:
+            store.bulk_load(path=str(change.summary), format=ox.RdfFormat.TURTLE,
+                            to_graph=ox.NamedNode(change.graph(base)))
+        except (SyntaxError, ValueError) as err:
+            del store
+            shutil.rmtree(staged, ignore_errors=True)
+            raise ReleaseError(f"{change.summary}: the changeset of release {change.id} cannot "
+                               f"be read: {str(err).splitlines()[0]}") from None
     store.flush()
     del store
-    (staged / MARKER).write_text(json.dumps({"release": release_id, "base": base}) + "\n",
+    (staged / MARKER).write_text(json.dumps({"release": release_id, "base": base,
+                                             "changes": [c.id for c in changes]}) + "\n",
                                  encoding="utf-8")
     if store_dir.exists():
         old = store_dir.parent / f".{store_dir.name}.old-{os.getpid()}"

@@ -182,7 +182,7 @@ def test_the_catalogue_is_answered_ahead_of_its_first_visitor(endpoint):
         if state["examples_warmed"] == state["examples"]:
             break
         time.sleep(0.2)
-    assert state["examples_warmed"] == state["examples"] == 17
+    assert state["examples_warmed"] == state["examples"] == 18
     first = requests.post(endpoint, data={"query": query_of("budget-per-dimension")}, timeout=10)
     assert first.headers["X-Cache"] == "hit"
     other = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o . FILTER(isLiteral(?o)) }"
@@ -222,3 +222,9 @@ def _body_names(endpoint: str) -> dict[str, str]:
                            "<https://w3id.org/senacs-kg/def#resolvedPartner> ?b . "
                            "?b <https://schema.org/name> ?n }"}, timeout=30).json()
     return {b["b"]["value"]: b["n"]["value"] for b in answer["results"]["bindings"]}
+
+
+def test_comparing_campaigns_on_a_single_release_is_empty(endpoint):
+    """The seed is one release, with no changeset: the comparison through the changelog graph
+    answers no row, and no error (tests/test_changes_pages.py asks it of a series)."""
+    assert rows(endpoint, "fields-changed-most") == []

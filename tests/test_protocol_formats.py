@@ -288,6 +288,7 @@ def samples(release_dir) -> dict[str, list[dict[str, str]]]:
         + [{"root": "action", "rest": "no-such-action"}],
         "network.view_json": [{"name": "partners"}],
         "network.download": [{"name": "partners.graphml"}, {"name": "nothing.csv"}],
+        "changelog.changes": [{"ext": ""}, {"ext": ".ttl"}],  # a release alone has none: 404
     }
 
 

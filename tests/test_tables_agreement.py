@@ -308,7 +308,9 @@ SQL = {
 }
 # SPARQL variables compared, when not all of them are columns
 COMPARED = {"structures-per-region": ("name", "structures", "actions")}
-NOT_TABLE_QUESTIONS = {"structure-card"}  # a CONSTRUCT: a graph, not a table
+# a CONSTRUCT (a graph, not a table); a comparison of two campaigns (the changelog graph has
+# no table)
+NOT_TABLE_QUESTIONS = {"structure-card", "fields-changed-most"}
 
 
 def _examples() -> dict[str, str]:
