@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 import pyoxigraph as ox
@@ -39,6 +40,7 @@ from endpoint.store import (
     QueryFailed,
     QueryRefused,
     QueryTimeout,
+    changelog,
 )
 from mapping import vocab
 
@@ -311,6 +313,10 @@ def service_description() -> Response:
     results = ", ".join(f"<{FORMATS}{f}>" for f in (
         "SPARQL_Results_JSON", "SPARQL_Results_XML", "SPARQL_Results_CSV", "SPARQL_Results_TSV",
         "Turtle", "N-Triples", "RDF_XML", "JSON-LD"))
+    named_graphs = " ;\n        ".join(  # the ontology; in a series, each release's changes
+        f"sd:namedGraph [ a sd:NamedGraph ; sd:name <{name}> ]" for name in (
+            base + "def", *(c.graph(base) for c in changelog(
+                Path(current_app.config["RELEASE_DIR"]), state.manifest))))
     federation = "    sd:feature sd:BasicFederatedQuery ;\n" \
         if current_app.config["SERVICE_ALLOWLIST"] else ""
     turtle = f"""@prefix sd: <{SD}> .
@@ -321,7 +327,7 @@ def service_description() -> Response:
     sd:resultFormat {results} ;
 {federation}    sd:defaultDataset [ a sd:Dataset ;
         sd:defaultGraph [ a sd:Graph ; void:triples {state.triples} ] ;
-        sd:namedGraph [ a sd:NamedGraph ; sd:name <{base}def> ] ] .
+        {named_graphs} ] .
 """
     if media == "text/turtle":
         body = turtle.encode()

@@ -410,3 +410,17 @@ def test_the_changes_page_in_chromium(site):
     assert len(rows(dom)) == 5
     assert text_of(dom.find(".//h1")).startswith("Ce qui a changé dans la publication 2025")
 
+
+
+def test_the_service_description_names_the_changelog_graphs(site):
+    sd = "http://www.w3.org/ns/sparql-service-description#"
+    names = {}
+    for where in ("", "/release/2025", "/release/2024"):
+        response = requests.get(f"{site}{where}/sparql", headers={"Accept": "text/turtle"},
+                                timeout=30)
+        assert response.status_code == 200
+        names[where] = {str(o) for o in Graph().parse(data=response.text, format="turtle")
+                        .objects(None, URIRef(sd + "name"))}
+    assert names[""] == {f"{B}def", f"{B}release/2025/changes", f"{B}release/2026/changes"}
+    assert names["/release/2025"] == {f"{B}def", f"{B}release/2025/changes"}
+    assert names["/release/2024"] == {f"{B}def"}
