@@ -10,8 +10,10 @@ The plain IRI is the *original resource* and its own *TimeGate* (RFC 7089 patter
 negotiation): with ``Accept-Datetime`` it redirects to the memento of that time, every answer
 there carries ``Vary: accept-datetime`` and links its TimeMap (``/timemap/{path}``,
 ``application/link-format``). A resource the latest release no longer holds answers 410 Gone,
-linking the last release that does. URIs in headers and TimeMaps are root-relative paths of
-this server, as the other ``Link`` headers are, percent-encoded by ``headers.uri_path``.
+linking the last release that does and is still served; when every release that held it was
+retired (``series retire``), the 410 says so (``Retired``). A retired release is no memento.
+URIs in headers and TimeMaps are root-relative paths of this server, as the other ``Link``
+headers are, percent-encoded by ``headers.uri_path``.
 """
 
 from __future__ import annotations

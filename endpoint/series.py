@@ -24,6 +24,13 @@ Each release's store is ``STORE_DIR/{id}``, opened on demand by the bounded pool
 the new latest release's store is built and opened, then the new series replaces the old in
 one assignment, and the replayed responses are forgotten. Until then the previous series is
 served whole, so a publication never shows half a series.
+
+A release whose entry says ``"retired"`` (``senacs-kg series retire``, mapping/series_admin.py)
+has lost its dumps and its store: only its changeset is routed to its application
+(``CHANGESET``), every other path under ``/release/{id}/`` is a 410 (``retired_release``); it is
+no memento, and its ``subjects.txt`` stands for its dump when a resource's last holder is asked
+for. A retirement is picked up like a publication; then the retired release's store is closed
+and its dump unmapped (``SeriesServer._forget``), so that the space it freed is free.
 """
 
 from __future__ import annotations
