@@ -244,6 +244,21 @@ def test_an_already_retired_release_is_refused(series):
     assert snapshot(series) == before
 
 
+def test_a_retirement_interrupted_after_series_json_is_finished_by_running_it_again(series,
+                                                                                  pristine):
+    """series.json says retired but a file is still there (the command died before removing
+    it): running the command again removes it and leaves series.json as it is."""
+    assert retire(series, "2024").returncode == 0
+    shutil.copytree(pristine / "2024" / "tables", series / "2024" / "tables")
+    listed = (series / "series.json").read_bytes()
+    run = retire(series, "2024")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.startswith("senacs-kg series retire: release 2024 finished retiring: "
+                                 f"freed {human(all_bytes(pristine / '2024' / 'tables'))}")
+    assert not (series / "2024" / "tables").exists()
+    assert (series / "series.json").read_bytes() == listed
+
+
 def test_another_build_holding_the_lock_makes_retire_refuse(series):
     before = snapshot(series)
     with (series / ".series.lock").open("a") as held:
