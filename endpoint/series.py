@@ -414,7 +414,6 @@ class SeriesServer:
             log.info("series reloaded: %d releases, latest %s", len(series.releases),
                      series.latest.id)
 
-
     def _forget(self, series: Series) -> None:
         """The applications and mapped files of releases no longer served as they were (a
         retired release's dump is unmapped: its space is freed once nothing maps it)."""
