@@ -10,8 +10,10 @@ The plain IRI is the *original resource* and its own *TimeGate* (RFC 7089 patter
 negotiation): with ``Accept-Datetime`` it redirects to the memento of that time, every answer
 there carries ``Vary: accept-datetime`` and links its TimeMap (``/timemap/{path}``,
 ``application/link-format``). A resource the latest release no longer holds answers 410 Gone,
-linking the last release that does. URIs in headers and TimeMaps are root-relative paths of
-this server, as the other ``Link`` headers are, percent-encoded by ``headers.uri_path``.
+linking the last release that does and is still served; when every release that held it was
+retired (``series retire``), the 410 says so (``Retired``). A retired release is no memento.
+URIs in headers and TimeMaps are root-relative paths of this server, as the other ``Link``
+headers are, percent-encoded by ``headers.uri_path``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import mmap
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -48,12 +51,24 @@ class Version(Protocol):
 
 class Dump:
     """A release's canonical dump (sorted N-Triples, one triple a line), asked whether an IRI is
-    the subject of a triple: a bisection over its lines, on the file mapped read-only."""
+    the subject of a triple: a bisection over its lines, on the file mapped read-only.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    A retired release's ``subjects.txt`` (one ``<iri>`` a line, in the same order) is read the
+    same way, its lines ending where a dump's subject is followed by a space
+    (``terminator``)."""
+
+    def __init__(self, path: Path, terminator: bytes = b" ") -> None:
+        self.path, self.terminator = path, terminator
         self._data: mmap.mmap | bytes | None = None
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Unmap the file (its release was retired: the removed dump's space is freed only
+        once no mapping holds it); the dump holds nothing from then on."""
+        with self._lock:
+            data, self._data = self._data, b""
+        if isinstance(data, mmap.mmap):
+            data.close()
 
     def _mapped(self) -> mmap.mmap | bytes:
         with self._lock:
@@ -73,20 +88,29 @@ class Dump:
 
     def holds(self, iri: str) -> bool:
         """Whether ``<iri>`` is the subject of a line: the first line not before ``<iri> ``
-        starts with it (lines sort as their UTF-8 bytes: the build sorts them as text)."""
-        key = b"<" + iri.encode("utf-8", "surrogatepass") + b"> "
+        starts with it (lines sort as their UTF-8 bytes: the build sorts them as text). Each
+        line is compared with its newline, which only matters to a line ``<iri>`` alone."""
+        key = b"<" + iri.encode("utf-8", "surrogatepass") + b">" + self.terminator
         data = self._mapped()
-        low, high = 0, len(data)  # line starts: before low every line < key, from high on >=
-        while low < high:
-            middle = (low + high) // 2
-            start = data.rfind(b"\n", 0, middle) + 1
-            end = data.find(b"\n", start)
-            end = len(data) if end < 0 else end
-            if data[start:end] < key:
-                low = end + 1
-            else:
-                high = start
-        return data[low:low + len(key)] == key
+        try:
+            return _first_at_or_after(data, key) == key
+        except ValueError:  # closed meanwhile (its release was retired): it holds nothing
+            return False
+
+
+def _first_at_or_after(data: mmap.mmap | bytes, key: bytes) -> bytes:
+    """The start, as long as ``key``, of the first line of ``data`` not before ``key``."""
+    low, high = 0, len(data)  # line starts: before low every line < key, from high on >=
+    while low < high:
+        middle = (low + high) // 2
+        start = data.rfind(b"\n", 0, middle) + 1
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if data[start:end + 1] < key:
+            low = end + 1
+        else:
+            high = start
+    return data[low:low + len(key)]
 
 
 # -- datetimes --------------------------------------------------------------------------------------
@@ -217,6 +241,70 @@ def gone(mementos: Sequence[Version], path: str, suffix: str, iri: str) -> Respo
     return response
 
 
+@dataclass(frozen=True)
+class Retired:
+    """The last release that held a resource, retired since: its data are no longer served,
+    the changeset of the release after it (``removed_in``) says what that one lost."""
+
+    release_id: str
+    date: str  # when it was retired
+    removed_in: str | None  # the next release's id (None: no release follows it)
+
+
+def gone_from(versions: Holdings, iri: str, path: str, suffix: str) -> Response | None:
+    """410 for a resource the latest release no longer holds: linking the last release that
+    holds it and is still served, else saying that the last one that held it was retired;
+    None when no release of the series ever held it (a 404)."""
+    mementos = versions.mementos(iri)
+    if mementos:
+        return gone(mementos, path, suffix, iri)
+    holder = versions.retired_holder(iri)
+    return gone_retired(holder, iri) if holder is not None else None
+
+
+def gone_retired(holder: Retired, iri: str) -> Response:
+    """410: the releases that held the resource were all retired (no memento is left)."""
+    changes = f"/release/{holder.removed_in}/changes" if holder.removed_in else None
+    line = (f"gone: the latest release no longer holds this resource; the last release that "
+            f"held it, {holder.release_id}, was retired on {holder.date} and is no longer "
+            f"served" + (f"; what release {holder.removed_in} removed is at {changes}"
+                         if changes else "") + "; the releases are listed at /release/")
+    links = [link("/release/", "index")]
+    if changes:
+        links.append(link(changes, "related"))
+    page = (f"<p>La dernière publication ne contient plus <code>{escape(iri)}</code> ; la "
+            f"dernière publication qui la contenait, {escape(holder.release_id)}, a été retirée "
+            f"le {escape(holder.date)}. <span lang=\"en\">The last release that held it was "
+            f"retired.</span></p>" + (f'<p><a href="{escape(changes)}">Ce qui a changé en '
+                                       f"{escape(holder.removed_in or '')}</a></p>"
+                                       if changes else "")
+            + '<p><a href="/release/">Les publications</a></p>')
+    return gone_response(line, page, links)
+
+
+def gone_response(line: str, page: str, links: Sequence[str]) -> Response:
+    """A 410 with ``links``: one line for programs, a page (``page``: escaped HTML
+    paragraphs) for browsers."""
+    if _wants_html():
+        body = f"""<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>Retiré — gone</title>
+<link rel="stylesheet" href="/static/site.css"></head><body><main>
+<h1>Retiré <span lang="en">gone</span></h1>
+{page}</main></body></html>"""
+        response = Response(body, status=410, content_type="text/html; charset=utf-8")
+    else:
+        response = Response(line + "\n", status=410, content_type="text/plain; charset=utf-8")
+    response.headers["Vary"] = "Accept"
+    add_links(response, links)
+    return response
+
+
+def _wants_html() -> bool:
+    accept = request.headers.get("Accept")
+    return choose(accept, ["text/plain", "text/html"]) == "text/html" and \
+        "text/html" in (accept or "")
+
+
 def _gone_page(iri: str, release_id: str, where: str, versions: str) -> str:
     return f"""<!DOCTYPE html>
 <html lang="fr"><head><meta charset="utf-8"><title>Ressource retirée — gone</title>
@@ -256,6 +344,9 @@ class Holdings(Protocol):
     def mementos(self, iri: str) -> list[Version]: ...
 
     def series_catalog(self) -> Path | None: ...  # the series' DCAT catalog, if it has one
+
+    def retired_holder(self, iri: str) -> Retired | None:
+        """The last retired release that held ``iri``, when no served one does."""
 
 
 def holdings() -> Holdings | None:

@@ -130,6 +130,20 @@ class StorePool:
             slot.users -= 1
             self._cond.notify_all()
 
+    def discard(self, release_id: str) -> bool:
+        """Close the release's store now if it is open and no query uses it (its release was
+        retired); False when a query still uses it (the pool closes it later, as any other)."""
+        with self._cond:
+            slot = self._slots.get(release_id)
+            if slot is None:
+                return True
+            if slot.users or not slot.ready.is_set() or release_id == self._pinned:
+                return False
+            del self._slots[release_id]
+            self._cond.notify_all()
+        _close(slot)
+        return True
+
     def close(self) -> None:
         """Close every store (the server stops)."""
         with self._cond:

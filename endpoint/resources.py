@@ -72,7 +72,8 @@ def resource(root: str, rest: str) -> Response:
     original = versions is not None and not request.script_root
     if original and memento.ACCEPT_DATETIME in request.headers:
         mementos = versions.mementos(iri)
-        return memento.timegate(mementos, path, ext or "") if mementos else not_found(iri)
+        return memento.timegate(mementos, path, ext or "") if mementos else \
+            gone_or_not_found(versions, iri, path, ext or "")
     if ext:
         media = EXTENSIONS[ext]
     else:
@@ -82,8 +83,7 @@ def resource(root: str, rest: str) -> Response:
     answer = describe(iri)
     data = answer.payload
     if not data:
-        earlier = versions.mementos(iri) if original else []
-        return memento.gone(earlier, path, ext or "", iri) if earlier else not_found(iri)
+        return gone_or_not_found(versions if original else None, iri, path, ext or "")
     body, content_type = representation(root, iri, data, media)
     response = Response(body, content_type=content_type)
     if answer.truncated:
@@ -124,6 +124,13 @@ def in_time(response: Response, versions: memento.Holdings, original: bool, iri:
         memento.as_original(response, mementos, path, suffix)
     else:
         memento.as_memento(response, mementos, versions.release_id, path, suffix)
+
+
+def gone_or_not_found(versions: memento.Holdings | None, iri: str, path: str,
+                      suffix: str) -> Response:
+    """A 410 when a release of the series held the resource (endpoint/memento.py), else 404."""
+    gone = memento.gone_from(versions, iri, path, suffix) if versions is not None else None
+    return gone if gone is not None else not_found(iri)
 
 
 def not_found(iri: str) -> Response:

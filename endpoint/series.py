@@ -27,6 +27,13 @@ Each release's store is ``STORE_DIR/{id}``, opened on demand by the bounded pool
 the new latest release's store is built and opened, then the new series replaces the old in
 one assignment, and the replayed responses are forgotten. Until then the previous series is
 served whole, so a publication never shows half a series.
+
+A release whose entry says ``"retired"`` (``senacs-kg series retire``, mapping/series_admin.py)
+has lost its dumps and its store: only its changeset is routed to its application
+(``CHANGESET``), every other path under ``/release/{id}/`` is a 410 (``retired_release``); it is
+no memento, and its ``subjects.txt`` stands for its dump when a resource's last holder is asked
+for. A retirement is picked up like a publication; then the retired release's store is closed
+and its dump unmapped (``SeriesServer._forget``), so that the space it freed is free.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
@@ -71,6 +79,8 @@ SERIES_CATALOG = re.compile(r"catalogs/catalog-[0-9]{4}(?:-[0-9]+)?-[0-9a-f]{12}
 BUILD_TIME_KEYS = ("built", "build_time", "issued")
 OPEN_WAIT = 120.0  # seconds a new latest release's store may take to open before a reload gives up
 MAX_PATH = 2048  # characters of a TimeMap's resource path (longer: no such resource)
+# What a retired release still serves under /release/{id}/: its changeset's files and page
+CHANGESET = re.compile(r"dumps/changes/.+|changes(?:\.[a-z]+)?")
 
 
 class SeriesError(ReleaseError):
@@ -92,7 +102,8 @@ class Release:
     manifest: dict
     datetime: dt.datetime  # its Memento-Datetime
     dated_by: str  # what that datetime was taken from: "date", "build time" or "publication"
-    dump: memento.Dump
+    dump: memento.Dump  # a retired release's: its subjects.txt
+    retired: str | None = None  # the day it was retired (series.json's): only its changeset is served
 
 
 @dataclass(frozen=True)
@@ -106,9 +117,20 @@ class Series:
         return next((r for r in self.releases if r.id == release_id), None)
 
     def mementos(self, iri: str) -> list[Release]:
-        """The releases that hold ``iri``, oldest first."""
-        return sorted((r for r in self.releases if r.dump.holds(iri)),
+        """The releases still served that hold ``iri``, oldest first (a retired release is
+        no memento: its data are no longer served)."""
+        return sorted((r for r in self.releases if r.retired is None and r.dump.holds(iri)),
                       key=lambda r: (r.datetime, r.id))
+
+    def retired_holder(self, iri: str) -> memento.Retired | None:
+        """The last retired release that held ``iri`` (from its subjects.txt), and the
+        release after it, whose changeset says what it lost."""
+        for index in range(len(self.releases) - 1, -1, -1):
+            release = self.releases[index]
+            if release.retired is not None and release.dump.holds(iri):
+                after = self.releases[index + 1].id if index + 1 < len(self.releases) else None
+                return memento.Retired(release.id, release.retired, after)
+        return None
 
 
 def signature(folder: Path) -> tuple[int, ...] | None:
@@ -169,10 +191,13 @@ def _entries(data: object, path: Path) -> tuple[list[dict], str]:
     for entry in entries:
         if entry.get("previous") is not None and entry["previous"] not in ids:
             raise wrong(f"release {entry['id']}: its previous release is not in the series")
-        if entry.get("date") is not None and _date(entry["date"]) is None:
-            raise wrong(f"release {entry['id']}: date is not YYYY-MM-DD")
+        for key in ("date", "retired"):
+            if entry.get(key) is not None and _date(entry[key]) is None:
+                raise wrong(f"release {entry['id']}: {key} is not YYYY-MM-DD")
     if data.get("latest") not in ids:
         raise wrong('"latest" must be the id of one of the releases')
+    if any(e["id"] == data["latest"] and e.get("retired") is not None for e in entries):
+        raise wrong("the latest release cannot be retired")
     return entries, data["latest"]
 
 
@@ -196,10 +221,15 @@ def _release(folder: Path, entry: Mapping[str, object],
     except release_files.NotARelease as err:
         raise SeriesError(f"release {release_id} of the series: {err}") from None
     when, dated_by = _datetime(entry.get("date"), manifest, where)
-    dump_path = where / release_files.DUMP
-    dump = dumps.setdefault(dump_path, memento.Dump(dump_path))
+    retired = entry.get("retired")
+    if retired is None:
+        dump_path = where / release_files.DUMP
+        dump = dumps.setdefault(dump_path, memento.Dump(dump_path))
+    else:  # its resources, as the retirement listed them
+        dump_path = where / release_files.SUBJECTS
+        dump = dumps.setdefault(dump_path, memento.Dump(dump_path, terminator=b"\n"))
     return Release(release_id, entry.get("date"), entry.get("previous"), where, manifest,
-                   when, dated_by, dump)
+                   when, dated_by, dump, None if retired is None else str(retired))
 
 
 def _datetime(date: object, manifest: Mapping[str, object],
@@ -231,6 +261,9 @@ class Member:
 
     def series_catalog(self) -> Path | None:
         return self.server.series.catalog
+
+    def retired_holder(self, iri: str) -> memento.Retired | None:
+        return self.server.series.retired_holder(iri)
 
 
 class SeriesServer:
@@ -270,10 +303,12 @@ class SeriesServer:
         if path == "/healthz" or path.startswith("/timemap/") or path == "/release":
             return self.front, ""
         if path.startswith("/release/"):
-            release_id, slash, _ = path[len("/release/"):].partition("/")
+            release_id, slash, rest = path[len("/release/"):].partition("/")
             found = series.get(release_id) if RELEASE_ID.fullmatch(release_id) else None
             if found is None or not slash:  # the listing, an unknown id, or no final "/"
                 return self.front, ""
+            if found.retired is not None and not CHANGESET.fullmatch(rest):
+                return self.front, ""  # 410: only its changeset is served
             return self.app_of(found), f"/release/{release_id}"
         return self.app_of(series.latest), ""
 
@@ -385,17 +420,43 @@ class SeriesServer:
                 self._signature = None
                 return
             changed = _identity(series.latest) != _identity(self.series.latest)
+            retired = _retired(series) - _retired(self.series)
+            different = _identities(series) != _identities(self.series)
             self.series = series
-            if changed and self.responses is not None:
-                self.responses.clear()  # the plain IRIs now answer from another release
+            if different and self.responses is not None:
+                # the plain IRIs now answer from another release, or a retired release's
+                # pages and the mementos' links have changed
+                self.responses.clear()
+            for release_id in sorted(retired):
+                self.pool.discard(release_id)
+            self._forget(series)
             if changed:
                 self.warm(series.latest)
             log.info("series reloaded: %d releases, latest %s", len(series.releases),
                      series.latest.id)
 
+    def _forget(self, series: Series) -> None:
+        """The applications and mapped files of releases no longer served as they were (a
+        retired release's dump is unmapped: its space is freed once nothing maps it)."""
+        keep = set(_identities(series))
+        with self._apps_lock:
+            for key in [k for k in self._apps if k not in keep]:
+                del self._apps[key]
+        used = {r.dump.path for r in series.releases}
+        for path in [p for p in self._dumps if p not in used]:
+            self._dumps.pop(path).close()
 
-def _identity(release: Release) -> tuple[str, str]:
-    return release.id, str(release.manifest.get("release"))
+
+def _identity(release: Release) -> tuple[str, str, str | None]:
+    return release.id, str(release.manifest.get("release")), release.retired
+
+
+def _identities(series: Series) -> tuple[tuple[str, str, str | None], ...]:
+    return tuple(_identity(r) for r in series.releases)
+
+
+def _retired(series: Series) -> set[str]:
+    return {r.id for r in series.releases if r.retired is not None}
 
 
 # -- the series' own routes ----------------------------------------------------------------------
@@ -417,16 +478,25 @@ def _links(release: Release) -> dict[str, str]:
 
 
 def _described(release: Release, latest: str) -> dict[str, object]:
-    files = release.manifest.get("files", {})
-    changes = sorted(name for name in files if name.startswith("changes/"))
+    links = _links(release)
+    if release.retired is not None:  # its data are gone: no link answers but its changeset's
+        links = dict.fromkeys(links)
     return {"id": release.id, "date": release.date, "previous": release.previous,
-            "latest": release.id == latest, "memento_datetime": http_date(release.datetime),
+            "latest": release.id == latest, "retired": release.retired,
+            "memento_datetime": http_date(release.datetime),
             "datetime_from": release.dated_by, "release": release.manifest.get("release"),
-            "triples": release.manifest.get("triples"), **_links(release),
-            "changes": [f"/release/{release.id}/dumps/{name}" for name in changes],
+            "triples": release.manifest.get("triples"), **links,
+            "changes": _changes(release),
             # what changed in it, as a page and as data (endpoint/changelog.py); none for the first
             "changes_page": f"/release/{release.id}/changes"
             if changelog.previous_of(release.manifest) else None}
+
+
+def _changes(release: Release) -> list[str]:
+    """The paths of the release's changeset files (none for the first release)."""
+    files = release.manifest.get("files", {})
+    return [f"/release/{release.id}/dumps/{name}" for name in sorted(files)
+            if name.startswith("changes/")]
 
 
 @bp.route("/release/")
@@ -440,7 +510,8 @@ def releases() -> Response:
                                  "and text/html")
     if media == "text/html":
         body = render_template("releases.html", releases=described[::-1],
-                               latest=series.latest.id, series_nav=True)
+                               latest=series.latest.id, retired=_retired(series),
+                               series_nav=True)
         response = Response(body, content_type="text/html; charset=utf-8")
     else:
         data = {"format": FORMAT, "latest": series.latest.id, "releases": described}
@@ -450,14 +521,43 @@ def releases() -> Response:
     return response
 
 
-@bp.route("/release/<path:rest>")
+@bp.route("/release/<path:rest>", methods=["GET", "POST"])
 def no_release(rest: str) -> Response:
-    """A release id the series does not hold (never echoed), or one without its final "/"."""
+    """A release id the series does not hold (never echoed), one without its final "/", or
+    a retired release (everything under it but its changeset)."""
     series = server().series
+    found = series.get(rest.partition("/")[0])
+    if found is not None and found.retired is not None:
+        return retired_release(found)
     if series.get(rest) is not None:
         return Response(status=308, headers={"Location": f"/release/{rest}/"})
     raise ProtocolError(404, "no such release in this series; the releases are listed at "
                              "/release/")
+
+
+def retired_release(release: Release) -> Response:
+    """410 Gone: the release was retired; its changeset stays, linked with the releases."""
+    changes = _changes(release)
+    page = f"/release/{release.id}/changes"
+    kept = (f"its changeset against release {release.previous} stays at {page} (files under "
+            f"/release/{release.id}/dumps/changes/)" if changes else
+            "it has no changeset (the first release of the series)")
+    line = (f"gone: release {release.id} was retired on {release.retired}: its data, pages "
+            f"and SPARQL endpoint are no longer served; {kept}; the releases are listed at "
+            "/release/")
+    links = [memento.link("/release/", "index")]
+    if changes:
+        links.append(memento.link(page, "related", type="text/html"))
+        links += [memento.link(c, "related") for c in changes]
+    html = (f"<p>La publication {escape(release.id)} a été retirée le "
+            f"{escape(str(release.retired))} : ses données, ses pages et son point SPARQL ne sont "
+            "plus servis. <span lang=\"en\">This release was retired.</span></p>"
+            + (f'<p>Ce qui a changé par rapport à {escape(str(release.previous))} reste publié : '
+               f'<a href="{escape(page)}">les changements</a>, '
+               + ", ".join(f'<a href="{escape(c)}">{escape(c.rsplit("/", 1)[-1])}</a>'
+                           for c in changes) + ".</p>" if changes else "")
+            + '<p><a href="/release/">Les publications</a></p>')
+    return memento.gone_response(line, html, links)
 
 
 @bp.route("/timemap/<path:rest>")
@@ -495,6 +595,7 @@ def healthz() -> Response:
     body = {"status": "ok", "release": latest.release, "examples_warmed": latest.warmed,
             "examples": len(latest.examples), "home_warmed": latest.home_warmed,
             "series": {"latest": series.latest.id, "releases": [r.id for r in series.releases],
+                       "retired": sorted(_retired(series)),
                        "open_stores": running.pool.open_ids()}}
     return Response(json.dumps(body) + "\n", content_type="application/json")
 

@@ -267,6 +267,49 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_series_status(args: argparse.Namespace) -> int:
+    """What each release of a series takes on disk (and its store)."""
+    import json as json_module
+
+    from mapping import series, series_admin
+
+    try:
+        use = series_admin.status(args.folder, args.store or _default_store_root())
+    except series.SeriesError as err:
+        print(f"senacs-kg series status: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if args.json:
+        print(json_module.dumps(use.as_json(), indent=1, ensure_ascii=False))
+    else:
+        sys.stdout.write(series_admin.status_text(use))
+    return EXIT_OK
+
+
+def _default_store_root() -> Path:
+    """Where ``serve --series`` keeps the stores when no ``--store`` is given (STORE_DIR's
+    default: ``SENACS_KG_STORE_DIR`` and the config file are the server's, not read here)."""
+    from mapping.paths import DATA_DIR
+
+    return DATA_DIR / "store"
+
+
+def cmd_series_retire(args: argparse.Namespace) -> int:
+    """Free an old release's space, keeping its manifest and its changeset."""
+    from endpoint.store import MARKER
+    from mapping import series, series_admin
+
+    try:
+        done = series_admin.retire(args.folder, args.release_id, args.store,
+                                   dry_run=args.dry_run, store_marker=MARKER)
+    except series.SeriesError as err:
+        print(f"senacs-kg series retire: refused: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    if done.store_note:
+        print(f"senacs-kg series retire: {done.store_note}", file=sys.stderr)
+    print(f"senacs-kg series retire: {done.line(args.dry_run)}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve a release for development (production: granian, see the README)."""
     # The one place mapping reaches the endpoint: the CLI is the single user door (imported
@@ -374,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Knowledge graph and linked-data publisher for SENACS 'fiches actions'.")
     # not required=True: argparse would then only say "required: COMMAND"; main() lists them
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_check, _add_export_text, _add_build, _add_validate, _add_diff, _add_serve,
-                _add_network):
+    for add in (_add_check, _add_export_text, _add_build, _add_validate, _add_diff, _add_series,
+                _add_serve, _add_network):
         add(sub)
     return parser
 
@@ -492,6 +535,44 @@ def _add_diff(sub: Subcommands) -> None:
     diff.set_defaults(func=cmd_diff)
 
 
+def _add_series(sub: Subcommands) -> None:
+    group = sub.add_parser(
+        "series", help="a release series' disk use (status) and retiring an old release",
+        description="Look after a release series folder (built with build --series): "
+                    "`series status DIR` and `series retire DIR ID`.")
+    group.set_defaults(func=lambda _: _no_series_command(group))
+    commands = group.add_subparsers(dest="series_command", metavar="COMMAND")
+    status = commands.add_parser(
+        "status", help="each release: date, state, triples, records and disk use",
+        description="One line per release of the series (id, date, latest or retired, triples "
+                    "and records from its manifest, the bytes of its dumps, tables, changes and "
+                    "other files, and of its store), then the totals. Exit status: 0, 1 when "
+                    "the folder is no series.")
+    status.add_argument("folder", type=Path, metavar="DIR", help="the series folder")
+    status.add_argument("--store", type=Path, default=None, metavar="STORE_DIR",
+                        help="the folder of the series' stores, STORE_DIR/ID (default: "
+                             "data/store, as serve --series)")
+    status.add_argument("--json", action="store_true",
+                        help="print the status as JSON (sizes in bytes) for scripts")
+    status.set_defaults(func=cmd_series_status)
+    retire = commands.add_parser(
+        "retire", help="free an old release's space, keeping its changeset",
+        description="Retire release ID: remove its dumps, tables, network and other derived "
+                    "files (and its store with --store), keep its manifest (rewritten, with "
+                    "\"retired\": DATE), its changes/ and its summary, and mark it retired in "
+                    "series.json. The latest release, an unknown or retired one are refused. "
+                    "Exit status: 0 retired (or --dry-run), 1 refused (nothing changed), "
+                    "2 usage error.")
+    retire.add_argument("folder", type=Path, metavar="DIR", help="the series folder")
+    retire.add_argument("release_id", type=_release_id, metavar="ID", help="the release to retire")
+    retire.add_argument("--store", type=Path, default=None, metavar="STORE_DIR",
+                        help="also remove the release's store, STORE_DIR/ID (the --store of "
+                             "serve --series)")
+    retire.add_argument("--dry-run", action="store_true",
+                        help="say what would be removed and kept; change nothing")
+    retire.set_defaults(func=cmd_series_retire)
+
+
 def _add_serve(sub: Subcommands) -> None:
     serve = sub.add_parser(
         "serve", help="serve a release: SPARQL endpoint and linked data (development server)",
@@ -543,6 +624,13 @@ def _no_command(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     print("\nsenacs-kg: error: no command given: name one of the commands above "
           "(senacs-kg COMMAND --help describes it)", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _no_series_command(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    print("\nsenacs-kg series: error: no command given: status or retire (senacs-kg series "
+          "COMMAND --help describes it)", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -38,6 +38,9 @@ MANIFEST = "manifest.json"
 CATALOG = "catalog.ttl"
 EXAMPLES = "examples.ttl"
 VOID = "void.ttl"
+# A retired release's resources (mapping/series_admin.py): the IRI subjects its dump held, one
+# ``<iri>`` a line in the dump's order, so that the server can still tell that it held them.
+SUBJECTS = "subjects.txt"
 # The ontology's HTML documentation, one page per language (French first), under ontology/.
 ONTOLOGY_DOC_LANGUAGES = ("fr", "en")
 
