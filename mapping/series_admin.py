@@ -38,8 +38,10 @@ from mapping.build import REPORT, SUMMARY
 
 KINDS = ("dumps", "tables", "changes", "other")
 DUMPS = frozenset({release.DUMP, release.DUMP_GZ, release.TURTLE, release.JSONLD})
-# what a retired release keeps besides changes/ (and its manifest, rewritten)
+# what a retired release keeps besides changes/ (and its manifest, rewritten); its ontology/
+# (a few hundred kB) names the changed fields on its changes page as that release named them
 KEPT = frozenset({release.CATALOG, SUMMARY, REPORT, release.SUBJECTS})
+KEPT_FOLDERS = ("changes/", "ontology/")
 
 
 # -- sizes ----------------------------------------------------------------------------------------
@@ -292,7 +294,7 @@ def _retirable(folder: Path, entries: list[series.Entry], release_id: str) -> se
 
 
 def _kept(name: str) -> bool:
-    return name == release.MANIFEST or name in KEPT or name.startswith("changes/")
+    return name == release.MANIFEST or name in KEPT or name.startswith(KEPT_FOLDERS)
 
 
 def _plan(folder: Path, entry: series.Entry, store_root: Path | None,

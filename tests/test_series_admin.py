@@ -159,9 +159,11 @@ def test_retire_frees_what_it_says_and_keeps_the_changelog(series, tmp_path):
     assert not store.exists()
     # what is left: the changeset untouched, the summary, the manifest over what is kept
     kept = snapshot(series / "2025")
+    ontology = {k[len("2025/"):] for k in before if k.startswith("2025/ontology/")}
+    assert ontology  # the vocabulary the release used, for its changes page's field names
     assert set(kept) == {"manifest.json", "catalog.ttl", "summary.txt", "build-report.json",
                          "subjects.txt", "changes/added.nt.gz", "changes/removed.nt.gz",
-                         "changes/summary.ttl"}
+                         "changes/summary.ttl", *ontology}
     for name in ("changes/added.nt.gz", "changes/removed.nt.gz", "changes/summary.ttl",
                  "summary.txt", "catalog.ttl"):
         assert kept[name] == before[f"2025/{name}"]
@@ -174,9 +176,10 @@ def test_retire_frees_what_it_says_and_keeps_the_changelog(series, tmp_path):
     # the resources it held, for the server to say they were retired
     subjects = (series / "2025" / "subjects.txt").read_text(encoding="utf-8").splitlines()
     assert {f"<{iri}>" for iri in held} <= set(subjects) and subjects == sorted(subjects)
-    # the other releases and the later changeset are untouched; series.json says retired
-    assert {k: v for k, v in snapshot(series).items() if not k.startswith(("2025/", "series"))} \
-        == {k: v for k, v in before.items() if not k.startswith(("2025/", "series"))}
+    # the other releases and the later changeset are untouched; series.json says retired (and
+    # the series catalog, written anew with it, describes 2025 by its changeset only)
+    assert {k: v for k, v in snapshot(series).items() if not k.startswith(("2025/", "series", "catalogs/"))} \
+        == {k: v for k, v in before.items() if not k.startswith(("2025/", "series", "catalogs/"))}
     entries = json.loads((series / "series.json").read_text())["releases"]
     assert entries[1] == {"id": "2025", "date": "2025-06-01", "previous": "2024",
                           "retired": today}
@@ -193,8 +196,8 @@ def test_retire_names_the_store_it_removes_with_its_size(series, tmp_path):
     assert run.returncode == 0, run.stderr
     assert f"and its store {store} ({human(size)})" in run.stderr and not store.exists()
     # the first release has no changeset: its manifest and summary are what is left
-    assert set(snapshot(series / "2024")) == {"manifest.json", "catalog.ttl", "summary.txt",
-                                              "build-report.json", "subjects.txt"}
+    assert {k for k in snapshot(series / "2024") if not k.startswith("ontology/")} == {
+        "manifest.json", "catalog.ttl", "summary.txt", "build-report.json", "subjects.txt"}
 
 
 def test_a_store_folder_of_another_release_is_left_alone(series, tmp_path):
@@ -210,8 +213,8 @@ def test_a_store_folder_of_another_release_is_left_alone(series, tmp_path):
 def test_a_dry_run_says_what_it_would_remove_and_changes_nothing(series, tmp_path):
     store = store_of(series, "2025", tmp_path / "stores")
     before, stored = snapshot(series), snapshot(store)
-    removed = [k for k in before if k.startswith("2025/") and not k.startswith("2025/changes/")
-               and k[5:] not in ("manifest.json", "catalog.ttl", "summary.txt",
+    removed = [k for k in before if k.startswith("2025/")
+               and not k.startswith(("2025/changes/", "2025/ontology/")) and k[5:] not in ("manifest.json", "catalog.ttl", "summary.txt",
                                  "build-report.json")]
     run = retire(series, "2025", "--store", str(tmp_path / "stores"), "--dry-run")
     assert run.returncode == 0, run.stderr
@@ -378,6 +381,15 @@ def test_a_served_series_answers_410_for_a_retired_release(series, tmp_path):
             assert answer.content == (series / "2025" / "changes" / name).read_bytes()
         added = gzip.decompress((series / "2025" / "changes" / "added.nt.gz").read_bytes())
         assert added  # a real changeset, not an empty file
+        # and what changed in it, as a page and as data
+        changes = requests.get(f"{root}/release/2025/changes", headers={"Accept": "text/html"},
+                               timeout=30)
+        assert changes.status_code == 200 and "2024" in changes.text
+        assert ">senacs:" not in changes.text  # fields named by the labels of its ontology
+        turtle = requests.get(f"{root}/release/2025/changes", timeout=30,
+                              headers={"Accept": "text/turtle"})
+        assert turtle.status_code == 200
+        assert turtle.content == (series / "2025" / "changes" / "summary.ttl").read_bytes()
 
         # the listing says it; the TimeMap and the TimeGate forget it
         listing = requests.get(f"{root}/release/", headers={"Accept": "application/json"},
