@@ -36,7 +36,8 @@ from endpoint.store import Answer, Store
 MAX_CACHED_BYTES = 4 * 1024 * 1024  # a larger answer is not kept
 DISK_FILE = "senacs-kg-answers.sqlite"
 ENTRY_OVERHEAD = 512  # bytes an entry costs besides its payload (key, objects), roughly
-KEY_VERSION = "2"  # answers kept by earlier versions (RAND() among them) are never found
+KEY_VERSION = "3"  # answers kept by earlier versions are never found (RAND() among them; 3: a
+# series store now holds its changelog graphs, so a GRAPH ?g answer of version 2 is stale)
 
 log = logging.getLogger(__name__)
 

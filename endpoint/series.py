@@ -19,8 +19,8 @@ their own: guard, answer caches keyed by the release, fair share shared by all r
 - ``/release/``, ``/timemap/…`` and ``/healthz`` to the series' own routes (``bp``);
 - every other path to the latest release's application, as ``--release`` serves it.
 
-A ``{id}`` that does not match ``RELEASE_ID`` or that series.json does not list is a 404: no
-path from a request ever names a file (releases are found by the ids series.json lists).
+A ``{id}`` that is no release id (``mapping.release.RELEASE_ID``) or that series.json does
+not list is a 404: no path from a request ever names a file (releases are found by the ids series.json lists).
 Each release's store is ``STORE_DIR/{id}``, opened on demand by the bounded pool of
 ``endpoint/pool.py``. series.json is looked at (one ``stat``) at most every
 ``SERIES_CHECK_SECONDS``, on a request; when it changed, it is read once, in the background:
@@ -69,7 +69,6 @@ log = logging.getLogger(__name__)
 
 SERIES_FILE = "series.json"
 FORMAT = 1
-RELEASE_ID = re.compile(r"[0-9]{4}(?:-[0-9]+)?")
 # The series catalog series.json may name (mapping/series_catalog.py writes it): a file of DIR's
 # catalogs/ folder, never a path taken as it is.
 SERIES_CATALOG = re.compile(r"catalogs/catalog-[0-9]{4}(?:-[0-9]+)?-[0-9a-f]{12}\.ttl")
@@ -183,10 +182,10 @@ def _entries(data: object, path: Path) -> tuple[list[dict], str]:
             not all(isinstance(e, dict) and isinstance(e.get("id"), str) for e in entries):
         raise wrong('"releases" must be a non-empty list of {"id": …} objects')
     ids = [e["id"] for e in entries]
-    bad = [i for i in ids if not RELEASE_ID.fullmatch(i)]
+    bad = [i for i in ids if not release_files.is_release_id(i)]
     if bad:
         raise wrong(f"release id {bad[0][:40]!r} is not YYYY or YYYY-N")
-    if ids != sorted(set(ids)):
+    if ids != sorted(set(ids), key=release_files.release_key):  # 2025 < 2025-2 < 2025-10
         raise wrong("release ids must be unique and sorted")
     for entry in entries:
         if entry.get("previous") is not None and entry["previous"] not in ids:
@@ -304,7 +303,7 @@ class SeriesServer:
             return self.front, ""
         if path.startswith("/release/"):
             release_id, slash, rest = path[len("/release/"):].partition("/")
-            found = series.get(release_id) if RELEASE_ID.fullmatch(release_id) else None
+            found = series.get(release_id) if release_files.is_release_id(release_id) else None
             if found is None or not slash:  # the listing, an unknown id, or no final "/"
                 return self.front, ""
             if found.retired is not None and not CHANGESET.fullmatch(rest):

@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import queue
-import re
 import resource
 import shutil
 import signal
@@ -237,13 +236,9 @@ def changes_graph(base: str, release_id: str) -> str:
     return f"{base}release/{release_id}/changes"
 
 
-_RELEASE_ID = re.compile(r"([0-9]{4})(?:-([1-9][0-9]*))?")
-
-
 def _release_key(release_id: object) -> tuple[int, int] | None:
     """The order of release ids (``2025`` < ``2025-2`` < ``2025-10``); None for no id."""
-    found = _RELEASE_ID.fullmatch(release_id) if isinstance(release_id, str) else None
-    return (int(found[1]), int(found[2] or 0)) if found else None
+    return release.release_key(release_id) if release.is_release_id(release_id) else None
 
 
 def changelog(release_dir: Path, manifest: dict) -> list[Changeset]:

@@ -204,7 +204,7 @@ def _check_series_options(args: argparse.Namespace) -> None:
 
 
 def _release_id(value: str) -> str:
-    from mapping.identity import is_release_id
+    from mapping.release import is_release_id
 
     if not is_release_id(value):
         raise argparse.ArgumentTypeError(f"not a release id (YYYY or YYYY-N, e.g. 2025 or "

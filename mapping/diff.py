@@ -28,7 +28,6 @@ import pyoxigraph as ox
 
 from mapping import ntriples as nt
 from mapping import release
-from mapping.identity import is_release_id
 from mapping.paths import SHAPES_DIR
 from mapping.vocab import DCTERMS, PROV, RDF, RDFS, XSD, Iris, part_kind, prefixes, rebase
 
@@ -127,7 +126,7 @@ def release_id_of(manifest: dict, folder: Path) -> str:
     manifest gives it (the start of its dump's sha256) stands in."""
     series = manifest.get("series")
     if isinstance(series, dict) and isinstance(series.get("id"), str) \
-            and is_release_id(series["id"]):
+            and release.is_release_id(series["id"]):
         return series["id"]
     own = manifest.get("release")
     if isinstance(own, str) and _HEX_ID.fullmatch(own):

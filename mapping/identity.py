@@ -1,4 +1,4 @@
-"""Identity across campaigns: release identifiers, and structures renamed between two campaigns.
+"""Identity across campaigns: structures renamed between two campaigns (release ids: mapping/release.py).
 
 IRIs are computed from what a record states (``mapping/vocab.py``), so a structure keeps its
 IRI from one campaign to the next as long as its name and department do. A structure that
@@ -10,28 +10,16 @@ under its old one (its ``schema:name`` is the new name, as the export writes it)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from mapping.paths import REFERENCE_DIR
 from mapping.reference import OVERRIDES, Reference, ReferenceError, read_rows
+from mapping.release import is_release_id, release_key
 from mapping.vocab import Iris
 
 RENAMES_FILE = REFERENCE_DIR / OVERRIDES / "renames.csv"
 RENAME_COLUMNS = ("old_name", "department", "new_name", "since", "source")
-# A release of a series: a campaign year, or a year and a number (a second export that year).
-RELEASE_ID = re.compile(r"[0-9]{4}(?:-[1-9][0-9]{0,5})?")
-
-
-def is_release_id(text: str) -> bool:
-    return RELEASE_ID.fullmatch(text) is not None
-
-
-def release_key(release_id: str) -> tuple[int, int]:
-    """The order of releases: by year, then by number (``2025`` < ``2025-2`` < ``2025-10``)."""
-    year, _, number = release_id.partition("-")
-    return int(year), int(number or 0)
 
 
 @dataclass(frozen=True)

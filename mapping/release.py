@@ -19,6 +19,7 @@ import heapq
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -42,8 +43,21 @@ VOID = "void.ttl"
 # ``<iri>`` a line in the dump's order, so that the server can still tell that it held them.
 SUBJECTS = "subjects.txt"
 # The ontology's HTML documentation, one page per language (French first), under ontology/.
+# A release of a series: a campaign year, or a year and a number (a second export that year).
+# Part of the release contract: the server reads series.json and routes /release/{id}/ by it.
+RELEASE_ID = re.compile(r"[0-9]{4}(?:-[1-9][0-9]{0,5})?")
 ONTOLOGY_DOC_LANGUAGES = ("fr", "en")
 
+
+
+def is_release_id(text: object) -> bool:
+    return isinstance(text, str) and RELEASE_ID.fullmatch(text) is not None
+
+
+def release_key(release_id: str) -> tuple[int, int]:
+    """The order of releases: by year, then by number (``2025`` < ``2025-2`` < ``2025-10``)."""
+    year, _, number = release_id.partition("-")
+    return int(year), int(number or 0)
 
 def ontology_doc_page(lang: str) -> str:
     return f"ontology/index.{lang}.html"

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from mapping import diff, metadata, release, series_catalog
 from mapping.build import BuildConfig, BuildOutcome, build
-from mapping.identity import is_release_id, release_key
+from mapping.release import is_release_id, release_key
 from mapping.vocab import Iris
 
 SERIES_FILE = "series.json"

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from campaigns import Campaign, first_campaign, next_campaign, records_by_text
 
-from mapping.identity import Renames, is_release_id, read_renames, release_key
+from mapping.identity import Renames, read_renames
 from mapping.mapper import Mapper, plan_names
 from mapping.reader import ExportFile
 from mapping.reference import Reference, ReferenceError
+from mapping.release import is_release_id, release_key
 from mapping.vocab import DEFAULT_BASE
 
 ACTION = DEFAULT_BASE + "action/"

@@ -240,3 +240,19 @@ def test_a_release_served_alone_has_no_series_routes(seed_site):
     page = requests.get(f"{seed_site}/", headers={"Accept": "text/html"}, timeout=30)
     assert 'href="/sparql"' in page.text and "/release/" not in page.text
 
+
+
+def test_the_server_reads_release_ids_in_the_order_the_series_writes_them(tmp_path):
+    from endpoint.series import SeriesError, _entries
+    from mapping.release import release_key
+
+    def series_json(ids: list[str]) -> dict:
+        return {"format": 1, "latest": "2025-10",
+                "releases": [{"id": i, "date": None, "previous": None} for i in ids]}
+
+    ids = sorted(["2025-10", "2025", "2025-2"], key=release_key)
+    assert ids == ["2025", "2025-2", "2025-10"]  # a second and a tenth export of 2025
+    entries, latest = _entries(series_json(ids), tmp_path / "series.json")
+    assert [e["id"] for e in entries] == ids and latest == "2025-10"
+    with pytest.raises(SeriesError, match="unique and sorted"):  # text order is not the series'
+        _entries(series_json(sorted(ids)), tmp_path / "series.json")
