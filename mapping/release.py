@@ -296,8 +296,22 @@ def publish(staged: Path, out: Path) -> None:
         out.rename(old)
         staged.rename(out)
         shutil.rmtree(old)
-    fd = os.open(out.parent, os.O_RDONLY)
+    sync_folder(out.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """The folder's entries (a rename into it) on disk, not only in the page cache."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_file(temporary: Path, target: Path) -> None:
+    """``temporary`` (written beside ``target``) made ``target`` in one step that survives a
+    crash: its bytes flushed to disk, renamed over, the rename flushed too."""
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    sync_folder(target.parent)

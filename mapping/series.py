@@ -99,10 +99,7 @@ def write_series(folder: Path, entries: list[Entry], base: str | None = None) ->
     temporary = folder / f".{SERIES_FILE}.{os.getpid()}.tmp"
     with temporary.open("w", encoding="utf-8") as out:
         out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, folder / SERIES_FILE)
-    _fsync_dir(folder)
+    release.replace_file(temporary, folder / SERIES_FILE)
     series_catalog.remove_old(folder, (catalog, before))
 
 
@@ -124,14 +121,6 @@ def _base_of(folder: Path, entries: list[Entry]) -> str:
     if not isinstance(base, str):
         raise SeriesError(f"the latest release {entries[-1].id} records no IRI base")
     return base
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

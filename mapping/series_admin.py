@@ -346,9 +346,7 @@ def _write_subjects(release_dir: Path) -> None:
                                          "resources of the release cannot be listed")
             out.write(subject + "\n")
             previous = subject
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, target)
+    release.replace_file(temporary, target)
 
 
 def _rewrite_manifest(release_dir: Path, date: str) -> None:
@@ -372,10 +370,8 @@ def _rewrite_manifest(release_dir: Path, date: str) -> None:
     temporary = release_dir / f".{release.MANIFEST}.{os.getpid()}.tmp"
     with temporary.open("w", encoding="utf-8") as out:
         out.write(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
     os.utime(temporary, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    os.replace(temporary, path)
+    release.replace_file(temporary, path)
 
 
 def _remove(release_dir: Path, removed: list[tuple[str, int]]) -> None:

@@ -67,10 +67,7 @@ def write(folder: Path, entries: Sequence[Listed], base: str) -> str:
     release.write_turtle(text(folder, entries, base), temporary, base)
     digest = hashlib.sha256(temporary.read_bytes()).hexdigest()
     name = f"catalog-{entries[-1].id}-{digest[:12]}.ttl"
-    with temporary.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, target / name)
-    _fsync_dir(target)
+    release.replace_file(temporary, target / name)
     return f"{CATALOGS_DIR}/{name}"
 
 
@@ -83,14 +80,6 @@ def remove_old(folder: Path, keep: Iterable[str | None]) -> None:
         if path.is_file() and name not in kept and (NAME.fullmatch(path.name)
                                                     or path.name.endswith(".tmp")):
             path.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def text(folder: Path, entries: Sequence[Listed], base: str) -> str:
