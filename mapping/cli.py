@@ -559,7 +559,7 @@ def _add_series(sub: Subcommands) -> None:
         "retire", help="free an old release's space, keeping its changeset",
         description="Retire release ID: remove its dumps, tables, network and other derived "
                     "files (and its store with --store), keep its manifest (rewritten, with "
-                    "\"retired\": DATE), its changes/ and its summary, and mark it retired in "
+                    "\"retired\": DATE), its changes/, ontology/ and summary, and mark it retired in "
                     "series.json. The latest release, an unknown or retired one are refused. "
                     "Exit status: 0 retired (or --dry-run), 1 refused (nothing changed), "
                     "2 usage error.")
