@@ -226,3 +226,51 @@ def no_process_left_behind():
     if left:
         pytest.fail("processes started by the tests were still alive at the end (now killed):"
                     + listing(left), pytrace=False)
+
+
+@dataclass(frozen=True)
+class PublishedSeries:
+    """Three generated campaigns published into one series, as a publisher would: each dated,
+    the renames declared in a sourced file, a contact given. Never changed by a test: a test
+    that retires or damages a release works on a copy of ``folder``."""
+
+    folder: Path  # the series: 2024/, 2025/, 2026/, series.json, catalogs/
+    exports: dict[str, tuple[Path, int]]  # each campaign's export and its number of records
+    renames: Path
+    catalog_after_two: Path  # the series catalog as the 2025 publication left it
+
+
+SERIES_IDS = ("2024", "2025", "2026")
+
+
+@pytest.fixture(scope="session")
+def published_series(tmp_path_factory) -> PublishedSeries:
+    """One series for the modules about series (catalog, changes, administration): three
+    builds, a process each, as users run them."""
+    import json
+    import shutil
+
+    from campaigns import first_campaign, next_campaign
+
+    work = tmp_path_factory.mktemp("published-series")
+    first = first_campaign(30, seed=11, twins=2)
+    second = next_campaign(first, seed=12, removed=3, added=3, edited=4)
+    third = next_campaign(second, seed=13, removed=2, added=2, edited=3)
+    renames = work / "renames.csv"
+    renames.write_text("old_name,department,new_name,since,source\n" + "".join(
+        f"{old},Haute-Garonne,{new},{since},the test's own declaration\n"
+        for (old, new), since in ((second.renamed, "2025"), (third.renamed, "2026"))),
+        encoding="utf-8")
+    folder, exports = work / "senacs", {}
+    after_two = work / "catalog-after-2025.ttl"
+    for release_id, campaign in zip(SERIES_IDS, (first, second, third), strict=True):
+        export = campaign.write(work / f"senacs-{release_id}.txt")
+        exports[release_id] = (export, len(campaign.entries))
+        run = senacs_kg("build", str(export), "--series", str(folder), "--release-id",
+                        release_id, "--release-date", f"{release_id}-06-01", "--renames",
+                        str(renames), "--contact-email", "open-data@example.org")
+        assert run.returncode == 0, run.stderr
+        if release_id == "2025":
+            named = json.loads((folder / "series.json").read_text(encoding="utf-8"))["catalog"]
+            shutil.copyfile(folder / named, after_two)
+    return PublishedSeries(folder, exports, renames, after_two)

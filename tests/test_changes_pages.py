@@ -20,8 +20,6 @@ import html5lib
 import pytest
 import requests
 from browser import dump_dom
-from campaigns import first_campaign, next_campaign
-from conftest import senacs_kg
 from rdflib import Graph, Namespace, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, RDF, RDFS
@@ -45,25 +43,9 @@ HTML = {"Accept": "text/html"}
 
 
 @pytest.fixture(scope="module")
-def series(tmp_path_factory) -> Path:
+def series(published_series) -> Path:
     """Three campaigns published into one series, each dated, the renames declared."""
-    sources = tmp_path_factory.mktemp("campaigns")
-    first = first_campaign(30, seed=11, twins=2)
-    second = next_campaign(first, seed=12, removed=3, added=3, edited=4)
-    third = next_campaign(second, seed=13, removed=2, added=2, edited=3)
-    renames = sources / "renames.csv"
-    rows = [f"{old},Haute-Garonne,{new},{since},the test's own declaration"
-            for (old, new), since in ((second.renamed, "2025"), (third.renamed, "2026"))]
-    renames.write_text("old_name,department,new_name,since,source\n" + "\n".join(rows) + "\n",
-                       encoding="utf-8")
-    folder = tmp_path_factory.mktemp("series") / "senacs"
-    for release_id, campaign in zip(IDS, (first, second, third), strict=True):
-        export = campaign.write(sources / f"senacs-{release_id}.txt")
-        run = senacs_kg("build", str(export), "--series", str(folder), "--release-id",
-                        release_id, "--renames", str(renames), "--release-date",
-                        f"{release_id}-06-01")
-        assert run.returncode == 0, run.stderr
-    return folder
+    return published_series.folder
 
 
 @pytest.fixture(scope="module")

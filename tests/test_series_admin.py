@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from campaigns import first_campaign, next_campaign
-from conftest import descendants, run_cli, senacs_kg
+from conftest import descendants, run_cli
 from serve_series_helper import actions_of, series_server
 
 from endpoint.store import prepare_store
@@ -34,25 +33,15 @@ DUMPS = {"dataset.nt", "dataset.nt.gz", "dataset.ttl", "dataset.jsonld"}
 
 
 @pytest.fixture(scope="module")
-def campaigns(tmp_path_factory) -> dict[str, tuple[Path, int]]:
+def campaigns(published_series) -> dict[str, tuple[Path, int]]:
     """Three campaigns' exports and their number of records."""
-    folder = tmp_path_factory.mktemp("admin-campaigns")
-    first = first_campaign(30, seed=11, twins=2)
-    second = next_campaign(first, seed=12, removed=3, added=3, edited=3)
-    third = next_campaign(second, seed=13, removed=3, added=2, edited=2)
-    return {rid: (c.write(folder / f"senacs-{rid}.txt"), len(c.entries))
-            for rid, c in zip(IDS, (first, second, third), strict=True)}
+    return published_series.exports
 
 
 @pytest.fixture(scope="module")
-def pristine(campaigns, tmp_path_factory) -> Path:
+def pristine(published_series) -> Path:
     """The series as three publications leave it (never changed by a test: see ``series``)."""
-    folder = tmp_path_factory.mktemp("admin-series") / "senacs"
-    for rid in IDS:
-        run = senacs_kg("build", str(campaigns[rid][0]), "--series", str(folder), "--release-id",
-                        rid, "--release-date", f"{rid}-06-01")  # a process per build, as users
-        assert run.returncode == 0, run.stderr
-    return folder
+    return published_series.folder
 
 
 @pytest.fixture

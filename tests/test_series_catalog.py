@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from campaigns import first_campaign, next_campaign
-from conftest import senacs_kg
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, RDF, VOID, XSD, Namespace
 from serve_series_helper import series_server
@@ -43,28 +41,11 @@ def dataset(release_id: str) -> URIRef:
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory) -> dict:
+def published(published_series) -> dict:
     """The series after each publication: its folder, and the series catalog after two
-    releases (kept aside before the third is published)."""
-    work = tmp_path_factory.mktemp("series-catalog")
-    first = first_campaign(30, seed=8, twins=2)
-    second = next_campaign(first, removed=3, added=3, edited=3)
-    third = next_campaign(second, seed=9, removed=2, added=2, edited=2)
-    renames = work / "renames.csv"
-    renames.write_text("old_name,department,new_name,since,source\n" + "".join(
-        f"{old},Haute-Garonne,{new},{since},the test's own declaration\n"
-        for (old, new), since in ((second.renamed, "2025"), (third.renamed, "2026"))),
-        encoding="utf-8")
-    folder, after_two = work / "series", None
-    for release_id, campaign in zip(IDS, (first, second, third)):
-        export = campaign.write(work / f"senacs-{release_id}.txt")
-        run = senacs_kg("build", str(export), "--series", str(folder), "--release-id",
-                        release_id, "--release-date", f"{release_id}-06-01", "--renames",
-                        str(renames), "--contact-email", "open-data@example.org")
-        assert run.returncode == 0, run.stderr
-        if release_id == "2025":
-            after_two = Graph().parse(folder / _named(folder))
-    return {"folder": folder, "after_two": after_two}
+    releases (kept aside before the third was published)."""
+    return {"folder": published_series.folder,
+            "after_two": Graph().parse(published_series.catalog_after_two)}
 
 
 def _named(folder: Path) -> str:
