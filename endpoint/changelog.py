@@ -10,18 +10,19 @@ pinned in the release that holds it (a removed one in the previous release), pag
 (``/release/{id}/changes.ttl``), as resources are.
 
 The page reads the summary file, not the store: it is written sorted (the change records
-named after their resources: actions, then bodies, then structures, each by IRI), so a page
-is the records from one position on, read in one streaming pass that stops at the page's end
-and only counts the records before it. A page costs the parse of the file up to its end: a
-100,000-change summary is 37 MB, and its last page took 0.7 to 1.7 s on the 2-core machine
-(by its load); the first pages, milliseconds. A page is replayed afterwards (ETag, response
-cache). The page needs no store, so a pinned release whose store is closed shows its changes
-without opening it. The first release of a series has no changeset: 404.
+named after their resources: actions, then bodies, then structures, each by IRI), one block
+of lines per record. Where each record starts is found once a process by a scan of the
+file's lines (``Index``: 8 bytes a record); a page then parses its own records' bytes only,
+so that every page costs the same, the last as the first, and deep pages cannot be used to
+keep a web process busy. A page is replayed afterwards (ETag, response cache). The page
+needs no store, so a pinned release whose store is closed shows its changes without
+opening it. The first release of a series has no changeset: 404.
 """
 
 from __future__ import annotations
 
 import tempfile
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -116,26 +117,73 @@ def changeset() -> Changeset:
 # -- reading the summary ---------------------------------------------------------------------------
 
 
-def records(summary: Path, changeset_iri: str, start: int = 0) -> Iterator[Change]:
-    """The summary's change records in the file's order from position ``start``, in one
-    streaming pass (a record's triples are together: the file is written one record after
-    another); the records before ``start`` are only counted, not read."""
-    prefix = changeset_iri + "#"
-    index, subject, current = -1, None, None
-    for triple in ox.parse(path=str(summary), format=ox.RdfFormat.TURTLE):
-        node = triple.subject
-        if node != subject:
-            subject, name = node, node.value
+@dataclass(frozen=True)
+class Index:
+    """Where each change record of a summary starts (byte offsets), found once a process by a
+    scan of its lines, so that a page parses its own records only, however deep it is (a
+    page's cost no longer grows with its number: the deep pages of a large changeset cannot
+    be used to keep a web process busy)."""
+
+    header: bytes  # the @prefix lines, which every slice parsed needs
+    starts: array  # offset of each record's first line, in the file's order
+    end: int  # where the last record ends (the changeset's own description, or the file's end)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def span(self, first: int, stop: int) -> tuple[int, int]:
+        """The bytes of records ``first`` to ``stop`` (excluded)."""
+        return self.starts[first], self.starts[stop] if stop < len(self.starts) else self.end
+
+
+def index_of(summary: Path, changeset_iri: str) -> Index:
+    stat = summary.stat()
+    return _index(str(summary), stat.st_mtime_ns, stat.st_size, changeset_iri)
+
+
+@lru_cache(maxsize=16)
+def _index(summary: str, _mtime_ns: int, _size: int, changeset_iri: str) -> Index:
+    """The summary as mapping/diff.py writes it (Oxigraph's Turtle): prefixes, then one
+    block per subject starting at column 0 with its IRI, continued on lines indented by a
+    tab; literals escaped on one line. Records are the blocks of ``{changeset}#…``."""
+    record, starts, header_end, end = f"<{changeset_iri}#".encode(), array("q"), None, None
+    offset = 0
+    with open(summary, "rb") as handle:
+        for line in handle:
+            if line.startswith(b"<"):
+                if header_end is None:
+                    header_end = offset
+                if line.startswith(record):
+                    starts.append(offset)
+                    end = None
+                elif starts and end is None:
+                    end = offset
+            offset += len(line)
+    with open(summary, "rb") as handle:
+        header = handle.read(offset if header_end is None else header_end)
+    return Index(header, starts, offset if end is None else end)
+
+
+def records(summary: Path, changeset_iri: str, start: int = 0,
+            stop: int | None = None) -> Iterator[Change]:
+    """The summary's change records ``start`` to ``stop`` (excluded; None: to the last), in
+    the file's order: only their bytes are read and parsed (the prefixes before them)."""
+    found = index_of(summary, changeset_iri)
+    stop = len(found) if stop is None else min(stop, len(found))
+    if start >= stop:
+        return
+    begin, finish = found.span(start, stop)
+    with open(summary, "rb") as handle:
+        handle.seek(begin)
+        data = found.header + handle.read(finish - begin)
+    subject, current = None, None
+    for triple in ox.parse(data, format=ox.RdfFormat.TURTLE):
+        if triple.subject != subject:
+            subject = triple.subject
             if current is not None:
                 yield current
-                current = None
-            if not name.startswith(prefix):
-                continue
-            index += 1
-            if index >= start:
-                current = Change("")
-        if current is not None:
-            _take(current, triple)
+            current = Change("")
+        _take(current, triple)
     if current is not None:
         yield current
 
@@ -154,13 +202,10 @@ def _take(change: Change, triple: ox.Triple) -> None:
 
 def page_of(summary: Path, changeset_iri: str, start: int, size: int) -> tuple[list[Change], bool]:
     """The ``size`` records from position ``start``, and whether more follow."""
-    taken: list[Change] = []
-    for change in records(summary, changeset_iri, start):
-        if len(taken) == size:
-            return taken, True
+    taken = list(records(summary, changeset_iri, start, start + size))
+    for change in taken:
         change.fields.sort()
-        taken.append(change)
-    return taken, False
+    return taken, start + size < len(index_of(summary, changeset_iri))
 
 
 def total_of(found: Changeset) -> int:
@@ -169,7 +214,7 @@ def total_of(found: Changeset) -> int:
     if isinstance(resources, dict):
         return sum(int(n) for by_status in resources.values() if isinstance(by_status, dict)
                    for n in by_status.values() if isinstance(n, int))
-    return sum(1 for _ in records(found.summary, found.iri))
+    return len(index_of(found.summary, found.iri))
 
 
 @lru_cache(maxsize=16)
