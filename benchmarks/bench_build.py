@@ -123,15 +123,21 @@ def national_build(n: int, workdir: Path, haute_garonne: dict) -> None:
         print(f"  target, national (100,000 records < 180 s, < 2 GiB): {'met' if met else 'NOT met'}")
 
 
-def build_only(n: int, workdir: Path) -> None:
-    """Only the build, for the sizes where the other stages would cost more time than they
-    tell (issue #17: 1,000,000 records in under 30 minutes and 4 GiB)."""
-    from common import generated
+def _generated_and_work(n: int, workdir: Path) -> tuple[Path, Path]:
+    """The generated export of ``n`` records (made once) and an empty work folder for it."""
+    from common import generated  # not at the top: a --stage process measures its own memory
 
     source = generated(n, workdir)
     work = workdir / f"work_{n}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
+    return source, work
+
+
+def build_only(n: int, workdir: Path) -> None:
+    """Only the build, for the sizes where the other stages would cost more time than they
+    tell (issue #17: 1,000,000 records in under 30 minutes and 4 GiB)."""
+    source, work = _generated_and_work(n, workdir)
     print(f"\n== {n:,} records ({source.stat().st_size / 1e6:.0f} MB of text), build only")
     built = run_stage("build", source, work)
     t, peak = built["timings"], max(built["peak_mb"], built["children_peak_mb"])
@@ -149,12 +155,7 @@ def build_only(n: int, workdir: Path) -> None:
 
 def bench(n: int, workdir: Path, pyshacl_max: int, baseline_rate: list[float],
           with_national: bool = False) -> None:
-    from common import generated  # not at the top: a --stage process measures its own memory
-
-    source = generated(n, workdir)
-    work = workdir / f"work_{n}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
+    source, work = _generated_and_work(n, workdir)
     print(f"\n== {n:,} records ({source.stat().st_size / 1e6:.0f} MB of text)")
     read = run_stage("read", source, work)
     mapped = run_stage("map", source, work)
