@@ -146,22 +146,21 @@ def _index(summary: str, _mtime_ns: int, _size: int, changeset_iri: str) -> Inde
     """The summary as mapping/diff.py writes it (Oxigraph's Turtle): prefixes, then one
     block per subject starting at column 0 with its IRI, continued on lines indented by a
     tab; literals escaped on one line. Records are the blocks of ``{changeset}#…``."""
-    record, starts, header_end, end = f"<{changeset_iri}#".encode(), array("q"), None, None
-    offset = 0
+    record, starts, header, end = f"<{changeset_iri}#".encode(), array("q"), [], None
+    offset, in_header = 0, True
     with open(summary, "rb") as handle:
         for line in handle:
             if line.startswith(b"<"):
-                if header_end is None:
-                    header_end = offset
+                in_header = False
                 if line.startswith(record):
                     starts.append(offset)
                     end = None
                 elif starts and end is None:
                     end = offset
+            elif in_header:
+                header.append(line)
             offset += len(line)
-    with open(summary, "rb") as handle:
-        header = handle.read(offset if header_end is None else header_end)
-    return Index(header, starts, offset if end is None else end)
+    return Index(b"".join(header), starts, offset if end is None else end)
 
 
 def records(summary: Path, changeset_iri: str, start: int = 0,
@@ -176,14 +175,15 @@ def records(summary: Path, changeset_iri: str, start: int = 0,
     with open(summary, "rb") as handle:
         handle.seek(begin)
         data = found.header + handle.read(finish - begin)
-    subject, current = None, None
+    prefix, subject, current = changeset_iri + "#", None, None
     for triple in ox.parse(data, format=ox.RdfFormat.TURTLE):
         if triple.subject != subject:
             subject = triple.subject
             if current is not None:
                 yield current
-            current = Change("")
-        _take(current, triple)
+            current = Change("") if subject.value.startswith(prefix) else None
+        if current is not None:
+            _take(current, triple)
     if current is not None:
         yield current
 
