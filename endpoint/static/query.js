@@ -90,8 +90,9 @@ async function run() {
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
   if (!response.ok) {
+    const message = await response.text();  // read first: the error shows whole, at once
     statusBox.className = "error";
-    statusBox.textContent = `Erreur ${response.status} : ${await response.text()}`;
+    statusBox.textContent = `Erreur ${response.status} : ${message}`;
     return;
   }
   const truncated = response.headers.get("X-SPARQL-Truncated");
