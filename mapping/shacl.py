@@ -18,6 +18,7 @@ summary and the Turtle report).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from mapping.vocab import hash_name, part_of
 
 SUPPORTED = {SH["class"], SH.datatype, SH.nodeKind, SH.minCount, SH.maxCount, SH["in"],
              SH.languageIn, SH.pattern, SH.flags, SH.minLength, SH.minInclusive,
-             SH.lessThanOrEquals}
+             SH.lessThanOrEquals, SH.equals}
 # Shape-level terms that are not constraints.
 NON_CONSTRAINTS = {RDF.type, SH.path, SH.severity, SH.message, SH.targetClass, SH.property,
                    SH.name, SH.description, SH.order, SH.group}
@@ -44,6 +45,7 @@ COMPONENT = {
     SH.minLength: SH.MinLengthConstraintComponent,
     SH.minInclusive: SH.MinInclusiveConstraintComponent,
     SH.lessThanOrEquals: SH.LessThanOrEqualsConstraintComponent,
+    SH.equals: SH.EqualsConstraintComponent,
 }
 # Lexical forms pySHACL (rdflib) accepts for the datatypes our shapes use.
 WELL_FORMED = {
@@ -103,7 +105,11 @@ def _path(shapes: Graph, path) -> str:
         return f"<{path}>"
     if isinstance(path, BNode) and shapes.value(path, RDF.first) is not None:
         return "/".join(_path(shapes, step) for step in Collection(shapes, path))
-    raise UnsupportedShape(f"unsupported sh:path {path!r}: only predicates and sequences")
+    inverse = shapes.value(path, SH.inversePath) if isinstance(path, BNode) else None
+    if isinstance(inverse, URIRef):
+        return f"^<{inverse}>"
+    raise UnsupportedShape(f"unsupported sh:path {path!r}: only predicates, inverses of a "
+                           "predicate and sequences")
 
 
 def _str(literal) -> str:
@@ -179,6 +185,14 @@ def _compile(shapes: Graph, shape, target: str, path: str | None) -> list[Check]
             query = (f"SELECT ?this WHERE {{ {target} ?this {path} ?v }} "
                      f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {int(value)})")
             out.append(Check(str(shape), component, severity, path, query, False))
+        elif constraint == SH.equals:
+            # a value of the path the property lacks, or a value of the property the path
+            # lacks: each is a result with that value (SHACL 4.5.1)
+            other = _term(value)
+            query = (f"SELECT DISTINCT ?this ?v WHERE {{ {target} "
+                     f"{{ ?this {path} ?v FILTER NOT EXISTS {{ ?this {other} ?v }} }} UNION "
+                     f"{{ ?this {other} ?v FILTER NOT EXISTS {{ ?this {path} ?v }} }} }}")
+            out.append(Check(str(shape), component, severity, path, query, True))
         elif constraint == SH.lessThanOrEquals:
             query = (f"SELECT DISTINCT ?this ?v WHERE {{ {target} ?this {path} ?v . "
                      f"?this {_term(value)} ?o . FILTER(COALESCE(!(?v <= ?o), true)) }}")
@@ -271,11 +285,11 @@ SH_PREFIX = "http://www.w3.org/ns/shacl#"
 
 
 def _turtle_path(path: str) -> str:
-    """``<a>`` stays; a sequence ``<a>/<b>`` becomes the list ``( <a> <b> )``."""
-    steps = path.split(">/<")
-    if len(steps) == 1:
-        return path
-    return "( " + " ".join(f"<{s.strip('<>')}>" for s in steps) + " )"
+    """``<a>`` stays; ``^<a>`` becomes ``[ sh:inversePath <a> ]``; a sequence ``<a>/<b>``
+    becomes the list ``( <a> <b> )``."""
+    steps = [f"[ sh:inversePath {s[1:]} ]" if s.startswith("^") else s
+             for s in re.findall(r"\^?<[^>]*>", path)]
+    return steps[0] if len(steps) == 1 else "( " + " ".join(steps) + " )"
 
 
 def _short(iri: str) -> str:
