@@ -12,7 +12,10 @@ shapes in ``shapes/changes.shapes.ttl``).
 A resource's parts (``{action}#amount-1``) are folded into it: a changed amount is a change of
 the action's ``senacs:budgetLine``. Where a record was read is not what it says: a change of
 source file or of line numbers alone (records added above it, reordered) is in the changeset's
-triples but does not make the action changed (:data:`LOCATION`).
+triples but does not make the action changed (:data:`LOCATION`). Nor does a shortcut
+(:data:`SHORTCUTS`, the ontology's direct statements beside qualified ones): it changes only
+with what it is derived from, which is reported (a new budget total is a change of
+``senacs:budgetTotal``; a structure's ``senacs:worksWith`` follows its actions' partners).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ STATUS_CLASS = {ADDED: "Addition", REMOVED: "Removal", MODIFIED: "Modification"}
 # Where a record was read, not what it says: the source file and line numbers, and the whole
 # derivation part ({action}#source: file, first and last line).
 LOCATION_PARTS = ("source",)
+SHORTCUTS = ("budgetTotalValue", "worksWith")  # derived: never reported as changed fields
 SUMMARY_PREFIXES = ("senacs", "dcterms", "prov", "schema", "rdfs", "xsd", "org")
 _HEX_ID = re.compile(r"[0-9a-f]{8,64}")
 _IRI = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')  # an N-Triples IRI term
@@ -188,6 +192,7 @@ class Walk:
         self.type = nt.RDF_TYPE
         self.label_predicates = {nt.iri(str(DCTERMS.title)), nt.iri("https://schema.org/name")}
         self.location = {nt.iri(str(PROV.wasDerivedFrom)), nt.iri(str(self.iris.DEF.sourceLine))}
+        self.shortcuts = {nt.iri(str(self.iris.DEF[name])) for name in SHORTCUTS}
         self.prefix = "<" + base
 
     def run(self, old: Path, new: Path) -> None:
@@ -248,7 +253,8 @@ class Walk:
         if not _IRI.fullmatch(subject):
             raise DiffError(f"{subject[:80]}: not an IRI (the dump is not N-Triples)")
         if old and new:
-            fields = {line.split(" ", 2)[1] for line in (*removed, *added)} - self.location
+            fields = {line.split(" ", 2)[1] for line in (*removed, *added)} \
+                - self.location - self.shortcuts
             if pending is not None:
                 links = _links(subject, old + new)
                 fields |= {links[part] for part in pending.changed_parts if part in links}

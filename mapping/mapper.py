@@ -63,7 +63,7 @@ class Terms:
                      "budgetTotal", "isTotal", "totalMethod", "extractedFrom", "sourceLine",
                      "sourceSnippet", "headcount", "personKind", "startDate", "startMention",
                      "date", "firstLine", "lastLine", "position", "preamble", "endsWithNewline",
-                     "recordCount"):
+                     "recordCount", "budgetTotalValue", "worksWith"):
             setattr(self, name, nt.iri(iris.DEF[name]))
         # The property of each form field's value, as the form's table (mapping/labels.py) says.
         self.prop = {spec.key: nt.iri(vocab.expand(spec.prop, iris.base)) for spec in FIELDS}
@@ -298,9 +298,13 @@ class Mapper:
     def _partners(self, record: Record, action: str, dept: Department | None,
                   out: list[Triple]) -> None:
         """Resolve partner categories that name one body given the structure's place; a
-        category that names no single body there stays a category (never a guess)."""
+        category that names no single body there stays a category (never a guess). The
+        structure works with every body its actions name (senacs:worksWith, a shortcut: the
+        build's sort keeps one line of each)."""
         if dept is None:
             return
+        structure = (nt.iri(self.iris.structure(self.structure_slug(record)))
+                     if record.structure_name is not None else None)
         communes = self.reference.structure_communes(record.structure_name or "",
                                                      record.department)
         for category in record.partner_categories:
@@ -312,6 +316,8 @@ class Mapper:
             elif category == EPCI_CATEGORY and communes:
                 bodies.append(self.territory.epci_body(communes, out))
             out += [(action, self.t.resolvedPartner, body) for body in bodies if body]
+            if structure is not None:
+                out += [(structure, self.t.worksWith, body) for body in bodies if body]
 
     def _extracted(self, record: Record, action_iri: str, out: list[Triple]) -> None:
         """Amounts, headcounts and the start date, each with the field and line it came from."""
@@ -336,7 +342,9 @@ class Mapper:
                 node = nt.iri(vocab.part(action_iri, "budget"))
                 out += [(action, t.budgetTotal, node), *self._money(node, total[0]),
                         (node, t.totalMethod, nt.text(total[1])),
-                        (node, t.extractedFrom, source)]
+                        (node, t.extractedFrom, source),
+                        # the direct statement beside the qualified one (ontology: shortcuts)
+                        (action, t.budgetTotalValue, nt.decimal(total[0]))]
         people = record.field("people")
         if people is not None and people.values:
             source = t.fields["people"]
