@@ -36,7 +36,8 @@ def w3c_server(release_dir, tmp_path_factory):
     del store
     manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
     (store_dir / "senacs-kg-store.json").write_text(json.dumps(
-        {"release": manifest["release"], "base": manifest["base"]}), encoding="utf-8")
+        {"release": manifest["release"], "base": manifest["base"], "compacted": True}),
+        encoding="utf-8")
     with live_server(release_dir, store_dir) as root:
         yield root + "/sparql"
 
