@@ -26,14 +26,16 @@ MIX = {
     # all pairs at once is the network analysis' job (senacs-kg network); a researcher asks
     # which structures share partners with one structure
     "shared partners": P + f"""SELECT ?other (COUNT(DISTINCT ?o) AS ?shared) WHERE {{
-        ?a1 schema:agent <{B}structure/centre-social-reynerie-31> ; senacs:resolvedPartner ?o .
-        ?a2 senacs:resolvedPartner ?o ; schema:agent ?other .
+        <{B}structure/centre-social-reynerie-31> senacs:worksWith ?o .
+        ?other senacs:worksWith ?o .
         FILTER(?other != <{B}structure/centre-social-reynerie-31>) }}
         GROUP BY ?other ORDER BY DESC(?shared) ?other LIMIT 20""",
     "text search": P + """SELECT ?a ?t WHERE { ?a senacs:summary ?s ; dcterms:title ?t .
         FILTER(CONTAINS(LCASE(STR(?s)), "numérique")) } LIMIT 50""",
+    # the two sides joined by hash (each a sub-select), not one lookup per action
     "budget per dimension": P + """SELECT ?d (SUM(?v) AS ?total) (COUNT(?a) AS ?n) WHERE {
-        ?a senacs:dimension ?d ; senacs:budgetTotal/schema:value ?v } GROUP BY ?d""",
+        { SELECT ?a ?v WHERE { ?a senacs:budgetTotalValue ?v } }
+        { SELECT ?a ?d WHERE { ?a senacs:dimension ?d } } } GROUP BY ?d""",
     "paging": P + """SELECT ?a ?t WHERE { ?a a senacs:Action ; dcterms:title ?t }
         ORDER BY ?t LIMIT 20 OFFSET 200""",
     "construct structure": P + f"""CONSTRUCT {{ ?s ?p ?o . ?a schema:agent ?s }} WHERE {{
@@ -70,6 +72,22 @@ NEW = {
 }
 
 QUESTIONS = {**MIX, **NEW}
+# The questions that read a shortcut, as they are asked without it (the qualified statements):
+# tests/test_shortcuts.py proves each gives the same answer as its text above.
+QUALIFIED = {
+    "shared partners": P + f"""SELECT ?other (COUNT(DISTINCT ?o) AS ?shared) WHERE {{
+        ?a1 schema:agent <{B}structure/centre-social-reynerie-31> ; senacs:resolvedPartner ?o .
+        ?a2 senacs:resolvedPartner ?o ; schema:agent ?other .
+        FILTER(?other != <{B}structure/centre-social-reynerie-31>) }}
+        GROUP BY ?other ORDER BY DESC(?shared) ?other LIMIT 20""",
+    "budget per dimension": P + """SELECT ?d (SUM(?v) AS ?total) (COUNT(?a) AS ?n) WHERE {
+        ?a senacs:dimension ?d ; senacs:budgetTotal/schema:value ?v } GROUP BY ?d""",
+    "actions above the average budget": P + """SELECT (COUNT(?a) AS ?actions) WHERE {
+        { SELECT (AVG(?v) AS ?mean) WHERE { ?x senacs:budgetTotal/schema:value ?v } }
+        ?a senacs:budgetTotal/schema:value ?w FILTER(?w > ?mean) }""",
+    "structures with no partner": P + """SELECT ?s WHERE { ?s a senacs:Structure
+        FILTER NOT EXISTS { ?a schema:agent ?s ; senacs:resolvedPartner ?o } } ORDER BY ?s""",
+}
 GRAPH_QUERIES = {"construct structure", "describe partner"}
 # the questions that read the direct shortcut properties (empty or different without them)
-SHORTCUTS = {"actions above the average budget", "structures with no partner"}
+SHORTCUTS = set(QUALIFIED)
