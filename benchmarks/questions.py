@@ -36,8 +36,10 @@ MIX = {
     "budget per dimension": P + """SELECT ?d (SUM(?v) AS ?total) (COUNT(?a) AS ?n) WHERE {
         { SELECT ?a ?v WHERE { ?a senacs:budgetTotalValue ?v } }
         { SELECT ?a ?d WHERE { ?a senacs:dimension ?d } } } GROUP BY ?d""",
-    "paging": P + """SELECT ?a ?t WHERE { ?a a senacs:Action ; dcterms:title ?t }
-        ORDER BY ?t LIMIT 20 OFFSET 200""",
+    # the page by rank (integers, inline in the store), its titles joined afterwards
+    "paging": P + """SELECT ?a ?t WHERE {
+        { SELECT ?a ?r WHERE { ?a senacs:titleRank ?r } ORDER BY ?r LIMIT 20 OFFSET 200 }
+        ?a dcterms:title ?t } ORDER BY ?r""",
     "construct structure": P + f"""CONSTRUCT {{ ?s ?p ?o . ?a schema:agent ?s }} WHERE {{
         BIND(<{B}structure/centre-social-reynerie-31> AS ?s) {{ ?s ?p ?o }} UNION
         {{ ?a schema:agent ?s }} }}""",
@@ -64,17 +66,20 @@ NEW = {
     "text search across fields": P + """SELECT (COUNT(DISTINCT ?a) AS ?actions) WHERE {
         { ?a dcterms:title ?x } UNION { ?a senacs:summary ?x }
         FILTER(CONTAINS(LCASE(STR(?x)), "jardin")) }""",
-    "keyword pairs": P + """SELECT ?k1 ?k2 (COUNT(?a) AS ?actions) WHERE {
-        { SELECT ?a ?k1 WHERE { ?a senacs:keyword ?k1 } }
-        { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } }
-        FILTER(STR(?k1) < STR(?k2)) }
-        GROUP BY ?k1 ?k2 ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
+    # grouped first, then the pairs kept in one order: 105 groups to compare as text, not
+    # every pair of every action (a third of the time of filtering before grouping)
+    "keyword pairs": P + """SELECT ?k1 ?k2 ?actions WHERE {
+        { SELECT ?k1 ?k2 (COUNT(?a) AS ?actions) WHERE {
+            { SELECT ?a ?k1 WHERE { ?a senacs:keyword ?k1 } }
+            { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } } } GROUP BY ?k1 ?k2 }
+        FILTER(STR(?k1) < STR(?k2)) } ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
 }
 
 QUESTIONS = {**MIX, **NEW}
-# The questions that read a shortcut, as they are asked without it (the qualified statements):
-# tests/test_shortcuts.py proves each gives the same answer as its text above.
-QUALIFIED = {
+# Questions rewritten for speed, as they were asked before (through the qualified statements,
+# or filtering before grouping): tests/test_shortcuts.py proves each gives the same answer as
+# its text above.
+BEFORE = {
     "shared partners": P + f"""SELECT ?other (COUNT(DISTINCT ?o) AS ?shared) WHERE {{
         ?a1 schema:agent <{B}structure/centre-social-reynerie-31> ; senacs:resolvedPartner ?o .
         ?a2 senacs:resolvedPartner ?o ; schema:agent ?other .
@@ -87,7 +92,21 @@ QUALIFIED = {
         ?a senacs:budgetTotal/schema:value ?w FILTER(?w > ?mean) }""",
     "structures with no partner": P + """SELECT ?s WHERE { ?s a senacs:Structure
         FILTER NOT EXISTS { ?a schema:agent ?s ; senacs:resolvedPartner ?o } } ORDER BY ?s""",
+    # before #18 the mix ordered by title alone; titles tie (the generated records have about
+    # seventy), so which of the tied actions a page held was the engine's choice: the rank
+    # orders ties by IRI, and the test also checks the titles against the former text
+    "paging": P + """SELECT ?a ?t WHERE { ?a a senacs:Action ; dcterms:title ?t }
+        ORDER BY ?t ?a LIMIT 20 OFFSET 200""",
+    "keyword pairs": P + """SELECT ?k1 ?k2 (COUNT(?a) AS ?actions) WHERE {
+        { SELECT ?a ?k1 WHERE { ?a senacs:keyword ?k1 } }
+        { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } }
+        FILTER(STR(?k1) < STR(?k2)) }
+        GROUP BY ?k1 ?k2 ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
 }
+# the mix's texts before #18 where the one above only refines their order (ties broken)
+FORMER = {"paging": P + """SELECT ?a ?t WHERE { ?a a senacs:Action ; dcterms:title ?t }
+        ORDER BY ?t LIMIT 20 OFFSET 200"""}
 GRAPH_QUERIES = {"construct structure", "describe partner"}
 # the questions that read the direct shortcut properties (empty or different without them)
-SHORTCUTS = set(QUALIFIED)
+SHORTCUTS = {"shared partners", "budget per dimension", "paging",
+             "actions above the average budget", "structures with no partner"}

@@ -45,7 +45,8 @@ STATUS_CLASS = {ADDED: "Addition", REMOVED: "Removal", MODIFIED: "Modification"}
 # Where a record was read, not what it says: the source file and line numbers, and the whole
 # derivation part ({action}#source: file, first and last line).
 LOCATION_PARTS = ("source",)
-SHORTCUTS = ("budgetTotalValue", "worksWith")  # derived: never reported as changed fields
+# derived: never reported as changed fields (a title rank moves when other actions come or go)
+SHORTCUTS = ("budgetTotalValue", "worksWith", "titleRank")
 SUMMARY_PREFIXES = ("senacs", "dcterms", "prov", "schema", "rdfs", "xsd", "org")
 _HEX_ID = re.compile(r"[0-9a-f]{8,64}")
 _IRI = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')  # an N-Triples IRI term

@@ -63,7 +63,7 @@ class Terms:
                      "budgetTotal", "isTotal", "totalMethod", "extractedFrom", "sourceLine",
                      "sourceSnippet", "headcount", "personKind", "startDate", "startMention",
                      "date", "firstLine", "lastLine", "position", "preamble", "endsWithNewline",
-                     "recordCount", "budgetTotalValue", "worksWith"):
+                     "recordCount", "budgetTotalValue", "worksWith", "titleRank"):
             setattr(self, name, nt.iri(iris.DEF[name]))
         # The property of each form field's value, as the form's table (mapping/labels.py) says.
         self.prop = {spec.key: nt.iri(vocab.expand(spec.prop, iris.base)) for spec in FIELDS}
@@ -176,6 +176,7 @@ class Mapper:
         self.t = Terms(self.iris)
         self.territory = Territory(self.iris, self.reference, self.t)
         self._slugs: dict[str | None, str] = {}  # structure line -> its slug
+        self._titled: list[tuple[str, str]] = []  # (title, action IRI) of every titled action
 
     # -- files ---------------------------------------------------------------------------
 
@@ -216,12 +217,25 @@ class Mapper:
         return found
 
     def closing_triples(self) -> list[Triple]:
-        """What is written once per build, after the last record (EPCI member lists)."""
-        return self.territory.closing_triples()
+        """What is written once per build, after the last record (EPCI member lists, and each
+        action's rank by title)."""
+        return self.territory.closing_triples() + self.title_ranks()
+
+    def title_ranks(self) -> list[Triple]:
+        """``senacs:titleRank``: each titled action's 1-based position among the build's
+        actions ordered by title, then IRI (code point order, as SPARQL's ORDER BY ?title
+        ?action orders them): a shortcut that pages through actions by title without sorting
+        every title at query time."""
+        ranked = sorted(self._titled)
+        self._titled = []
+        return [(nt.iri(iri), self.t.titleRank, nt.integer(rank))
+                for rank, (_, iri) in enumerate(ranked, start=1)]
 
     def map_record(self, record: Record) -> tuple[str, list[Triple]]:
         """Name the record's action and map it: (action IRI, triples)."""
         iri = self.namer(record, self.structure_slug(record))
+        if record.title:
+            self._titled.append((record.title, iri))  # ranked once all are read
         return iri, self.triples(record, iri)
 
     def triples(self, record: Record, action_iri: str) -> list[Triple]:

@@ -115,6 +115,7 @@ BREAKS: dict[str, tuple[str, str, str]] = {
     "Action-budgetTotalValue": (_add(A, "senacs:budgetTotalValue", '"cent"'), A, "Violation"),
     "Action-budgetTotalValue-agrees": (_set(A, "senacs:budgetTotalValue", '"1"^^xsd:decimal'),
                                        A, "Violation"),
+    "Action-titleRank": (_set(A, "senacs:titleRank", "0"), A, "Violation"),
     "Action-headcount": (_add(A, "senacs:headcount", AMOUNT), A, "Violation"),
     "Action-startDate": (_set(A, "senacs:startDate", '"septembre 2021"'), A, "Violation"),
     "Action-startMention": (_add(A, "senacs:startMention", AMOUNT), A, "Violation"),
