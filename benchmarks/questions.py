@@ -1,0 +1,75 @@
+"""The researcher questions that bench_queries.py measures: the one place their SPARQL is kept.
+
+``MIX`` is the benchmark mix of issues #5 and #18 (name -> query text); ``NEW`` holds the six
+researcher questions issue #18 adds, each a kind of question the mix does not cover. Several
+of ``NEW`` read the release's direct shortcut properties (senacs:budgetTotalValue,
+senacs:worksWith): on a release without them they answer empty, or differently (``SHORTCUTS``
+names them, so that a report can say so). ``GRAPH_QUERIES`` are the CONSTRUCT/DESCRIBE ones
+(asked for N-Triples, and compared by triple count only). Edit the texts here: the benchmark
+reads them from nowhere else.
+"""
+
+from __future__ import annotations
+
+P = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
+PREFIX schema: <https://schema.org/>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+"""
+B = "https://w3id.org/senacs-kg/"
+
+MIX = {
+    "action description": P + f"""SELECT ?p ?o WHERE {{
+        <{B}action/centre-social-reynerie-31/ateliers-sociolinguistiques> ?p ?o }}""",
+    "count per keyword": P + """SELECT ?k (COUNT(?a) AS ?n) WHERE { ?a senacs:keyword ?k }
+        GROUP BY ?k ORDER BY DESC(?n)""",
+    # all pairs at once is the network analysis' job (senacs-kg network); a researcher asks
+    # which structures share partners with one structure
+    "shared partners": P + f"""SELECT ?other (COUNT(DISTINCT ?o) AS ?shared) WHERE {{
+        ?a1 schema:agent <{B}structure/centre-social-reynerie-31> ; senacs:resolvedPartner ?o .
+        ?a2 senacs:resolvedPartner ?o ; schema:agent ?other .
+        FILTER(?other != <{B}structure/centre-social-reynerie-31>) }}
+        GROUP BY ?other ORDER BY DESC(?shared) ?other LIMIT 20""",
+    "text search": P + """SELECT ?a ?t WHERE { ?a senacs:summary ?s ; dcterms:title ?t .
+        FILTER(CONTAINS(LCASE(STR(?s)), "numérique")) } LIMIT 50""",
+    "budget per dimension": P + """SELECT ?d (SUM(?v) AS ?total) (COUNT(?a) AS ?n) WHERE {
+        ?a senacs:dimension ?d ; senacs:budgetTotal/schema:value ?v } GROUP BY ?d""",
+    "paging": P + """SELECT ?a ?t WHERE { ?a a senacs:Action ; dcterms:title ?t }
+        ORDER BY ?t LIMIT 20 OFFSET 200""",
+    "construct structure": P + f"""CONSTRUCT {{ ?s ?p ?o . ?a schema:agent ?s }} WHERE {{
+        BIND(<{B}structure/centre-social-reynerie-31> AS ?s) {{ ?s ?p ?o }} UNION
+        {{ ?a schema:agent ?s }} }}""",
+    "describe partner": f"DESCRIBE <{B}organisation/caf-31>",
+}
+
+NEW = {
+    "actions per department and year": P + """SELECT ?department ?year (COUNT(?a) AS ?actions)
+        WHERE {
+        { SELECT ?a ?year WHERE { ?a senacs:startDate ?date
+            BIND(SUBSTR(STR(?date), 1, 4) AS ?year) } }
+        { SELECT ?a ?department WHERE { ?a schema:agent ?s . ?s senacs:department ?department } } }
+        GROUP BY ?department ?year ORDER BY ?department ?year""",
+    "partner category and dimension": P + """SELECT ?category ?dimension (COUNT(?a) AS ?actions)
+        WHERE {
+        { SELECT ?a ?category WHERE { ?a senacs:partnerCategory ?category } }
+        { SELECT ?a ?dimension WHERE { ?a senacs:dimension ?dimension } } }
+        GROUP BY ?category ?dimension ORDER BY ?category ?dimension""",
+    "actions above the average budget": P + """SELECT (COUNT(?a) AS ?actions) WHERE {
+        { SELECT (AVG(?v) AS ?mean) WHERE { ?x senacs:budgetTotalValue ?v } }
+        ?a senacs:budgetTotalValue ?w FILTER(?w > ?mean) }""",
+    "structures with no partner": P + """SELECT ?s WHERE { ?s a senacs:Structure
+        FILTER NOT EXISTS { ?s senacs:worksWith ?o } } ORDER BY ?s""",
+    "text search across fields": P + """SELECT (COUNT(DISTINCT ?a) AS ?actions) WHERE {
+        { ?a dcterms:title ?x } UNION { ?a senacs:summary ?x }
+        FILTER(CONTAINS(LCASE(STR(?x)), "jardin")) }""",
+    "keyword pairs": P + """SELECT ?k1 ?k2 (COUNT(?a) AS ?actions) WHERE {
+        { SELECT ?a ?k1 WHERE { ?a senacs:keyword ?k1 } }
+        { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } }
+        FILTER(STR(?k1) < STR(?k2)) }
+        GROUP BY ?k1 ?k2 ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
+}
+
+QUESTIONS = {**MIX, **NEW}
+GRAPH_QUERIES = {"construct structure", "describe partner"}
+# the questions that read the direct shortcut properties (empty or different without them)
+SHORTCUTS = {"actions above the average budget", "structures with no partner"}
