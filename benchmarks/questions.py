@@ -62,11 +62,17 @@ NEW = {
     "text search across fields": P + """SELECT (COUNT(DISTINCT ?a) AS ?actions) WHERE {
         { ?a dcterms:title ?x } UNION { ?a senacs:summary ?x }
         FILTER(CONTAINS(LCASE(STR(?x)), "jardin")) }""",
+    # the pair's order is tested once per group (HAVING), not once per joined row (FILTER):
+    # STR() decodes both IRIs from the store's string table, and at 100,000 records the join
+    # has 453,313 rows but only 225 groups: 0.38 s instead of 1.6 s in-process (Oxigraph
+    # 0.5.13), the same 20 rows. The text as first written, for reference:
+    #   ... { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } } FILTER(STR(?k1) < STR(?k2)) }
+    #   GROUP BY ?k1 ?k2 ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20
     "keyword pairs": P + """SELECT ?k1 ?k2 (COUNT(?a) AS ?actions) WHERE {
         { SELECT ?a ?k1 WHERE { ?a senacs:keyword ?k1 } }
-        { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } }
-        FILTER(STR(?k1) < STR(?k2)) }
-        GROUP BY ?k1 ?k2 ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
+        { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } } }
+        GROUP BY ?k1 ?k2 HAVING(STR(?k1) < STR(?k2))
+        ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
 }
 
 QUESTIONS = {**MIX, **NEW}
