@@ -96,7 +96,7 @@ def compare(query: str, ours: dict, theirs: dict) -> tuple[bool, str]:
             return True, f"differs as allowed (LIMIT without ORDER BY): {counts}"
         if keys and all(k in ours["vars"] for k in keys) \
                 and _sort_keys(ours, keys) == _sort_keys(theirs, keys):
-            return True, f"differs within ties of the ORDER BY (allowed): {counts}"
+            return True, f"differs only among rows of equal sort keys (ties: allowed): {counts}"
     return False, f"DIFFERS: {counts}; e.g. ours {_sample(only_mine)}, theirs {_sample(only_other)}"
 
 
