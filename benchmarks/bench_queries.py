@@ -35,6 +35,7 @@ as Virtuoso's; ready <= 25 s after a new 100,000-record release, <= 2 s after a 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import shutil
@@ -436,7 +437,10 @@ def bench(n: int, workdir: Path, seconds: float | None, rdflib_max: int,
         print(f"  rdflib-endpoint: not run above {rdflib_max:,} records (--rdflib-max)")
     if available():
         start = time.monotonic()
-        with Virtuoso(workdir / f"virtuoso_{n}", release) as virtuoso:
+        # one database per release (its id is its dump's digest): a reused workdir whose
+        # release was rebuilt must not compare with the old data Virtuoso still holds
+        release_id = json.loads((release / "manifest.json").read_text(encoding="utf-8"))["release"]
+        with Virtuoso(workdir / f"virtuoso_{n}_{release_id}", release) as virtuoso:
             print(f"  virtuoso: started and loaded in {time.monotonic() - start:.1f} s",
                   flush=True)
             results["virtuoso"] = measure(virtuoso.endpoint, seconds)
