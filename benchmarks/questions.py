@@ -66,13 +66,15 @@ NEW = {
     "text search across fields": P + """SELECT (COUNT(DISTINCT ?a) AS ?actions) WHERE {
         { ?a dcterms:title ?x } UNION { ?a senacs:summary ?x }
         FILTER(CONTAINS(LCASE(STR(?x)), "jardin")) }""",
-    # grouped first, then the pairs kept in one order: 105 groups to compare as text, not
-    # every pair of every action (a third of the time of filtering before grouping)
-    "keyword pairs": P + """SELECT ?k1 ?k2 ?actions WHERE {
-        { SELECT ?k1 ?k2 (COUNT(?a) AS ?actions) WHERE {
-            { SELECT ?a ?k1 WHERE { ?a senacs:keyword ?k1 } }
-            { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } } } GROUP BY ?k1 ?k2 }
-        FILTER(STR(?k1) < STR(?k2)) } ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
+    # the pair's order is tested once per group (HAVING), not once per joined row (FILTER):
+    # STR() decodes both IRIs from the store's string table, and at 100,000 records the join
+    # has 453,313 rows but only 225 groups: 0.38 s instead of 1.6 s in-process (Oxigraph
+    # 0.5.13), the same 20 rows (the former text is in BEFORE)
+    "keyword pairs": P + """SELECT ?k1 ?k2 (COUNT(?a) AS ?actions) WHERE {
+        { SELECT ?a ?k1 WHERE { ?a senacs:keyword ?k1 } }
+        { SELECT ?a ?k2 WHERE { ?a senacs:keyword ?k2 } } }
+        GROUP BY ?k1 ?k2 HAVING(STR(?k1) < STR(?k2))
+        ORDER BY DESC(?actions) ?k1 ?k2 LIMIT 20""",
 }
 
 QUESTIONS = {**MIX, **NEW}
