@@ -19,6 +19,7 @@ given a query.
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import multiprocessing
 import os
@@ -29,7 +30,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -208,13 +209,43 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
                     and held.get("changes", []) == [c.id for c in changes] \
                     and held.get("compacted"):  # one loaded uncompacted is loaded again, once
                 return release_id
-        if verify:
-            damaged = release.verify(release_dir) + _damaged_changesets(release_dir, changes)
-            if damaged:
-                raise ReleaseError(f"{release_dir}: the release is damaged, its files do not "
-                                   "match manifest.json: " + "; ".join(damaged))
-        _load(release_dir, store_dir, base, release_id, changes)
+        check = _Verification(release_dir, changes) if verify else None
+        try:
+            _load(release_dir, store_dir, base, release_id, changes,
+                  check.wait if check else (lambda: None))
+        except ReleaseError:
+            raise
+        except Exception:
+            if check:
+                check.wait()  # a damaged file is the reason a load fails: said as such
+            raise
     return release_id
+
+
+class _Verification:
+    """The release's checksums, computed in a thread while the store loads (hashing releases
+    the GIL; the loaders leave part of a core free): a damaged release is refused before its
+    store takes the place of the old one, and the load no longer waits for the hashing."""
+
+    def __init__(self, release_dir: Path, changes: Sequence[Changeset]) -> None:
+        self.release_dir, self.damaged, self.failed = release_dir, [], None
+        self.thread = threading.Thread(target=self._run, args=(changes,), daemon=True)
+        self.thread.start()
+
+    def _run(self, changes: Sequence[Changeset]) -> None:
+        try:
+            self.damaged = release.verify(self.release_dir) \
+                + _damaged_changesets(self.release_dir, changes)
+        except Exception as err:  # noqa: BLE001 - raised in the loading thread by wait()
+            self.failed = err
+
+    def wait(self) -> None:
+        self.thread.join()
+        if self.failed is not None:
+            raise self.failed
+        if self.damaged:
+            raise ReleaseError(f"{self.release_dir}: the release is damaged, its files do not "
+                               "match manifest.json: " + "; ".join(self.damaged))
 
 
 # -- the changelog graph ---------------------------------------------------------------------------
@@ -283,13 +314,32 @@ def _damaged_changesets(release_dir: Path, changes: list[Changeset]) -> list[str
 
 
 def _load(release_dir: Path, store_dir: Path, base: str, release_id: str,
-          changes: Sequence[Changeset] = ()) -> None:
-    import pyoxigraph as ox
-
+          changes: Sequence[Changeset] = (), verified: Callable[[], None] = lambda: None) -> None:
+    """Load the release into a staged store, compact it, then (once ``verified`` returns
+    without raising) put it in the place of ``store_dir``; a failure leaves no staged files."""
     staged = store_dir.parent / f".{store_dir.name}.loading-{os.getpid()}"
     shutil.rmtree(staged, ignore_errors=True)
+    try:
+        _fill(release_dir, staged, base, release_id, changes)
+        verified()
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    if store_dir.exists():
+        old = store_dir.parent / f".{store_dir.name}.old-{os.getpid()}"
+        store_dir.rename(old)
+        staged.rename(store_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staged.rename(store_dir)
+
+
+def _fill(release_dir: Path, staged: Path, base: str, release_id: str,
+          changes: Sequence[Changeset]) -> None:
+    import pyoxigraph as ox
+
     store = ox.Store(str(staged))
-    store.bulk_load(path=str(release_dir / release.DUMP), format=ox.RdfFormat.N_TRIPLES)
+    _bulk_load_parallel(store, release_dir / release.DUMP)
     ontology = ox.NamedNode(base + "def")
     for path in sorted((release_dir / "ontology").glob("*.ttl")):
         store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ontology)
@@ -299,7 +349,6 @@ def _load(release_dir: Path, store_dir: Path, base: str, release_id: str,
                             to_graph=ox.NamedNode(change.graph(base)))
         except (SyntaxError, ValueError) as err:
             del store
-            shutil.rmtree(staged, ignore_errors=True)
             raise ReleaseError(f"{change.summary}: the changeset of release {change.id} cannot "
                                f"be read: {str(err).splitlines()[0]}") from None
     # one compaction after the bulk load: the loader leaves many overlapping files that every
@@ -312,13 +361,75 @@ def _load(release_dir: Path, store_dir: Path, base: str, release_id: str,
                                              "changes": [c.id for c in changes],
                                              "compacted": True}) + "\n",
                                  encoding="utf-8")
-    if store_dir.exists():
-        old = store_dir.parent / f".{store_dir.name}.old-{os.getpid()}"
-        store_dir.rename(old)
-        staged.rename(store_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staged.rename(store_dir)
+
+
+PARALLEL_LOAD_BYTES = 64 << 20  # a dump below this is loaded in one piece
+
+
+class _Slice(io.RawIOBase):
+    """Bytes ``start`` to ``end`` of a file, read as a stream (a piece of the dump)."""
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        self.file = path.open("rb")
+        self.file.seek(start)
+        self.left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.file.read(min(len(buffer), self.left))
+        buffer[:len(data)] = data
+        self.left -= len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
+def _line_cuts(path: Path, pieces: int) -> list[int]:
+    """Offsets cutting the file into ``pieces`` runs of whole lines."""
+    size = path.stat().st_size
+    cuts = [0]
+    with path.open("rb") as file:
+        for k in range(1, pieces):
+            file.seek(max(size * k // pieces, cuts[-1]))
+            file.readline()
+            cuts.append(min(file.tell(), size))
+    return cuts + [size]
+
+
+def _bulk_load_parallel(store, dump: Path, pieces: int | None = None) -> None:
+    """The dump into the store, one piece of whole lines per core, each piece's bulk loader in
+    a thread of its own (pyoxigraph releases the GIL while it loads; each loader writes its own
+    files and ingests them): one loader keeps about 1.5 of 2 cores busy."""
+    import pyoxigraph as ox
+
+    if pieces is None:
+        big = dump.stat().st_size >= PARALLEL_LOAD_BYTES
+        pieces = min(os.cpu_count() or 1, 4) if big else 1
+    if pieces == 1:
+        store.bulk_load(path=str(dump), format=ox.RdfFormat.N_TRIPLES)
+        return
+    cuts = _line_cuts(dump, pieces)
+    errors: list[BaseException] = []
+
+    def load(start: int, end: int) -> None:
+        try:
+            with io.BufferedReader(_Slice(dump, start, end), 1 << 20) as piece:
+                store.bulk_load(piece, format=ox.RdfFormat.N_TRIPLES)
+        except BaseException as err:  # noqa: BLE001 - raised again in the calling thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=load, args=(cuts[k], cuts[k + 1]))
+               for k in range(pieces) if cuts[k] < cuts[k + 1]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def _graph(name: str, base: str):

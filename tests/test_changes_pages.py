@@ -330,6 +330,8 @@ def example_query(name: str) -> str:
 
 
 LOCATION = {"<http://www.w3.org/ns/prov#wasDerivedFrom>", f"<{SENACS.sourceLine}>"}
+# derived from other fields, which are counted (README "The graph", shortcuts)
+SHORTCUTS = {f"<{SENACS.budgetTotalValue}>", f"<{SENACS.worksWith}>", f"<{SENACS.titleRank}>"}
 
 
 def statements(dump: Path) -> dict[str, set[tuple[str, str]]]:
@@ -344,7 +346,8 @@ def statements(dump: Path) -> dict[str, set[tuple[str, str]]]:
 def fields_changed(old: Path, new: Path) -> Counter:
     """Per field, the actions of both releases whose values of it changed: their own
     statements compared, a part's changes (``#amount-1``) counted as the property that links
-    it, where the record was read (file, lines, the ``#source`` part) left aside."""
+    it, where the record was read (file, lines, the ``#source`` part) and the shortcuts left
+    aside."""
     before, after = statements(old), statements(new)
     typed = ("<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>", f"<{SENACS.Action}>")
     actions = {s for s, st in before.items() if typed in st} & \
@@ -355,7 +358,7 @@ def fields_changed(old: Path, new: Path) -> Counter:
             parts[subject.partition("#")[0]].add(subject)
     count: Counter = Counter()
     for action in actions:
-        fields = {p for p, _ in before[action] ^ after[action]} - LOCATION
+        fields = {p for p, _ in before[action] ^ after[action]} - LOCATION - SHORTCUTS
         links = {o[1:-1]: p for p, o in before[action] | after[action]}
         for part in parts[action]:
             if part_kind(part) != "source" and \

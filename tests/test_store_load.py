@@ -1,0 +1,77 @@
+"""Loading a release into the embedded store: in pieces at once, compacted, every triple there.
+
+A large dump is cut into runs of whole lines, one per core, each bulk-loaded by a thread of its
+own (endpoint/store.py); the store must then hold exactly the dump's triples, whatever the
+cuts. The seed release is small, so the pieces are asked for here rather than left to the size
+threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pyoxigraph as ox
+import pytest
+
+from endpoint import store as embedded
+from mapping import release
+
+B = "https://w3id.org/senacs-kg/"
+
+
+def triples_of(dump) -> set[str]:
+    return {line.rstrip(" .\n") for line in dump.read_text(encoding="utf-8").splitlines(True)}
+
+
+@pytest.mark.parametrize("pieces", [1, 2, 3, 7])
+def test_the_dump_loaded_in_pieces_is_the_dump(pieces, release_dir, tmp_path):
+    dump = release_dir / release.DUMP
+    cuts = embedded._line_cuts(dump, pieces)
+    assert cuts[0] == 0 and cuts[-1] == dump.stat().st_size and cuts == sorted(cuts)
+    data = dump.read_bytes()
+    assert all(data[c - 1:c] == b"\n" for c in cuts[1:-1])  # every cut after a line's end
+    store = ox.Store(str(tmp_path / "store"))
+    embedded._bulk_load_parallel(store, dump, pieces)
+    loaded = {str(q.triple) for q in store.quads_for_pattern(None, None, None)}
+    assert loaded == triples_of(dump)
+
+
+def test_a_prepared_store_is_compacted_and_says_so(release_dir, tmp_path):
+    store_dir = tmp_path / "store"
+    release_id = embedded.prepare_store(release_dir, store_dir, B)
+    marker = json.loads((store_dir / embedded.MARKER).read_text(encoding="utf-8"))
+    assert marker == {"release": release_id, "base": B, "changes": [], "compacted": True}
+    opened = ox.Store.read_only(str(store_dir))
+    assert len(list(opened.quads_for_pattern(None, None, None, ox.DefaultGraph()))) \
+        == len(triples_of(release_dir / release.DUMP))
+
+
+def test_a_store_loaded_before_compaction_is_loaded_again(release_dir, tmp_path):
+    store_dir = tmp_path / "store"
+    release_id = embedded.prepare_store(release_dir, store_dir, B)
+    marker = store_dir / embedded.MARKER
+    older = {"release": release_id, "base": B, "changes": []}  # as written before #18
+    marker.write_text(json.dumps(older), encoding="utf-8")
+    embedded.prepare_store(release_dir, store_dir, B)
+    assert json.loads(marker.read_text(encoding="utf-8"))["compacted"] is True
+
+
+@pytest.mark.parametrize("damage", [b"<urn:a> <urn:b> <urn:c> .\n", b"not N-Triples at all\n"])
+def test_a_damaged_release_leaves_the_store_it_would_replace(damage, release_dir, tmp_path):
+    """Checked while it loads: whether the damaged file still parses (it loads, then is
+    refused) or not (the load fails), the refusal names the damage and the old store stays."""
+    copy = tmp_path / "release"
+    shutil.copytree(release_dir, copy)
+    store_dir = tmp_path / "store"
+    embedded.prepare_store(release_dir, store_dir, B)
+    before = sorted(p.name for p in store_dir.iterdir())
+    marker = (store_dir / embedded.MARKER).read_text(encoding="utf-8")
+    (store_dir / embedded.MARKER).write_text(marker.replace('"compacted": true', '"compacted": false'),
+                                             encoding="utf-8")  # so that it is loaded again
+    with (copy / release.DUMP).open("ab") as handle:
+        handle.write(damage)
+    with pytest.raises(embedded.ReleaseError, match="damaged.*dataset.nt"):
+        embedded.prepare_store(copy, store_dir, B)
+    assert sorted(p.name for p in store_dir.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "release", "store"]
