@@ -36,6 +36,9 @@ DUMP_DESCRIPTIONS = {  # fr, en
                        + SERVED_DECODED[1]),
     "dataset.jsonld.gz": ("Le graphe complet en JSON-LD, compressé avec gzip. " + SERVED_DECODED[0],
                           "The whole graph as JSON-LD, gzipped. " + SERVED_DECODED[1]),
+    "dataset.ttl": ("Le graphe complet en Turtle, avec les préfixes du projet.",
+                    "The whole graph as Turtle, with the project's prefixes."),
+    "dataset.jsonld": ("Le graphe complet en JSON-LD.", "The whole graph as JSON-LD."),
 }
 # The dumps: file, media type (of the content: a gzipped file says so by dcat:compressFormat, as
 # DCAT 3 shows for a gzipped CSV), EU file type, title fr, title en. The derived formats are
@@ -51,6 +54,13 @@ DUMPS = (
      "Graphe complet en JSON-LD compressé (gzip)", "Whole graph as gzipped JSON-LD"),
 )
 GZIP = "application/gzip"  # dcat:compressFormat of a .gz dump (IANA)
+# The plain derived formats of a release built before they were gzipped only: described where
+# such a release is (a series' catalog describes an old release from its manifest), never written.
+PLAIN_DUMPS_BEFORE = (
+    ("dataset.ttl", "text/turtle", "RDF_TURTLE", "Graphe complet en Turtle", "Whole graph as Turtle"),
+    ("dataset.jsonld", "application/ld+json", "JSON_LD", "Graphe complet en JSON-LD",
+     "Whole graph as JSON-LD"),
+)
 VOCABULARIES = ("https://schema.org/", "http://www.w3.org/ns/org#",
                 "http://www.w3.org/2004/02/skos/core#", "http://purl.org/dc/terms/",
                 "http://www.w3.org/ns/prov#", "http://rdf.insee.fr/def/geo#")
@@ -164,7 +174,7 @@ def catalog(base: str, files: dict[str, dict], config: MetadataConfig,
     lines = [*_catalog_record(where, config, release), *_service(where, release),
              *_linked_classes(config), *_dataset(where, config, rights, release),
              *_coverage(where, keywords, spatial, period), *_reference_source(where, reference)]
-    for name, media, filetype, fr_title, en_title in DUMPS:
+    for name, media, filetype, fr_title, en_title in (*DUMPS, *PLAIN_DUMPS_BEFORE):
         meta = files.get(name)
         if meta is not None:
             lines += _distribution(where, config, rights, name, meta, media, filetype,

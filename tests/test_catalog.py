@@ -143,6 +143,22 @@ def test_gzipped_dumps_say_their_content_type_and_their_compression(catalog):
     assert (gzip_type, RDF.type, DCTERMS.MediaType) in catalog
 
 
+def test_a_release_built_before_is_described_with_its_plain_derived_files():
+    """A series' catalog describes an old release from its manifest (mapping/series_catalog.py):
+    its plain dataset.ttl and dataset.jsonld are distributions, uncompressed."""
+    from mapping.metadata import MetadataConfig, catalog
+
+    files = {name: {"sha256": "ab" * 32, "bytes": size}
+             for name, size in (("dataset.nt", 900), ("dataset.nt.gz", 90), ("dataset.ttl", 500),
+                                ("dataset.jsonld", 700))}
+    graph = Graph().parse(data=catalog(B, files, MetadataConfig(), [], [], None), format="nt")
+    for name, media in (("dataset.ttl", "text/turtle"), ("dataset.jsonld", "application/ld+json")):
+        dist = graph.value(predicate=DCAT.downloadURL, object=URIRef(f"{B}dumps/{name}"))
+        assert graph.value(dist, DCAT.mediaType) == URIRef(IANA + media), name
+        assert graph.value(dist, DCAT.compressFormat) is None, name
+        assert int(graph.value(dist, DCAT.byteSize)) == files[name]["bytes"], name
+
+
 def test_every_dump_downloads_as_the_catalog_describes_it(catalog, seed_site):
     """What a harvester does: fetch each distribution's download URL (the served release's own
     at this server's root) and check its size and sha256 against the catalog's."""
