@@ -6,7 +6,8 @@ its own process so that peak memory is its own:
 - read: the reader alone; map: reading and mapping to N-Triples lines;
 - build: ``senacs-kg build`` (read, map and validate stream together, the shapes
   validated as SPARQL on Oxigraph in worker processes; then write: sort, gzip,
-  Turtle, JSON-LD; tables: CSV and Parquet from the dump; network; manifest);
+  gzipped Turtle and JSON-LD; tables: CSV and Parquet from the dump; network; manifest), and
+  what the release weighs, by part (issue #18: at most 10 GB at 1,000,000 records);
 - load: the release's dataset.nt bulk-loaded into an on-disk Oxigraph store;
 - baseline: pySHACL validating the whole graph at once (the reference
   validator), at sizes up to --pyshacl-max records (it needs minutes and GBs
@@ -134,6 +135,27 @@ def _generated_and_work(n: int, workdir: Path) -> tuple[Path, Path]:
     return source, work
 
 
+# the parts of a release whose weight is printed, by file name (the first that matches)
+PARTS = (("dataset.nt", lambda name: name == "dataset.nt"),
+         ("dataset.nt.gz", lambda name: name == "dataset.nt.gz"),
+         # gzipped since issue #18, plain before: a release of either kind is measured
+         ("Turtle", lambda name: name in ("dataset.ttl", "dataset.ttl.gz")),
+         ("JSON-LD", lambda name: name in ("dataset.jsonld", "dataset.jsonld.gz")),
+         ("tables csv", lambda name: name.startswith("tables/") and name.endswith(".csv")),
+         ("tables parquet", lambda name: name.endswith(".parquet")),
+         ("other", lambda name: True))
+
+
+def release_parts(folder: Path) -> str:
+    """The release's weight by part (MB), in one line."""
+    sizes = dict.fromkeys((part for part, _ in PARTS), 0)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            name = path.relative_to(folder).as_posix()
+            sizes[next(part for part, matches in PARTS if matches(name))] += path.stat().st_size
+    return ", ".join(f"{part} {size / 1e6:,.0f}" for part, size in sizes.items()) + " MB"
+
+
 def build_only(n: int, workdir: Path) -> None:
     """Only the build, for the sizes where the other stages would cost more time than they
     tell (issue #17: 1,000,000 records in under 30 minutes and 4 GiB)."""
@@ -147,6 +169,7 @@ def build_only(n: int, workdir: Path) -> None:
           f"{t.get('tables', 0):.1f} s + network {t.get('network', 0):.1f} s;  peak main "
           f"{built['peak_mb']:.0f} MB, largest worker {built['children_peak_mb']:.0f} MB; "
           f"release {size / 1e9:.1f} GB")
+    print(f"  release by part: {release_parts(work / 'release')}")
     limit_s, limit_mb = (1800, 4096) if n >= 1_000_000 else (180, 2048)
     met = built["seconds"] < limit_s and peak < limit_mb
     print(f"  target ({n:,} records < {limit_s // 60} min, < {limit_mb // 1024} GiB): "
@@ -175,6 +198,7 @@ def bench(n: int, workdir: Path, pyshacl_max: int, baseline_rate: list[float],
           f"({built['violations']} violations, {built['warnings']} warnings)")
     print(f"  load (Oxigraph) {loaded['seconds']:7.1f} s  {loaded['quads']:,} triples  peak "
           f"{loaded['peak_mb']:.0f} MB; release {size / 1e6:.0f} MB, store {store / 1e6:.0f} MB")
+    print(f"  release by part: {release_parts(work / 'release')}")
     if n <= pyshacl_max:
         base = run_stage("baseline", source, work)
         baseline_rate.append(base["validate_seconds"] / n)

@@ -365,9 +365,11 @@ def _refuse(config: BuildConfig, staged: Path, work: Path, report: dict) -> Path
 
 def _write_dataset(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found,
                    sorter: release.SortedLines, staged: Path) -> tuple[dict, dict]:
-    """The dumps: returns their counts and each dump's sha256 and size."""
-    counts = release.write_dumps(sorter.merged(), staged, iris.base)
-    dumps = {name: dict(zip(("sha256", "bytes"), release.file_digest(staged / name)))
+    """The dumps: returns their counts and each dump's sha256 and size (the gzipped derived
+    formats' taken while they were written, with those of their content)."""
+    counts, derived = release.write_dumps(sorter.merged(), staged, iris.base)
+    dumps = {name: derived.get(name) or dict(zip(("sha256", "bytes"),
+                                                 release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
     return counts, dumps
 

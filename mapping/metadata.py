@@ -21,21 +21,42 @@ from dataclasses import dataclass
 from mapping import ntriples as nt
 from mapping import tables
 
+SERVED_DECODED = ("Servi aussi décompressé à la même adresse sans « .gz » (compressé pour les "
+                  "clients qui acceptent gzip).", "Also served decompressed at the same URL "
+                  "without \".gz\" (gzip-encoded for clients that accept gzip).")
 DUMP_DESCRIPTIONS = {  # fr, en
     "dataset.nt": ("Le graphe complet, une triple par ligne, triées : le fichier de référence de "
                    "la publication.", "The whole graph, one triple per line, sorted: the "
                    "release's reference file."),
     "dataset.nt.gz": ("Le même fichier N-Triples, compressé avec gzip.",
                       "The same N-Triples file, gzipped."),
+    "dataset.ttl.gz": ("Le graphe complet en Turtle, avec les préfixes du projet, compressé avec "
+                       "gzip. " + SERVED_DECODED[0],
+                       "The whole graph as Turtle, with the project's prefixes, gzipped. "
+                       + SERVED_DECODED[1]),
+    "dataset.jsonld.gz": ("Le graphe complet en JSON-LD, compressé avec gzip. " + SERVED_DECODED[0],
+                          "The whole graph as JSON-LD, gzipped. " + SERVED_DECODED[1]),
     "dataset.ttl": ("Le graphe complet en Turtle, avec les préfixes du projet.",
                     "The whole graph as Turtle, with the project's prefixes."),
     "dataset.jsonld": ("Le graphe complet en JSON-LD.", "The whole graph as JSON-LD."),
 }
-DUMPS = (  # file, media type, EU file type, title fr, title en
+# The dumps: file, media type (of the content: a gzipped file says so by dcat:compressFormat, as
+# DCAT 3 shows for a gzipped CSV), EU file type, title fr, title en. The derived formats are
+# published gzipped only (mapping/release.py).
+DUMPS = (
     ("dataset.nt", "application/n-triples", "RDF_N_TRIPLES", "Graphe complet en N-Triples",
      "Whole graph as N-Triples"),
-    ("dataset.nt.gz", "application/gzip", "GZIP", "Graphe complet en N-Triples compressé (gzip)",
-     "Whole graph as gzipped N-Triples"),
+    ("dataset.nt.gz", "application/n-triples", "RDF_N_TRIPLES",
+     "Graphe complet en N-Triples compressé (gzip)", "Whole graph as gzipped N-Triples"),
+    ("dataset.ttl.gz", "text/turtle", "RDF_TURTLE", "Graphe complet en Turtle compressé (gzip)",
+     "Whole graph as gzipped Turtle"),
+    ("dataset.jsonld.gz", "application/ld+json", "JSON_LD",
+     "Graphe complet en JSON-LD compressé (gzip)", "Whole graph as gzipped JSON-LD"),
+)
+GZIP = "application/gzip"  # dcat:compressFormat of a .gz dump (IANA)
+# The plain derived formats of a release built before they were gzipped only: described where
+# such a release is (a series' catalog describes an old release from its manifest), never written.
+PLAIN_DUMPS_BEFORE = (
     ("dataset.ttl", "text/turtle", "RDF_TURTLE", "Graphe complet en Turtle", "Whole graph as Turtle"),
     ("dataset.jsonld", "application/ld+json", "JSON_LD", "Graphe complet en JSON-LD",
      "Whole graph as JSON-LD"),
@@ -153,11 +174,12 @@ def catalog(base: str, files: dict[str, dict], config: MetadataConfig,
     lines = [*_catalog_record(where, config, release), *_service(where, release),
              *_linked_classes(config), *_dataset(where, config, rights, release),
              *_coverage(where, keywords, spatial, period), *_reference_source(where, reference)]
-    for name, media, filetype, fr_title, en_title in DUMPS:
+    for name, media, filetype, fr_title, en_title in (*DUMPS, *PLAIN_DUMPS_BEFORE):
         meta = files.get(name)
         if meta is not None:
             lines += _distribution(where, config, rights, name, meta, media, filetype,
-                                   (fr_title, en_title), DUMP_DESCRIPTIONS[name])
+                                   (fr_title, en_title), DUMP_DESCRIPTIONS[name],
+                                   GZIP if name.endswith(".gz") else None)
     lines += _table_distributions(where, config, rights, files)
     lines += _recommended(where, config, spatial)
     if release is not None:
@@ -515,9 +537,10 @@ def _recommended(where: Place, config: MetadataConfig, spatial: list[str]) -> li
 
 def _distribution(where: Place, config: MetadataConfig, rights: str, name: str, meta: dict,
                   media: str, filetype: str, titles: tuple[str, str],
-                  descriptions: tuple[str, str]) -> list[str]:
+                  descriptions: tuple[str, str], compress: str | None = None) -> list[str]:
     """One dump as a distribution: its URL, media type, size and sha256, so that a harvester
-    can check what it downloads."""
+    can check what it downloads; with ``compress``, the media type of the compression
+    (``dcat:compressFormat``), the size and checksum being those of the compressed file."""
     ds, a = nt.iri(where.dataset), nt.RDF_TYPE
     dist = _distribution_iri(where, name)
     url = nt.iri(where.dump(name))
@@ -542,6 +565,9 @@ def _distribution(where: Place, config: MetadataConfig, rights: str, name: str, 
         _t(checksum, _p(SPDX, "checksumValue"), nt.typed(meta["sha256"], "hexBinary")),
         _t(dist, _p(DCT, "rights"), rights),
     ]
+    if compress:
+        lines += [_t(dist, _p(DCAT, "compressFormat"), nt.iri(IANA + compress)),
+                  _t(nt.iri(IANA + compress), a, _p(DCT, "MediaType"))]
     if config.license:
         lines.append(_t(dist, _p(DCT, "license"), nt.iri(config.license)))
     return lines

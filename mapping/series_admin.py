@@ -1,9 +1,9 @@
 """Looking after a release series' disk: what each release takes (``senacs-kg series status``)
 and retiring an old one (``senacs-kg series retire``).
 
-A release is big (its dumps in four formats, its tables, its network files) and so is its
-store; after some campaigns the old ones are seldom asked for. Retiring a release frees that
-space and keeps what says it existed and what changed:
+A release is big (its dumps in four formats, two of them gzipped only, its tables, its network
+files) and so is its store; after some campaigns the old ones are seldom asked for. Retiring a
+release frees that space and keeps what says it existed and what changed:
 
 - kept: ``manifest.json`` (rewritten: it lists the files kept and says ``"retired": DATE``),
   ``changes/`` (its changeset against its previous release), ``catalog.ttl``, ``summary.txt``
@@ -37,7 +37,9 @@ from mapping import release, series
 from mapping.build import REPORT, SUMMARY
 
 KINDS = ("dumps", "tables", "changes", "other")
-DUMPS = frozenset({release.DUMP, release.DUMP_GZ, release.TURTLE, release.JSONLD})
+# the dumps of a release, whether built with the derived formats gzipped (now) or plain (before)
+DUMPS = frozenset({release.DUMP, release.DUMP_GZ, release.TURTLE_GZ, release.JSONLD_GZ,
+                   release.TURTLE, release.JSONLD})
 # what a retired release keeps besides changes/ (and its manifest, rewritten); its ontology/
 # (a few hundred kB) names the changed fields on its changes page as that release named them
 KEPT = frozenset({release.CATALOG, SUMMARY, REPORT, release.SUBJECTS})

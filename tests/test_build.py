@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import pyoxigraph as ox
 import pytest
 from conftest import SEED, generate_export, run_cli, senacs_kg
 
-from mapping import release
+from mapping import release, vocab
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -33,10 +34,12 @@ def seed_release(tmp_path_factory) -> Path:
 
 def test_release_holds_every_promised_file(seed_release):
     names = set(snapshot(seed_release))
-    assert {"dataset.nt", "dataset.nt.gz", "dataset.ttl", "dataset.jsonld", "manifest.json",
-            "build-report.json", "summary.txt", "shacl-report.ttl", "ontology/senacs.ttl",
-            "ontology/schemes.ttl", "ontology/form.ttl", "shapes/senacs.shapes.ttl"} <= names
+    assert {"dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz",
+            "manifest.json", "build-report.json", "summary.txt", "shacl-report.ttl",
+            "ontology/senacs.ttl", "ontology/schemes.ttl", "ontology/form.ttl",
+            "shapes/senacs.shapes.ttl"} <= names
     assert not [n for n in names if n.startswith(".")]  # no work files left behind
+    assert not names & {"dataset.ttl", "dataset.jsonld"}  # the derived formats: gzipped only
 
 
 def test_canonical_dump_is_sorted_unique_and_matches_the_other_formats(seed_release):
@@ -46,8 +49,29 @@ def test_canonical_dump_is_sorted_unique_and_matches_the_other_formats(seed_rele
         (seed_release / "dataset.nt").read_bytes()
     canonical = {str(t) for t in ox.parse(path=str(seed_release / "dataset.nt"))}
     assert len(canonical) == len(lines)
-    for name in ("dataset.ttl", "dataset.jsonld"):
-        assert {str(t) for t in ox.parse(path=str(seed_release / name))} == canonical, name
+    for name, fmt in (("dataset.ttl.gz", ox.RdfFormat.TURTLE),
+                      ("dataset.jsonld.gz", ox.RdfFormat.JSON_LD)):
+        content = gzip.decompress((seed_release / name).read_bytes())
+        assert {str(t) for t in ox.parse(content, format=fmt)} == canonical, name
+
+
+def test_derived_formats_are_gzipped_with_the_content_they_had_plain(seed_release):
+    """dataset.ttl.gz and dataset.jsonld.gz decode to exactly what dataset.ttl and
+    dataset.jsonld held before they were published gzipped only (the canonical dump
+    serialized with the project's prefixes), with a reproducible gzip header (no timestamp,
+    no file name) and their content's sha256 and size in the manifest."""
+    manifest = json.loads((seed_release / "manifest.json").read_text(encoding="utf-8"))
+    triples = list(ox.parse(path=str(seed_release / "dataset.nt")))
+    for name, fmt in (("dataset.ttl.gz", ox.RdfFormat.TURTLE),
+                      ("dataset.jsonld.gz", ox.RdfFormat.JSON_LD)):
+        packed = (seed_release / name).read_bytes()
+        assert packed[:10] == bytes([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF]), name  # FLG, MTIME 0
+        content = gzip.decompress(packed)
+        assert content == ox.serialize(triples, format=fmt,
+                                       prefixes=vocab.prefixes(manifest["base"])), name
+        assert manifest["files"][name]["decoded"] == {
+            "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}, name
+        assert manifest["files"][name]["bytes"] == len(packed) < len(content)
 
 
 def test_manifest_lists_every_file_with_its_checksum(seed_release):
@@ -159,11 +183,11 @@ def test_validate_detects_a_damaged_release(seed_release, tmp_path):
     for name, data in snapshot(seed_release).items():
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         (copy / name).write_bytes(data)
-    with (copy / "dataset.ttl").open("ab") as handle:
+    with (copy / "dataset.ttl.gz").open("ab") as handle:
         handle.write(b"# tampered\n")
     run = run_cli("validate", str(copy))
     assert run.returncode == 2
-    assert "damaged" in run.stderr and "dataset.ttl" in run.stderr
+    assert "damaged" in run.stderr and "dataset.ttl.gz" in run.stderr
 
 
 def test_validate_usage_errors(tmp_path):

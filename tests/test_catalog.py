@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 from importlib import resources
 
@@ -10,11 +12,13 @@ import pytest
 import requests
 from conftest import SEED, build_release, senacs_kg
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import DCAT, DCTERMS, FOAF, RDFS, SH, VOID, XSD, Namespace
+from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SH, VOID, XSD, Namespace
 
 from mapping.shacl import Report, validate
 
 B = "https://w3id.org/senacs-kg/"
+IANA = "http://www.iana.org/assignments/media-types/"
+EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 VCARD = Namespace("http://www.w3.org/2006/vcard/ns#")
 
 
@@ -109,17 +113,74 @@ def test_catalog_describes_every_dump_with_size_and_checksum(catalog, release_di
     assert catalog.value(dataset, DCTERMS.identifier) == Literal(B + "dataset")
     urls = {str(catalog.value(d, DCAT.downloadURL)): d for d in catalog.objects(dataset,
                                                                                  DCAT.distribution)}
-    for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl", "dataset.jsonld"):
+    for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"):
         dist = urls[f"{B}dumps/{name}"]
         assert int(catalog.value(dist, DCAT.byteSize)) == manifest["files"][name]["bytes"]
         checksum = catalog.value(dist, URIRef("http://spdx.org/rdf/terms#checksum"))
         assert str(catalog.value(checksum, URIRef("http://spdx.org/rdf/terms#checksumValue"))) \
             == manifest["files"][name]["sha256"]
+    assert not {f"{B}dumps/dataset.ttl", f"{B}dumps/dataset.jsonld"} & set(urls)
     service = catalog.value(URIRef(B + "catalog"), DCAT.service)
     assert catalog.value(service, DCAT.endpointURL) == URIRef(B + "sparql")
     assert {t.language for t in catalog.objects(dataset, DCTERMS.title)} == {"fr", "en"}
     assert catalog.value(dataset, DCTERMS.license) is None  # none claimed unless configured
     assert catalog.value(dataset, DCTERMS.rights) is not None
+
+
+def test_gzipped_dumps_say_their_content_type_and_their_compression(catalog):
+    """As DCAT 3 describes a compressed file: the media type (and EU file type) of what it
+    holds, and dcat:compressFormat the IANA gzip type, itself a dct:MediaType."""
+    gzip_type = URIRef(IANA + "application/gzip")
+    expected = {"dataset.nt": ("application/n-triples", "RDF_N_TRIPLES", None),
+                "dataset.nt.gz": ("application/n-triples", "RDF_N_TRIPLES", gzip_type),
+                "dataset.ttl.gz": ("text/turtle", "RDF_TURTLE", gzip_type),
+                "dataset.jsonld.gz": ("application/ld+json", "JSON_LD", gzip_type)}
+    for name, (media, filetype, compressed) in expected.items():
+        dist = catalog.value(predicate=DCAT.downloadURL, object=URIRef(f"{B}dumps/{name}"))
+        assert catalog.value(dist, DCAT.mediaType) == URIRef(IANA + media), name
+        assert catalog.value(dist, DCTERMS["format"]) == URIRef(EU_FILE_TYPE + filetype), name
+        assert catalog.value(dist, DCAT.compressFormat) == compressed, name
+    assert (gzip_type, RDF.type, DCTERMS.MediaType) in catalog
+
+
+def test_a_release_built_before_is_described_with_its_plain_derived_files():
+    """A series' catalog describes an old release from its manifest (mapping/series_catalog.py):
+    its plain dataset.ttl and dataset.jsonld are distributions, uncompressed."""
+    from mapping.metadata import MetadataConfig, catalog
+
+    files = {name: {"sha256": "ab" * 32, "bytes": size}
+             for name, size in (("dataset.nt", 900), ("dataset.nt.gz", 90), ("dataset.ttl", 500),
+                                ("dataset.jsonld", 700))}
+    graph = Graph().parse(data=catalog(B, files, MetadataConfig(), [], [], None), format="nt")
+    for name, media in (("dataset.ttl", "text/turtle"), ("dataset.jsonld", "application/ld+json")):
+        dist = graph.value(predicate=DCAT.downloadURL, object=URIRef(f"{B}dumps/{name}"))
+        assert graph.value(dist, DCAT.mediaType) == URIRef(IANA + media), name
+        assert graph.value(dist, DCAT.compressFormat) is None, name
+        assert int(graph.value(dist, DCAT.byteSize)) == files[name]["bytes"], name
+
+
+def test_every_dump_downloads_as_the_catalog_describes_it(catalog, seed_site):
+    """What a harvester does: fetch each distribution's download URL (the served release's own
+    at this server's root) and check its size and sha256 against the catalog's."""
+    dataset = URIRef(B + "dataset")
+    checked = set()
+    for dist in catalog.objects(dataset, DCAT.distribution):
+        url = str(catalog.value(dist, DCAT.downloadURL))
+        if not url.startswith(B + "dumps/dataset."):
+            continue
+        response = requests.get(seed_site + "/" + url[len(B):], timeout=30, stream=True)
+        assert response.status_code == 200, url
+        body = response.raw.read(decode_content=False)  # the bytes as sent
+        assert "Content-Encoding" not in response.headers, url  # the file itself, as described
+        assert len(body) == int(catalog.value(dist, DCAT.byteSize)), url
+        checksum = catalog.value(dist, URIRef("http://spdx.org/rdf/terms#checksum"))
+        assert hashlib.sha256(body).hexdigest() == str(
+            catalog.value(checksum, URIRef("http://spdx.org/rdf/terms#checksumValue"))), url
+        if catalog.value(dist, DCAT.compressFormat) is not None:
+            assert response.headers["Content-Type"] == "application/gzip", url
+            assert gzip.decompress(body)  # a gzip file indeed
+        checked.add(url.rsplit("/", 1)[-1])
+    assert checked == {"dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"}
 
 
 def test_void_counts_match_the_dump(release_dir):
@@ -132,7 +193,9 @@ def test_void_counts_match_the_dump(release_dir):
     partitions = {str(void.value(p, VOID["class"])): int(void.value(p, VOID.entities))
                   for p in void.objects(dataset, VOID.classPartition)}
     assert partitions[B + "def#Action"] == 25
-    assert set(void.objects(dataset, VOID.dataDump)) >= {URIRef(B + "dumps/dataset.nt")}
+    assert set(void.objects(dataset, VOID.dataDump)) == {
+        URIRef(B + "dumps/" + name)
+        for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz")}
 
 
 @pytest.mark.parametrize("path", ["/catalog", "/.well-known/void"])

@@ -305,7 +305,7 @@ def test_a_retired_releases_changeset_stays_in_the_later_stores(series, tmp_path
     it, and a store made before its changelog was there is loaded again."""
     copy = tmp_path / "senacs"
     shutil.copytree(series, copy)
-    for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl", "dataset.jsonld"):
+    for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"):
         (copy / "2025" / name).unlink()
     store = tmp_path / "store"
     prepare_store(copy / "2026", store, B)

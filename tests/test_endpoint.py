@@ -7,8 +7,11 @@ with a short query timeout and a small row cap so that the limits can be seen.
 from __future__ import annotations
 
 import csv
+import gzip
+import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -335,6 +338,15 @@ def test_production_servers_serve_the_app(server, release_dir, tmp_path):
         refused = requests.post(f"http://127.0.0.1:{port}/sparql",
                                 data={"update": "CLEAR ALL"}, timeout=30)
         assert refused.status_code == 403
+        # a dump published gzipped only, both ways (the server's file sending left out of it)
+        packed = (release_dir / "dataset.ttl.gz").read_bytes()
+        url = f"http://127.0.0.1:{port}/dumps/dataset.ttl"
+        encoded, body = raw_get(url, **{"Accept-Encoding": "gzip"})
+        assert encoded.headers["Content-Encoding"] == "gzip" and body == packed
+        decoded, body = raw_get(url, **{"Accept-Encoding": "identity"})
+        assert "Content-Encoding" not in decoded.headers and body == gzip.decompress(packed)
+        part, piece = raw_get(url, **{"Accept-Encoding": "identity", "Range": "bytes=100-199"})
+        assert part.status_code == 206 and piece == gzip.decompress(packed)[100:200]
     finally:
         stop(proc)
 
@@ -416,6 +428,131 @@ def test_dumps_with_etag_304_head_and_range(server, release_dir):
     assert part.status_code == 206 and part.content == full.content[:100]
     assert requests.get(root + "/dumps/manifest.json", timeout=10).json()["release"] == \
         manifest["release"]
+
+
+DERIVED = [("dataset.ttl", ox.RdfFormat.TURTLE, "text/turtle; charset=utf-8"),
+           ("dataset.jsonld", ox.RdfFormat.JSON_LD, "application/ld+json")]
+
+
+def raw_get(url: str, **headers: str) -> tuple[requests.Response, bytes]:
+    """A GET and the body's bytes as they came on the wire (requests left to decode nothing)."""
+    response = requests.get(url, headers=headers, timeout=30, stream=True)
+    with response:
+        return response, response.raw.read(decode_content=False)
+
+
+def canonical_triples(release_dir) -> set[str]:
+    return {str(t) for t in ox.parse(path=str(release_dir / "dataset.nt"))}
+
+
+@pytest.mark.parametrize("name, fmt, media", DERIVED)
+def test_a_derived_format_is_gzip_encoded_for_clients_that_accept_gzip(server, release_dir,
+                                                                        name, fmt, media):
+    """The release holds dataset.ttl.gz only; /dumps/dataset.ttl sends its bytes as
+    Content-Encoding: gzip, and what they decode to is the graph of the canonical dump."""
+    root = server[:-len("/sparql")]
+    entry = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))["files"][
+        name + ".gz"]
+    response, body = raw_get(f"{root}/dumps/{name}", **{"Accept-Encoding": "gzip, deflate"})
+    assert response.status_code == 200
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.headers["Content-Type"] == media
+    assert response.headers["Vary"] == "Accept-Encoding"
+    assert body == (release_dir / (name + ".gz")).read_bytes()
+    assert int(response.headers["Content-Length"]) == entry["bytes"]
+    assert response.headers["ETag"] == f'"{entry["sha256"]}"'
+    assert {str(t) for t in ox.parse(gzip.decompress(body), format=fmt)} == \
+        canonical_triples(release_dir)
+    again = requests.get(f"{root}/dumps/{name}", timeout=10,
+                         headers={"Accept-Encoding": "gzip", "If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304
+
+
+@pytest.mark.parametrize("name, fmt, media", DERIVED)
+def test_a_derived_format_is_decompressed_for_clients_that_do_not(server, release_dir, name,
+                                                                   fmt, media):
+    """Without gzip in Accept-Encoding, the same URL sends the content itself, with its own
+    size and ETag (the manifest's "decoded"), HEAD, 304 and ranges as for any dump."""
+    root = server[:-len("/sparql")]
+    entry = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))["files"][
+        name + ".gz"]
+    content = gzip.decompress((release_dir / (name + ".gz")).read_bytes())
+    response, body = raw_get(f"{root}/dumps/{name}", **{"Accept-Encoding": "identity"})
+    assert response.status_code == 200 and "Content-Encoding" not in response.headers
+    assert response.headers["Content-Type"] == media
+    assert response.headers["Vary"] == "Accept-Encoding"
+    assert body == content and int(response.headers["Content-Length"]) == len(content) == \
+        entry["decoded"]["bytes"]
+    assert response.headers["ETag"] == f'"{entry["decoded"]["sha256"]}"'
+    assert {str(t) for t in ox.parse(body, format=fmt)} == canonical_triples(release_dir)
+    head = requests.head(f"{root}/dumps/{name}", headers={"Accept-Encoding": "identity"},
+                         timeout=10)
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["Content-Length"]) == len(content)
+    refused = requests.get(f"{root}/dumps/{name}", timeout=10,
+                           headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in refused.headers and refused.content == content
+    again = requests.get(f"{root}/dumps/{name}", timeout=10,
+                         headers={"Accept-Encoding": "identity",
+                                  "If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+    middle = len(content) // 2
+    part, piece = raw_get(f"{root}/dumps/{name}", **{"Accept-Encoding": "identity",
+                                                     "Range": f"bytes={middle}-{middle + 99}"})
+    assert part.status_code == 206 and piece == content[middle:middle + 100]
+    assert part.headers["Content-Range"] == f"bytes {middle}-{middle + 99}/{len(content)}"
+    beyond = requests.get(f"{root}/dumps/{name}", timeout=10,
+                          headers={"Accept-Encoding": "identity",
+                                   "Range": f"bytes={len(content) + 10}-"})
+    assert beyond.status_code == 416
+
+
+@pytest.mark.parametrize("name, fmt, media", DERIVED)
+def test_a_gzipped_derived_file_downloads_as_gzip(server, release_dir, name, fmt, media):
+    root = server[:-len("/sparql")]
+    entry = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))["files"][
+        name + ".gz"]
+    response, body = raw_get(f"{root}/dumps/{name}.gz", **{"Accept-Encoding": "gzip"})
+    assert response.status_code == 200 and "Content-Encoding" not in response.headers
+    assert response.headers["Content-Type"] == "application/gzip"
+    assert len(body) == entry["bytes"] and hashlib.sha256(body).hexdigest() == entry["sha256"]
+    assert response.headers["ETag"] == f'"{entry["sha256"]}"'
+    part, piece = raw_get(f"{root}/dumps/{name}.gz", Range="bytes=0-9")
+    assert part.status_code == 206 and piece == body[:10]
+    head = requests.head(f"{root}/dumps/{name}.gz", timeout=10)
+    assert int(head.headers["Content-Length"]) == entry["bytes"]
+
+
+def legacy_copy(release_dir, folder):
+    """The release as a build before the derived formats were gzipped only wrote it: plain
+    dataset.ttl and dataset.jsonld, listed so in its manifest."""
+    shutil.copytree(release_dir, folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for name, *_ in DERIVED:
+        content = gzip.decompress((folder / (name + ".gz")).read_bytes())
+        (folder / name).write_bytes(content)
+        (folder / (name + ".gz")).unlink()
+        del manifest["files"][name + ".gz"]
+        manifest["files"][name] = {"sha256": hashlib.sha256(content).hexdigest(),
+                                   "bytes": len(content)}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True),
+                                          encoding="utf-8")
+    return folder
+
+
+def test_a_release_built_before_serves_its_plain_derived_files(release_dir, tmp_path):
+    legacy = legacy_copy(release_dir, tmp_path / "legacy")
+    with live_server(legacy, tmp_path / "store") as root:
+        for name, fmt, media in DERIVED:
+            plain = (legacy / name).read_bytes()
+            response, body = raw_get(f"{root}/dumps/{name}", **{"Accept-Encoding": "gzip"})
+            assert response.status_code == 200 and body == plain, name
+            assert "Content-Encoding" not in response.headers
+            assert response.headers["Content-Type"] == media
+            assert {str(t) for t in ox.parse(body, format=fmt)} == canonical_triples(legacy)
+            part, piece = raw_get(f"{root}/dumps/{name}", Range="bytes=0-99")
+            assert part.status_code == 206 and piece == plain[:100]
+            assert requests.get(f"{root}/dumps/{name}.gz", timeout=10).status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/dumps/../manifest.json", "/dumps/%2e%2e/%2e%2e/etc/passwd",

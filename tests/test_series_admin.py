@@ -29,7 +29,7 @@ from mapping.series_admin import human
 from mapping.vocab import DEFAULT_BASE as B
 
 IDS = ("2024", "2025", "2026")
-DUMPS = {"dataset.nt", "dataset.nt.gz", "dataset.ttl", "dataset.jsonld"}
+DUMPS = {"dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"}
 
 
 @pytest.fixture(scope="module")
@@ -415,3 +415,14 @@ def test_a_served_series_answers_410_for_a_retired_release(series, tmp_path):
         assert unknown.status_code == 404
         first = requests.get(f"{root}/release/2024/", timeout=30)
         assert first.status_code == 410 and "it has no changeset" in first.text
+
+
+def test_the_derived_dumps_count_as_dumps_gzipped_or_plain():
+    """A series holds releases built before the derived formats were gzipped only: their
+    plain dataset.ttl and dataset.jsonld are dumps too, in `series status` and retirement."""
+    from mapping.series_admin import kind_of
+
+    for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz",
+                 "dataset.ttl", "dataset.jsonld"):
+        assert kind_of(name) == "dumps", name
+    assert kind_of("tables/actions.csv") == "tables" and kind_of("catalog.ttl") == "other"

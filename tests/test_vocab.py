@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
@@ -39,10 +40,11 @@ def test_a_sparql_prologue_declares_the_names_asked_for():
     assert [row["t"].value for row in rows] == [ns + "x" for ns in vocab.prefixes().values()]
 
 
-@pytest.mark.parametrize("name, metadata", [("dataset.ttl", False), ("catalog.ttl", True),
+@pytest.mark.parametrize("name, metadata", [("dataset.ttl.gz", False), ("catalog.ttl", True),
                                             ("void.ttl", True)])
 def test_the_release_turtle_declares_the_table(release_dir, name, metadata):
-    text = (release_dir / name).read_text(encoding="utf-8")
+    data = (release_dir / name).read_bytes()
+    text = (gzip.decompress(data) if name.endswith(".gz") else data).decode("utf-8")
     head = text[:text.index("\n", text.rindex("@prefix"))]  # the prefix lines come first
     assert dict(declared(head)) == vocab.prefixes(DEFAULT_BASE, metadata=metadata)
 
