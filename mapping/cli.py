@@ -12,6 +12,7 @@ import errno
 import os
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -191,6 +192,27 @@ def cmd_build(args: argparse.Namespace) -> int:
               f"{outcome.folder}/summary.txt", file=sys.stderr)
         return EXIT_PROBLEMS
     print(f"senacs-kg build: published {outcome.folder}", file=sys.stderr)
+    if args.store is not None:
+        store = args.store / args.release_id if args.series is not None else args.store
+        return _prepare_store(Path(outcome.folder), store, args.base, args.store)
+    return EXIT_OK
+
+
+def _prepare_store(release_dir: Path, store_dir: Path, base: str, served: Path) -> int:
+    """``build --store``: load the new release into the store ``serve`` will open, so that the
+    server answers as soon as it starts (the load is the long part of a first start)."""
+    from endpoint.store import ReleaseError, prepare_store
+
+    print(f"senacs-kg build: loading the store {store_dir} (about a third of a minute per "
+          "100,000 records)", file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        prepare_store(release_dir, store_dir, base)
+    except ReleaseError as err:
+        print(f"senacs-kg build: the store was not loaded: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"senacs-kg build: store ready in {time.perf_counter() - start:.1f} s (serve with "
+          f"--store {served})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -487,6 +509,11 @@ def _add_build(sub: Subcommands) -> None:
                         help="the release's id in the series: a campaign year (2025) or a year "
                              "and a number (2025-2); an id the series has, or one before its "
                              "latest, is refused")
+    build.add_argument("--store", type=Path, default=None, metavar="DIR",
+                       help="also load the published release into the Oxigraph store that "
+                            "`serve --store DIR` opens (with --series: DIR/ID, as `serve "
+                            "--series --store DIR`), so that the server answers as soon as it "
+                            "starts")
     _add_catalog_options(build)
     build.set_defaults(func=cmd_build)
 

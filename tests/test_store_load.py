@@ -13,6 +13,8 @@ import shutil
 
 import pyoxigraph as ox
 import pytest
+import requests
+from harness import live_server, senacs_kg
 
 from endpoint import store as embedded
 from mapping import release
@@ -75,3 +77,34 @@ def test_a_damaged_release_leaves_the_store_it_would_replace(damage, release_dir
         embedded.prepare_store(copy, store_dir, B)
     assert sorted(p.name for p in store_dir.iterdir()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "release", "store"]
+
+
+def _held(store_dir):
+    """What shows the store was not loaded again: the marker's bytes and the folder's inode."""
+    return (store_dir / embedded.MARKER).read_bytes(), store_dir.stat().st_ino
+
+
+def test_build_store_makes_the_store_serve_opens_as_it_is(seed_path, tmp_path):
+    run = senacs_kg("build", str(seed_path), "--out", str(tmp_path / "release"),
+                    "--store", str(tmp_path / "store"))
+    assert run.returncode == 0, run.stderr
+    assert "store ready in" in run.stderr and f"--store {tmp_path / 'store'}" in run.stderr
+    held = _held(tmp_path / "store")
+    with live_server(tmp_path / "release", tmp_path / "store") as root:
+        answer = requests.get(root + "/sparql", timeout=30, params={
+            "query": "SELECT (COUNT(*) AS ?n) WHERE { ?a a <https://w3id.org/senacs-kg/def#Action> }"},
+            headers={"Accept": "application/sparql-results+json"})
+        assert answer.json()["results"]["bindings"][0]["n"]["value"] == "25"
+    assert _held(tmp_path / "store") == held
+
+
+def test_build_store_in_a_series_makes_the_store_of_the_release(seed_path, tmp_path):
+    for release_id in ("2025", "2026"):
+        run = senacs_kg("build", str(seed_path), "--series", str(tmp_path / "series"),
+                        "--release-id", release_id, "--store", str(tmp_path / "stores"))
+        assert run.returncode == 0, run.stderr
+        assert f"--store {tmp_path / 'stores'})" in run.stderr
+    marker = json.loads((tmp_path / "stores" / "2026" / embedded.MARKER).read_text())
+    assert marker["changes"] == ["2026"] and marker["compacted"] is True  # with its changeset
+    assert sorted(p.name for p in (tmp_path / "stores").iterdir() if p.is_dir()) \
+        == ["2025", "2026"]
