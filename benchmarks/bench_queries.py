@@ -54,6 +54,8 @@ from answers import compare
 from common import free_port, release_of, run_wrk, serve_granian, serve_gunicorn, stop, wait_for
 from questions import GRAPH_QUERIES, MIX, QUESTIONS
 
+from endpoint.store import term_json  # the rows in the SPARQL JSON shape the server sends
+
 CLIENT = "wrk" if shutil.which("wrk") else "python"  # --client
 WORKERS = os.cpu_count() or 1  # our gunicorn workers (--workers)
 BASE = "https://w3id.org/senacs-kg/"  # the release's base (the store's query base IRI)
@@ -168,22 +170,6 @@ def measure(url: str, seconds: float | None, names=QUESTIONS) -> dict[str, dict]
 # -- in-process pyoxigraph on the server's store ----------------------------------------------
 
 
-def _term(term) -> dict:
-    """A pyoxigraph term in the SPARQL JSON results' shape (as answers.py compares them)."""
-    import pyoxigraph as ox
-
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    found = {"type": "literal", "value": term.value}
-    if term.language:
-        found["xml:lang"] = term.language
-    elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-        found["datatype"] = term.datatype.value
-    return found
-
-
 def _evaluate(store, text: str) -> tuple[float, object, list | None]:
     """One evaluation carried to its last row: its time, the result and its rows."""
     import pyoxigraph as ox
@@ -202,7 +188,7 @@ def _answer(result, rows: list | None) -> dict:
     if isinstance(result, ox.QueryTriples):
         return {"triples": len(rows)}
     names = [v.value for v in result.variables]
-    return {"vars": names, "rows": [{n: _term(row[n]) for n in names if row[n] is not None}
+    return {"vars": names, "rows": [{n: term_json(row[n]) for n in names if row[n] is not None}
                                     for row in rows]}
 
 
