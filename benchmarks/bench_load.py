@@ -37,8 +37,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 import requests
-from bench_queries import MIX, P
 from common import SERVERS, release_of, run_wrk, stop
+from questions import MIX, P
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 WORDS = ["numérique", "jardin", "parents", "jeunes", "santé", "sport", "cuisine", "emploi",
