@@ -18,6 +18,7 @@ summary and the Turtle report).
 
 from __future__ import annotations
 
+import gzip
 import re
 import tempfile
 from collections.abc import Callable, Iterable
@@ -444,11 +445,17 @@ def validate(data: Data, shapes: Graph | Engine, *, engine: str = "sparql",
 
 
 def _file_format(path: Path) -> ox.RdfFormat:
-    fmt = ox.RdfFormat.from_extension(path.suffix.lstrip(".")) if path.suffix else None
+    """The RDF format a file's name says (``dataset.ttl.gz``: Turtle, gzipped)."""
+    named = path.with_suffix("") if _gzipped(path) else path
+    fmt = ox.RdfFormat.from_extension(named.suffix.lstrip(".")) if named.suffix else None
     if fmt is None:
         raise UnknownFormat(f"{path}: unknown RDF format (use .nt, .ttl, .jsonld, .rdf, .nq or "
-                            ".trig)")
+                            ".trig, or one of them gzipped: .ttl.gz…)")
     return fmt
+
+
+def _gzipped(path: Path) -> bool:
+    return path.suffix == ".gz"
 
 
 def _in_store(data: Data, vocabulary: bytes, use: Callable[[ox.Store], Report]) -> Report:
@@ -463,8 +470,12 @@ def _in_store(data: Data, vocabulary: bytes, use: Callable[[ox.Store], Report]) 
             if vocabulary:
                 store.bulk_load(vocabulary, format=ox.RdfFormat.N_TRIPLES)
             try:
-                store.bulk_load(path=str(data), format=fmt)
-            except (SyntaxError, ValueError, OSError) as err:
+                if _gzipped(data):  # a release's Turtle and JSON-LD are published gzipped
+                    with gzip.open(data, "rb") as stream:
+                        store.bulk_load(stream, format=fmt)
+                else:
+                    store.bulk_load(path=str(data), format=fmt)
+            except (SyntaxError, ValueError, OSError, EOFError) as err:
                 raise UnreadableData(f"{data}: not readable as {fmt.name}: {err}") from None
             try:
                 return use(store)
@@ -489,7 +500,11 @@ def _as_graph(data: Data, vocabulary: bytes) -> Graph:
     from rdflib.util import guess_format
 
     fmt = _file_format(data)
+    named = str(data.with_suffix("")) if _gzipped(data) else str(data)
     try:
-        return graph.parse(data, format=guess_format(str(data)) or "turtle")
+        if _gzipped(data):
+            with gzip.open(data, "rb") as stream:
+                return graph.parse(stream, format=guess_format(named) or "turtle")
+        return graph.parse(data, format=guess_format(named) or "turtle")
     except Exception as err:  # rdflib raises many kinds; the user gets one line
         raise UnreadableData(f"{data}: not readable as {fmt.name}: {err}") from None

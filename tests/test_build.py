@@ -190,12 +190,27 @@ def test_validate_detects_a_damaged_release(seed_release, tmp_path):
     assert "damaged" in run.stderr and "dataset.ttl.gz" in run.stderr
 
 
+@pytest.mark.parametrize("name", ["dataset.ttl.gz", "dataset.jsonld.gz", "dataset.nt.gz"])
+def test_validate_reads_the_gzipped_dumps_as_the_n_triples(name, seed_release):
+    """The release publishes Turtle and JSON-LD gzipped only: validate reads them as they are."""
+    plain = run_cli("validate", str(seed_release / "dataset.nt"))
+    packed = run_cli("validate", str(seed_release / name))
+    assert packed.returncode == plain.returncode == 0
+    assert packed.stdout == plain.stdout and "0 violation(s), 5 warning(s)" in packed.stdout
+
+
 def test_validate_usage_errors(tmp_path):
     assert run_cli("validate", str(tmp_path / "none.nt")).returncode == 2
     bad = tmp_path / "bad.ttl"
     bad.write_text("this is not turtle", encoding="utf-8")
     run = run_cli("validate", str(bad))
     assert run.returncode == 2 and "Traceback" not in run.stderr
+    for name, data in (("plain.ttl.gz", b"@prefix not gzip"),
+                       ("garbage.ttl.gz", gzip.compress(b"this is not turtle"))):
+        (tmp_path / name).write_bytes(data)
+        run = run_cli("validate", str(tmp_path / name))
+        assert run.returncode == 2 and "not readable as Turtle" in run.stderr
+        assert "Traceback" not in run.stderr
 
 
 # -- interruption ----------------------------------------------------------------------------
