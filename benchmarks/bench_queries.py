@@ -55,12 +55,12 @@ from common import free_port, release_of, run_wrk, serve_granian, serve_gunicorn
 from questions import GRAPH_QUERIES, MIX, QUESTIONS
 
 from endpoint.store import term_json  # the rows in the SPARQL JSON shape the server sends
+from mapping.vocab import SHORTCUTS  # the senacs: direct shortcut properties
 
 CLIENT = "wrk" if shutil.which("wrk") else "python"  # --client
 WORKERS = os.cpu_count() or 1  # our gunicorn workers (--workers)
 BASE = "https://w3id.org/senacs-kg/"  # the release's base (the store's query base IRI)
 SENACS = BASE + "def#"
-SHORTCUT_PROPERTIES = ("budgetTotalValue", "worksWith", "titleRank")  # senacs: direct shortcuts
 RUNS = 5  # timed runs after the warm-up
 OVERHEAD_FLOOR = 0.050  # s: the HTTP overhead rule applies above this in-process median
 OVERHEAD_MAX = 0.10
@@ -204,7 +204,7 @@ def in_process(store_dir: str, names: list[str]) -> tuple[dict[str, dict], set[s
         timed = [_evaluate(store, QUESTIONS[name]) for _ in range(RUNS)]
         figures[name] = {"first": first, "median": statistics.median(t[0] for t in timed),
                          "answer": _answer(*timed[-1][1:])}
-    held = {p for p in SHORTCUT_PROPERTIES
+    held = {p for p in SHORTCUTS
             if store.query(f"ASK {{ ?s <{SENACS}{p}> ?o }}")}
     return figures, held
 
@@ -371,7 +371,7 @@ def report_answers(results: dict[str, dict]) -> None:
 def report_shortcuts(held: set[str]) -> None:
     """Which questions read shortcut properties this store lacks (they answer empty, or
     differently, on such a release: expected, not a fault of the engine)."""
-    lacking = [p for p in SHORTCUT_PROPERTIES if p not in held]
+    lacking = [p for p in SHORTCUTS if p not in held]
     for prop in lacking:
         users = [n for n, text in QUESTIONS.items() if f"senacs:{prop}" in text
                  or f"{SENACS}{prop}" in text]

@@ -3,10 +3,10 @@
 ``MIX`` is the benchmark mix of issues #5 and #18 (name -> query text); ``NEW`` holds the six
 researcher questions issue #18 adds, each a kind of question the mix does not cover. Several
 of ``NEW`` read the release's direct shortcut properties (senacs:budgetTotalValue,
-senacs:worksWith): on a release without them they answer empty, or differently (``SHORTCUTS``
-names them, so that a report can say so). ``GRAPH_QUERIES`` are the CONSTRUCT/DESCRIBE ones
-(asked for N-Triples, and compared by triple count only). Edit the texts here: the benchmark
-reads them from nowhere else.
+senacs:worksWith, senacs:titleRank): on a release without them they answer empty, or
+differently (bench_queries.py finds which in their text and says so). ``GRAPH_QUERIES`` are
+the CONSTRUCT/DESCRIBE ones (asked for N-Triples, and compared by triple count only). Edit
+the texts here: the benchmark reads them from nowhere else.
 """
 
 from __future__ import annotations
@@ -109,6 +109,3 @@ BEFORE = {
 FORMER = {"paging": P + """SELECT ?a ?t WHERE { ?a a senacs:Action ; dcterms:title ?t }
         ORDER BY ?t LIMIT 20 OFFSET 200"""}
 GRAPH_QUERIES = {"construct structure", "describe partner"}
-# the questions that read the direct shortcut properties (empty or different without them)
-SHORTCUTS = {"shared partners", "budget per dimension", "paging",
-             "actions above the average budget", "structures with no partner"}

@@ -13,14 +13,13 @@ A resource's parts (``{action}#amount-1``) are folded into it: a changed amount 
 the action's ``senacs:budgetLine``. Where a record was read is not what it says: a change of
 source file or of line numbers alone (records added above it, reordered) is in the changeset's
 triples but does not make the action changed (:data:`LOCATION`). Nor does a shortcut
-(:data:`SHORTCUTS`, the ontology's direct statements beside qualified ones): it changes only
+(``vocab.SHORTCUTS``, the ontology's direct statements beside qualified ones): it changes only
 with what it is derived from, which is reported (a new budget total is a change of
 ``senacs:budgetTotal``; a structure's ``senacs:worksWith`` follows its actions' partners).
 """
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -32,7 +31,18 @@ import pyoxigraph as ox
 from mapping import ntriples as nt
 from mapping import release
 from mapping.paths import SHAPES_DIR
-from mapping.vocab import DCTERMS, PROV, RDF, RDFS, XSD, Iris, part_kind, prefixes, rebase
+from mapping.vocab import (
+    DCTERMS,
+    PROV,
+    RDF,
+    RDFS,
+    SHORTCUTS,
+    XSD,
+    Iris,
+    part_kind,
+    prefixes,
+    rebase,
+)
 
 ADDED_FILE, REMOVED_FILE, SUMMARY_FILE = "added.nt.gz", "removed.nt.gz", "summary.ttl"
 CHANGES_DIR = "changes"  # a series release's changeset, beside its dumps
@@ -45,8 +55,6 @@ STATUS_CLASS = {ADDED: "Addition", REMOVED: "Removal", MODIFIED: "Modification"}
 # Where a record was read, not what it says: the source file and line numbers, and the whole
 # derivation part ({action}#source: file, first and last line).
 LOCATION_PARTS = ("source",)
-# derived: never reported as changed fields (a title rank moves when other actions come or go)
-SHORTCUTS = ("budgetTotalValue", "worksWith", "titleRank")
 SUMMARY_PREFIXES = ("senacs", "dcterms", "prov", "schema", "rdfs", "xsd", "org")
 _HEX_ID = re.compile(r"[0-9a-f]{8,64}")
 _IRI = re.compile(r'<[^<>"{}|^`\\\x00-\x20]*>')  # an N-Triples IRI term
@@ -193,6 +201,7 @@ class Walk:
         self.type = nt.RDF_TYPE
         self.label_predicates = {nt.iri(str(DCTERMS.title)), nt.iri("https://schema.org/name")}
         self.location = {nt.iri(str(PROV.wasDerivedFrom)), nt.iri(str(self.iris.DEF.sourceLine))}
+        # derived: never reported as changed fields (a title rank moves when others come or go)
         self.shortcuts = {nt.iri(str(self.iris.DEF[name])) for name in SHORTCUTS}
         self.prefix = "<" + base
 
@@ -300,7 +309,7 @@ class _GzipLines:
 
     def __init__(self, path: Path) -> None:
         self.raw = path.open("wb")
-        self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, mtime=0, compresslevel=6)
+        self.gz = release.gzip_writer(self.raw, 6)
         self.buffer: list[str] = []
         self.count = 0
 

@@ -30,7 +30,11 @@ WD = Namespace("http://www.wikidata.org/entity/")
 __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS", "SCHEMA",
            "SKOS", "VOID", "WD", "XSD", "Iris", "slug", "rebase", "DEFAULT_BASE", "PART_KINDS",
            "part", "part_kind", "field_key", "PREFIXES", "METADATA_PREFIXES", "prefixes",
-           "sparql_prologue", "expand", "part_of", "hash_name"]
+           "sparql_prologue", "expand", "part_of", "hash_name", "SHORTCUTS"]
+
+# senacs: properties that state directly what a qualified path already says, or an order of the
+# release (README "The graph", Shortcuts): derived, so never a changed field in a changeset
+SHORTCUTS = ("budgetTotalValue", "worksWith", "titleRank")
 
 # The one prefix table. The release's Turtle dumps, the server's Turtle and RDF/XML answers and
 # the query page's default query all use these names; ``{base}`` is the configured base.
