@@ -248,8 +248,10 @@ class Mapper:
             add((action, t.title, nt.fr(record.title)))
 
         dept = self.reference.department(record.department)
-        if record.structure_name is not None:
-            self._structure(record, action, dept, out)
+        structure = (nt.iri(self.iris.structure(self.structure_slug(record)))
+                     if record.structure_name is not None else None)
+        if structure is not None:
+            self._structure(record, action, structure, dept, out)
         for spec in TEXT_FIELDS:
             text = values.fields.get(spec.key)
             if text:
@@ -289,17 +291,16 @@ class Mapper:
         if line is not None and dept is not None and record.department != dept.name:
             line = f"{record.structure_name} - {dept.name}"
         canonical.fields["structure"] = [line] if line is not None else []
-        self._partners(record, action, dept, out)
+        self._partners(record, action, structure, dept, out)
         self._extracted(record, action_iri, out)
         self._provenance(record, action_iri, out)
         if render(canonical) != record.render():
             add((action, t.sourceText, nt.text(record.render())))
         return out
 
-    def _structure(self, record: Record, action: str, dept: Department | None,
+    def _structure(self, record: Record, action: str, structure: str, dept: Department | None,
                    out: list[Triple]) -> None:
         t, name = self.t, record.structure_name
-        structure = nt.iri(self.iris.structure(self.structure_slug(record)))
         out += [(action, t.agent, structure), (action, t.organiserName, nt.text(name)),
                 (structure, RDF_TYPE, t.Structure), (structure, t.name, nt.text(name))]
         if record.department is None:
@@ -309,16 +310,14 @@ class Mapper:
         for commune in self.territory.placement(structure, name, record.department, out):
             out.append((structure, t.commune, self.territory.commune(commune, out)))
 
-    def _partners(self, record: Record, action: str, dept: Department | None,
-                  out: list[Triple]) -> None:
+    def _partners(self, record: Record, action: str, structure: str | None,
+                  dept: Department | None, out: list[Triple]) -> None:
         """Resolve partner categories that name one body given the structure's place; a
         category that names no single body there stays a category (never a guess). The
         structure works with every body its actions name (senacs:worksWith, a shortcut: the
         build's sort keeps one line of each)."""
         if dept is None:
             return
-        structure = (nt.iri(self.iris.structure(self.structure_slug(record)))
-                     if record.structure_name is not None else None)
         communes = self.reference.structure_communes(record.structure_name or "",
                                                      record.department)
         for category in record.partner_categories:
