@@ -48,10 +48,10 @@ def dump(name: str) -> Response:
                              f"/{mounted('dumps/manifest.json')}")
 
 
-def _file(path: Path, sha256: str) -> Response:
-    """A release file as it is on disk."""
-    response = send_file(path, mimetype=file_type(path.suffix), conditional=True, etag=sha256,
-                         max_age=MAX_AGE)
+def _file(path: Path, sha256: str, media: str | None = None) -> Response:
+    """A release file as it is on disk (as ``media``, by default the type its name says)."""
+    response = send_file(path, mimetype=media or file_type(path.suffix), conditional=True,
+                         etag=sha256, max_age=MAX_AGE)
     response.headers["Accept-Ranges"] = "bytes"
     return response
 
@@ -66,10 +66,8 @@ def _gzip_backed(packed: Path, media: str, entry: dict) -> Response:
     """A file published gzipped only, at its plain URL: gzip-encoded if the client accepts
     gzip, else decompressed on the way out."""
     if accepts_gzip():
-        response = send_file(packed, mimetype=media, conditional=True, etag=entry["sha256"],
-                             max_age=MAX_AGE)
+        response = _file(packed, entry["sha256"], media)
         response.headers["Content-Encoding"] = "gzip"
-        response.headers["Accept-Ranges"] = "bytes"
     else:
         response = _decoded(packed, media, entry["decoded"])
     response.headers["Vary"] = "Accept-Encoding"
