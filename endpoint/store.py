@@ -378,10 +378,9 @@ class _Slice(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        data = self.file.read(min(len(buffer), self.left))
-        buffer[:len(data)] = data
-        self.left -= len(data)
-        return len(data)
+        count = self.file.readinto(memoryview(buffer)[:min(len(buffer), self.left)])
+        self.left -= count
+        return count
 
     def close(self) -> None:
         self.file.close()
