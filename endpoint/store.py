@@ -199,10 +199,16 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
         raise ReleaseError(str(err)) from None
     release_id = manifest["release"]
     changes = changelog(release_dir, manifest)
-    store_dir.parent.mkdir(parents=True, exist_ok=True)
-    with (store_dir.parent / f".{store_dir.name}.lock").open("w") as lock:
+    try:
+        store_dir.parent.mkdir(parents=True, exist_ok=True)
+        lock = (store_dir.parent / f".{store_dir.name}.lock").open("w")
+    except OSError as err:
+        raise ReleaseError(f"{store_dir}: the store's folder cannot be made there "
+                           f"({err.strerror})") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         marker = store_dir / MARKER
+        _refuse_foreign(store_dir, marker)
         if marker.is_file():
             held = json.loads(marker.read_text(encoding="utf-8"))
             if held.get("release") == release_id and held.get("base") == base \
@@ -220,6 +226,18 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
                 check.wait()  # a damaged file is the reason a load fails: said as such
             raise
     return release_id
+
+
+def _refuse_foreign(store_dir: Path, marker: Path) -> None:
+    """A store takes the place of what ``store_dir`` holds: only ever of a store (its marker
+    says so) or of an empty folder; anything else (a file, a folder of other things given by
+    mistake) is refused untouched."""
+    if not store_dir.exists():
+        return
+    if store_dir.is_dir() and (marker.is_file() or not any(store_dir.iterdir())):
+        return
+    raise ReleaseError(f"{store_dir}: not a store of this server (no {MARKER}) nor an empty "
+                       "folder: refused, nothing in it was touched; name a new or empty folder")
 
 
 class _Verification:

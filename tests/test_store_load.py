@@ -108,3 +108,31 @@ def test_build_store_in_a_series_makes_the_store_of_the_release(seed_path, tmp_p
     assert marker["changes"] == ["2026"] and marker["compacted"] is True  # with its changeset
     assert sorted(p.name for p in (tmp_path / "stores").iterdir() if p.is_dir()) \
         == ["2025", "2026"]
+
+
+def test_a_folder_that_is_no_store_is_refused_untouched(release_dir, tmp_path):
+    """`serve --store ~/Documents` by mistake: the store would take the folder's place."""
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("three years of work", encoding="utf-8")
+    with pytest.raises(embedded.ReleaseError, match="not a store of this server"):
+        embedded.prepare_store(release_dir, folder, B)
+    assert [p.name for p in folder.iterdir()] == ["thesis.txt"]
+    assert (folder / "thesis.txt").read_text(encoding="utf-8") == "three years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".documents.lock", "documents"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    embedded.prepare_store(release_dir, empty, B)  # an empty folder becomes the store
+    assert (empty / embedded.MARKER).is_file()
+
+
+def test_a_store_folder_that_cannot_be_made_is_one_line(seed_path, tmp_path):
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    run = senacs_kg("build", str(seed_path), "--out", str(tmp_path / "release"),
+                    "--store", str(tmp_path / "a-file" / "store"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "the store was not loaded" in run.stderr and "cannot be made there" in run.stderr
+    served = senacs_kg("serve", "--release", str(tmp_path / "release"), "--store",
+                       str(tmp_path / "a-file"), "--port", "0")
+    assert served.returncode == 2 and "not a store of this server" in served.stderr
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == ""
