@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from mapping.release import DUMP, read_manifest
+from mapping.release import dump_file, open_dump, read_manifest
 from mapping.vocab import SCHEMA, SKOS, Iris
 
 
@@ -40,8 +40,12 @@ def release_select(release_dir: Path):
     directory, removed when the function is: the whole dump in a memory store took about
     17 GB at a million records.
     """
+    dump = dump_file(release_dir)
+    if dump is None:
+        raise FileNotFoundError(f"{release_dir}: no canonical dump (dataset.nt.gz) in this "
+                                "release")
     work = Path(tempfile.mkdtemp(prefix="senacs-kg-network-"))
-    select = dump_select(release_dir / DUMP, release_base(release_dir), work)
+    select = dump_select(dump, release_base(release_dir), work)
     weakref.finalize(select, shutil.rmtree, work, True)
     return select
 
@@ -52,7 +56,7 @@ def dump_select(dump: Path, base: str, work: Path):
     when it has no manifest yet."""
     keep = {p.encode() for p in network_predicates(base)}
     lines = work / "network.nt"
-    with dump.open("rb") as source, lines.open("wb") as out:
+    with open_dump(dump) as source, lines.open("wb") as out:
         out.writelines(line for line in source if line.split(b" ", 2)[1] in keep)
     store = ox.Store(str(work / "store"))
     store.bulk_load(path=str(lines), format=ox.RdfFormat.N_TRIPLES)

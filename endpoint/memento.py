@@ -3,8 +3,9 @@
 A resource's *mementos* are the releases whose canonical dump holds it as a subject; each is
 served pinned at ``/release/{id}/{path}``, its ``Memento-Datetime`` the release's date (see
 ``series.Release.datetime`` for a release without one). Which releases hold a resource is read
-from the dumps themselves, sorted N-Triples, by bisection over their mapped bytes (``Dump``):
-no index to build, no store to open, microseconds per release.
+from each release's ``subjects.txt`` (its IRI subjects, one a line, in its dump's order; the
+plain sorted N-Triples dump itself in a release built before), by bisection over their mapped
+bytes (``Dump``): no index to build, no store to open, microseconds per release.
 
 The plain IRI is the *original resource* and its own *TimeGate* (RFC 7089 pattern 1.1, 302
 negotiation): with ``Accept-Datetime`` it redirects to the memento of that time, every answer
@@ -53,9 +54,9 @@ class Dump:
     """A release's canonical dump (sorted N-Triples, one triple a line), asked whether an IRI is
     the subject of a triple: a bisection over its lines, on the file mapped read-only.
 
-    A retired release's ``subjects.txt`` (one ``<iri>`` a line, in the same order) is read the
-    same way, its lines ending where a dump's subject is followed by a space
-    (``terminator``)."""
+    A release's ``subjects.txt`` (one ``<iri>`` a line, in the same order: what a release
+    gzipped only, or retired, has) is read the same way, its lines ending where a dump's
+    subject is followed by a space (``terminator``)."""
 
     def __init__(self, path: Path, terminator: bytes = b" ") -> None:
         self.path, self.terminator = path, terminator

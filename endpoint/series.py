@@ -221,10 +221,10 @@ def _release(folder: Path, entry: Mapping[str, object],
         raise SeriesError(f"release {release_id} of the series: {err}") from None
     when, dated_by = _datetime(entry.get("date"), manifest, where)
     retired = entry.get("retired")
-    if retired is None:
+    if retired is None and (where / release_files.DUMP).is_file():  # built before dataset.nt.gz
         dump_path = where / release_files.DUMP
         dump = dumps.setdefault(dump_path, memento.Dump(dump_path))
-    else:  # its resources, as the retirement listed them
+    else:  # its resources, as the build (or, before, the retirement) listed them
         dump_path = where / release_files.SUBJECTS
         dump = dumps.setdefault(dump_path, memento.Dump(dump_path, terminator=b"\n"))
     return Release(release_id, entry.get("date"), entry.get("previous"), where, manifest,

@@ -19,6 +19,7 @@ given a query.
 from __future__ import annotations
 
 import fcntl
+import gzip
 import io
 import json
 import multiprocessing
@@ -30,6 +31,7 @@ import signal
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,7 +359,7 @@ def _fill(release_dir: Path, staged: Path, base: str, release_id: str,
     import pyoxigraph as ox
 
     store = ox.Store(str(staged))
-    _bulk_load_parallel(store, release_dir / release.DUMP)
+    _bulk_load_parallel(store, release_dir, release.read_manifest(release_dir))
     ontology = ox.NamedNode(base + "def")
     for path in sorted((release_dir / "ontology").glob("*.ttl")):
         store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ontology)
@@ -381,23 +383,43 @@ def _fill(release_dir: Path, staged: Path, base: str, release_id: str,
                                  encoding="utf-8")
 
 
-PARALLEL_LOAD_BYTES = 64 << 20  # a dump below this is loaded in one piece
+PARALLEL_LOAD_BYTES = 64 << 20  # a dump below this (decoded) is loaded in one piece
 
 
 class _Slice(io.RawIOBase):
-    """Bytes ``start`` to ``end`` of a file, read as a stream (a piece of the dump)."""
+    """Bytes ``start`` to ``end`` of a file, read as a stream (a piece of the dump); with
+    ``inflate``, raw deflate data from a full flush point, read decompressed (the piece at the
+    file's end must reach the end of the gzip stream: a cut file is an error, not less data)."""
 
-    def __init__(self, path: Path, start: int, end: int) -> None:
+    def __init__(self, path: Path, start: int, end: int, inflate: bool = False) -> None:
         self.file = path.open("rb")
         self.file.seek(start)
         self.left = end - start
+        self.final = inflate and end == path.stat().st_size
+        self.inflater = zlib.decompressobj(-zlib.MAX_WBITS) if inflate else None
+        self.pending = memoryview(b"")  # inflated, not yet read
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        count = self.file.readinto(memoryview(buffer)[:min(len(buffer), self.left)])
-        self.left -= count
+        if self.inflater is None:
+            count = self.file.readinto(memoryview(buffer)[:min(len(buffer), self.left)])
+            self.left -= count
+            return count
+        while not self.pending:
+            data = self.inflater.unconsumed_tail
+            if not data:
+                if self.inflater.eof or self.left <= 0:
+                    if self.final and not self.inflater.eof:
+                        raise EOFError(f"{self.file.name}: the file ends inside its gzip stream")
+                    return 0
+                data = self.file.read(min(1 << 20, self.left))
+                self.left = self.left - len(data) if data else 0
+            self.pending = memoryview(self.inflater.decompress(data, 4 << 20))
+        count = min(len(buffer), len(self.pending))
+        buffer[:count] = self.pending[:count]
+        self.pending = self.pending[count:]
         return count
 
     def close(self) -> None:
@@ -417,30 +439,67 @@ def _line_cuts(path: Path, pieces: int) -> list[int]:
     return cuts + [size]
 
 
-def _bulk_load_parallel(store, dump: Path, pieces: int | None = None) -> None:
-    """The dump into the store, one piece of whole lines per core, each piece's bulk loader in
-    a thread of its own (pyoxigraph releases the GIL while it loads; each loader writes its own
-    files and ingests them): one loader keeps about 1.5 of 2 cores busy."""
+def _block_cuts(blocks: Sequence[Sequence[int]], size: int, decoded: int,
+                pieces: int) -> list[int]:
+    """Compressed offsets cutting a blocked gzip dump (``release._BlockedGzip``: its flush
+    points, compressed and decoded offsets) into ``pieces`` runs of whole blocks of about the
+    same decoded size; the last run ends at the file's end (its trailer is skipped)."""
+    cuts = [blocks[0][0]]
+    for k in range(1, pieces):
+        wanted = decoded * k // pieces
+        point = min(blocks, key=lambda block: abs(block[1] - wanted))[0]
+        if point > cuts[-1]:
+            cuts.append(point)
+    return cuts + [size]
+
+
+def _dump_pieces(release_dir: Path, manifest: dict, pieces: int | None) -> list[tuple]:
+    """The canonical dump as (path, start, end, inflate) pieces, one per core when it is large:
+    the plain ``dataset.nt`` of a release built before, cut at line ends; else the gzipped
+    one, cut at its flush points (a release's manifest lists them)."""
+    plain = release_dir / release.DUMP
+    if plain.is_file():
+        size = plain.stat().st_size
+        count = pieces or (_cores() if size >= PARALLEL_LOAD_BYTES else 1)
+        cuts = _line_cuts(plain, count) if count > 1 else [0, size]
+        return [(plain, a, b, False) for a, b in zip(cuts, cuts[1:]) if a < b]
+    packed = release_dir / release.DUMP_GZ
+    entry = manifest.get("files", {}).get(release.DUMP_GZ) or {}
+    blocks, decoded = entry.get("blocks"), (entry.get("decoded") or {}).get("bytes", 0)
+    if not packed.is_file():
+        raise ReleaseError(f"{release_dir}: no {release.DUMP_GZ} in this release")
+    size = packed.stat().st_size
+    if not blocks:  # no flush points listed: one piece, read whole through gzip
+        return [(packed, 0, size, None)]  # (None: through gzip.open)
+    count = pieces or (_cores() if decoded >= PARALLEL_LOAD_BYTES else 1)
+    cuts = _block_cuts(blocks, size, decoded, count)
+    return [(packed, a, b, True) for a, b in zip(cuts, cuts[1:]) if a < b]
+
+
+def _cores() -> int:
+    return min(os.cpu_count() or 1, 4)
+
+
+def _bulk_load_parallel(store, release_dir: Path, manifest: dict,
+                        pieces: int | None = None) -> None:
+    """The release's canonical dump into the store, one piece of whole lines per core, each
+    piece's bulk loader in a thread of its own (pyoxigraph releases the GIL while it loads,
+    zlib while it inflates; each loader writes its own files and ingests them): one loader
+    keeps about 1.5 of 2 cores busy."""
     import pyoxigraph as ox
 
-    if pieces is None:
-        big = dump.stat().st_size >= PARALLEL_LOAD_BYTES
-        pieces = min(os.cpu_count() or 1, 4) if big else 1
-    if pieces == 1:
-        store.bulk_load(path=str(dump), format=ox.RdfFormat.N_TRIPLES)
-        return
-    cuts = _line_cuts(dump, pieces)
     errors: list[BaseException] = []
 
-    def load(start: int, end: int) -> None:
+    def load(path: Path, start: int, end: int, inflate: bool | None) -> None:
         try:
-            with io.BufferedReader(_Slice(dump, start, end), 1 << 20) as piece:
+            raw = gzip.open(path, "rb") if inflate is None else _Slice(path, start, end, inflate)
+            with io.BufferedReader(raw, 1 << 20) as piece:
                 store.bulk_load(piece, format=ox.RdfFormat.N_TRIPLES)
         except BaseException as err:  # noqa: BLE001 - raised again in the calling thread
             errors.append(err)
 
-    threads = [threading.Thread(target=load, args=(cuts[k], cuts[k + 1]))
-               for k in range(pieces) if cuts[k] < cuts[k + 1]]
+    threads = [threading.Thread(target=load, args=piece)
+               for piece in _dump_pieces(release_dir, manifest, pieces)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -57,11 +57,12 @@ class BuildConfig:
     dataset_info: metadata.MetadataConfig = field(default_factory=metadata.MetadataConfig)
     # Series mode (mapping/series.py): the release's id (which renames apply), a renames file
     # other than data/reference/overrides/renames.csv, a step that writes more files into the
-    # staged release before its catalog and manifest (the changeset) and returns manifest
-    # fields, and the release's place in its series, which its catalog and VoID say.
+    # staged release before its catalog and manifest (the changeset, given the staged release
+    # and its plain canonical dump) and returns manifest fields, and the release's place in
+    # its series, which its catalog and VoID say.
     release_id: str | None = None
     renames: Path | None = None
-    finish: Callable[[Path], dict] | None = None
+    finish: Callable[[Path, Path], dict] | None = None
     in_series: metadata.SeriesRelease | None = None
 
     def __post_init__(self) -> None:
@@ -189,25 +190,26 @@ def _build(config, iris, mapper, shapes, vocabulary, staged, timings) -> BuildOu
         target = _refuse(config, staged, work, report)
         return _outcome(False, target, found, validation, timings, refused)
     start = time.perf_counter()
-    counts, dumps = _write_dataset(config, iris, mapper, found, sorter, staged)
+    plain = work / release.DUMP  # the canonical dump, plain, for the steps below only
+    counts, dumps = _write_dataset(config, iris, mapper, found, sorter, staged, plain)
     report["counts"] = {"triples": counts["triples"], "classes": counts["classes"]}
     timings["write"] = time.perf_counter() - start
     start = time.perf_counter()
     terms = tables.Terms(config.dataset_info.license, config.dataset_info.rights)
-    with tables.in_background(staged, iris.base, work, terms) as job:  # the network meanwhile
-        report["network"] = write_network(staged, iris.base, work)
+    with tables.in_background(plain, staged, iris.base, work, terms) as job:  # the network too
+        report["network"] = write_network(plain, staged, iris.base, work)
         timings["network"] = time.perf_counter() - start
         written = job.result()
     timings["tables"] = time.perf_counter() - start  # since the network began beside it
     report["tables"] = written.rows
     dumps.update(written.files)  # listed by the catalog's distributions and the manifest
-    shutil.rmtree(work)
     extra = {}
     if config.finish is not None:  # before the catalog, which lists the changeset's files
         start = time.perf_counter()
-        extra = config.finish(staged)
+        extra = config.finish(staged, plain)
         dumps.update(_digests(staged, diff.CHANGES_DIR))
         timings["changes"] = time.perf_counter() - start
+    shutil.rmtree(work)
     _describe(config, iris, mapper, found, counts, dumps, staged, extra.get("changes"))
     _publish(config, iris, shapes, found, counts, dumps, report, staged, extra)
     return _outcome(True, config.out, found, validation, timings)
@@ -364,10 +366,11 @@ def _refuse(config: BuildConfig, staged: Path, work: Path, report: dict) -> Path
 
 
 def _write_dataset(config: BuildConfig, iris: Iris, mapper: Mapper, found: _Found,
-                   sorter: release.SortedLines, staged: Path) -> tuple[dict, dict]:
-    """The dumps: returns their counts and each dump's sha256 and size (the gzipped derived
-    formats' taken while they were written, with those of their content)."""
-    counts, derived = release.write_dumps(sorter.merged(), staged, iris.base)
+                   sorter: release.SortedLines, staged: Path,
+                   plain: Path) -> tuple[dict, dict]:
+    """The dumps: returns their counts and each dump's sha256 and size (taken while they were
+    written, with those of their content)."""
+    counts, derived = release.write_dumps(sorter.merged(), staged, iris.base, plain)
     dumps = {name: derived.get(name) or dict(zip(("sha256", "bytes"),
                                                  release.file_digest(staged / name)))
              for name, *_ in metadata.DUMPS}
@@ -428,8 +431,9 @@ def _note_problems(found, path: Path, problems: list[str]) -> int:
     return sum(problem.severity == "error" for problem in found)
 
 
-def write_network(staged: Path, base: str, work: Path) -> dict:
-    """The release's network files, computed from its written canonical dump through SPARQL,
+def write_network(dump: Path, staged: Path, base: str, work: Path) -> dict:
+    """The release's network files, computed from its written canonical dump (plain, at
+    ``dump``) through SPARQL,
     like `senacs-kg network` on a published release: the analysis reads the release, it is
     no part of writing it.
 
@@ -443,7 +447,7 @@ def write_network(staged: Path, base: str, work: Path) -> dict:
     # on disk, in the build's work folder: in memory, at a million records, the lines, their
     # text and the store held 5.4 GB at once
     (work / "network").mkdir()
-    networks = network.fetch(sources.dump_select(staged / release.DUMP, base, work / "network"),
+    networks = network.fetch(sources.dump_select(dump, base, work / "network"),
                              base)
     folder = staged / "network"
     folder.mkdir()

@@ -19,8 +19,6 @@ from pathlib import Path
 from mapping.reader import ExportFile
 from mapping.vocab import DEFAULT_BASE
 
-RELEASE_DUMP = "dataset.nt"  # a release directory's canonical dump
-
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE
 
@@ -113,20 +111,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
+def _release_dump(folder: Path) -> Path:
+    """A release directory's canonical dump (``dataset.nt.gz``; ``dataset.nt`` in a release
+    built before), or the name it would have, for the one-line error that follows."""
+    from mapping import release
+
+    return release.dump_file(folder) or folder / release.DUMP_GZ
+
+
 def _load_graph(name: str):
     """An RDF file, or a release directory's canonical dump, parsed; UsageError when unreadable."""
     from rdflib import Graph
     from rdflib.util import guess_format
 
+    from mapping import release
+
     path = Path(name)
     if path.is_dir():
-        path = path / RELEASE_DUMP
+        path = _release_dump(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file (expected an RDF file or a release directory)")
-    fmt = guess_format(str(path)) or "turtle"
+    fmt = guess_format(str(path).removesuffix(".gz")) or "turtle"
     graph = Graph()
     try:
-        graph.parse(path, format=fmt)
+        with release.open_dump(path) as source:  # a gzipped file by its name
+            graph.parse(source=source, format=fmt)
     except Exception as err:  # rdflib raises many kinds; the user gets one line
         raise UsageError(f"{path}: not readable as {fmt}: {str(err).splitlines()[0]}") from None
     return graph
@@ -254,7 +263,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
                     print(f"  {line}", file=sys.stderr)
                 return EXIT_USAGE
             base = release.read_manifest(path).get("base", base)
-        path = path / RELEASE_DUMP
+        path = _release_dump(path)
     if not path.is_file():
         raise UsageError(f"{path}: no such file (expected an RDF file or a release directory)")
     shapes = Graph().parse(args.shapes, format="turtle") if args.shapes else \
@@ -410,7 +419,7 @@ def cmd_network(args: argparse.Namespace) -> int:
         select, base = sources.endpoint_select(args.endpoint), args.base or DEFAULT_BASE
     else:
         release_dir = args.release or BUILD_DIR
-        if not (release_dir / "dataset.nt").is_file():
+        if release.dump_file(release_dir) is None:
             raise UsageError(f"{release_dir}: no release here (build one with `senacs-kg build`)")
         try:
             base = args.base or sources.release_base(release_dir)
@@ -536,7 +545,7 @@ def _add_catalog_options(build: argparse.ArgumentParser) -> None:
 def _add_validate(sub: Subcommands) -> None:
     validate = sub.add_parser(
         "validate", help="SHACL-validate a release or an RDF file",
-        description="Validate a release directory (its dataset.nt, after checking its files "
+        description="Validate a release directory (its dataset.nt.gz, after checking its files "
                     "against manifest.json) or an RDF file with the project's SHACL shapes. "
                     "Exit status: 0 conforms (warnings allowed), 1 violations, 2 input error.")
     validate.add_argument("source", metavar="DIR_OR_FILE")

@@ -1,7 +1,7 @@
 """What changed between two releases: one merge walk over their sorted canonical dumps.
 
-Both releases' ``dataset.nt`` are sorted N-Triples (``mapping/release.py``), so a single pass
-over the two files side by side, one subject's block of lines at a time, finds every triple
+Both releases' canonical dumps (``dataset.nt.gz``) are sorted N-Triples (``mapping/release.py``),
+so a single pass over the two files side by side, one subject's block of lines at a time, finds every triple
 added and removed while holding only the current blocks: memory stays flat whatever the size,
 and no store is loaded. The walk writes the changeset as DBpedia and Wikidata publish theirs
 (``added.nt.gz`` and ``removed.nt.gz``: sorted N-Triples, gzip without timestamp) and tells,
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,9 +129,9 @@ def side_of(folder: Path) -> tuple[Side, dict]:
         manifest = release.read_manifest(folder)
     except release.NotARelease as err:
         raise DiffError(str(err)) from None
-    dump = folder / release.DUMP
-    if not dump.is_file():
-        raise DiffError(f"{folder}: no {release.DUMP} in this release")
+    dump = release.dump_file(folder)
+    if dump is None:
+        raise DiffError(f"{folder}: no {release.DUMP_GZ} in this release")
     return Side(dump, release_id_of(manifest, folder)), manifest
 
 
@@ -152,7 +153,7 @@ def _blocks(path: Path) -> Iterator[tuple[str, list[str]]]:
     order (the walk would then report wrong changes, silently). Checked once a block, not once
     a line: the inner loop is the diff's cost."""
     try:
-        handle = path.open(encoding="utf-8", newline="\n")
+        handle = release.open_lines(path)
     except OSError as err:
         raise DiffError(f"{path}: cannot open: {err.strerror}") from None
     with handle:
@@ -174,6 +175,9 @@ def _blocks(path: Path) -> Iterator[tuple[str, list[str]]]:
                 subject, head, lines = line[:cut], line[:cut + 1], [line]
         except UnicodeDecodeError as err:
             raise DiffError(f"{path}: not UTF-8 text: {err.reason}") from None
+        except (OSError, EOFError, zlib.error) as err:  # a damaged or cut gzip file
+            raise DiffError(f"{path}: cannot be read after line {before + len(lines)}: "
+                            f"{err}") from None
         if lines:
             yield subject, lines
 

@@ -25,11 +25,13 @@ SERVED_DECODED = ("Servi aussi décompressé à la même adresse sans « .gz » 
                   "clients qui acceptent gzip).", "Also served decompressed at the same URL "
                   "without \".gz\" (gzip-encoded for clients that accept gzip).")
 DUMP_DESCRIPTIONS = {  # fr, en
+    "dataset.nt.gz": ("Le graphe complet, une triple par ligne, triées, compressé avec gzip : le "
+                      "fichier de référence de la publication. " + SERVED_DECODED[0],
+                      "The whole graph, one triple per line, sorted, gzipped: the release's "
+                      "reference file. " + SERVED_DECODED[1]),
     "dataset.nt": ("Le graphe complet, une triple par ligne, triées : le fichier de référence de "
                    "la publication.", "The whole graph, one triple per line, sorted: the "
                    "release's reference file."),
-    "dataset.nt.gz": ("Le même fichier N-Triples, compressé avec gzip.",
-                      "The same N-Triples file, gzipped."),
     "dataset.ttl.gz": ("Le graphe complet en Turtle, avec les préfixes du projet, compressé avec "
                        "gzip. " + SERVED_DECODED[0],
                        "The whole graph as Turtle, with the project's prefixes, gzipped. "
@@ -41,11 +43,9 @@ DUMP_DESCRIPTIONS = {  # fr, en
     "dataset.jsonld": ("Le graphe complet en JSON-LD.", "The whole graph as JSON-LD."),
 }
 # The dumps: file, media type (of the content: a gzipped file says so by dcat:compressFormat, as
-# DCAT 3 shows for a gzipped CSV), EU file type, title fr, title en. The derived formats are
-# published gzipped only (mapping/release.py).
+# DCAT 3 shows for a gzipped CSV), EU file type, title fr, title en. The dumps are published
+# gzipped only (mapping/release.py).
 DUMPS = (
-    ("dataset.nt", "application/n-triples", "RDF_N_TRIPLES", "Graphe complet en N-Triples",
-     "Whole graph as N-Triples"),
     ("dataset.nt.gz", "application/n-triples", "RDF_N_TRIPLES",
      "Graphe complet en N-Triples compressé (gzip)", "Whole graph as gzipped N-Triples"),
     ("dataset.ttl.gz", "text/turtle", "RDF_TURTLE", "Graphe complet en Turtle compressé (gzip)",
@@ -54,9 +54,11 @@ DUMPS = (
      "Graphe complet en JSON-LD compressé (gzip)", "Whole graph as gzipped JSON-LD"),
 )
 GZIP = "application/gzip"  # dcat:compressFormat of a .gz dump (IANA)
-# The plain derived formats of a release built before they were gzipped only: described where
-# such a release is (a series' catalog describes an old release from its manifest), never written.
+# The plain dumps of a release built before they were gzipped only: described where such a
+# release is (a series' catalog describes an old release from its manifest), never written.
 PLAIN_DUMPS_BEFORE = (
+    ("dataset.nt", "application/n-triples", "RDF_N_TRIPLES", "Graphe complet en N-Triples",
+     "Whole graph as N-Triples"),
     ("dataset.ttl", "text/turtle", "RDF_TURTLE", "Graphe complet en Turtle", "Whole graph as Turtle"),
     ("dataset.jsonld", "application/ld+json", "JSON_LD", "Graphe complet en JSON-LD",
      "Whole graph as JSON-LD"),

@@ -8,11 +8,21 @@ previous release as it was. Same inputs give the same bytes: lines are
 sorted, gzip carries no timestamp and no file name, JSON keys are sorted, and no date comes
 from the clock.
 
-The canonical dump is written plain and gzipped; the formats derived from it (Turtle,
-JSON-LD) are written gzipped only, streamed through gzip as they are serialized: at 1,000,000
-records they would take 17 GB plain. Each one's manifest entry says what it decodes to
-(``"decoded": {"sha256", "bytes"}``), which the server needs to serve it decompressed to a
-client that does not accept gzip (its ETag, Content-Length and ranges).
+Every dump is published gzipped only: the canonical sorted N-Triples (``dataset.nt.gz``) and
+the formats derived from it (Turtle, JSON-LD), streamed through gzip as they are written; at
+1,000,000 records the plain files would take 35 GB. Each one's manifest entry says what it
+decodes to (``"decoded": {"sha256", "bytes"}``), which the server needs to serve it
+decompressed at its plain URL to a client that does not accept gzip (its ETag, Content-Length
+and ranges); the canonical dump's decoded sha256 is the release's id, as the plain file's was.
+The build writes the plain canonical dump in its work folder, for its own later steps only.
+
+The canonical gzip stream is one gzip member (any gzip reader, any browser, reads it), fully
+flushed every ``DUMP_BLOCK`` decoded bytes at a line's end: from each such point, listed in
+its manifest entry (``"blocks"``: compressed and decoded offsets), the rest can be inflated
+without what came before, so that the server loads the dump one piece per core
+(``endpoint/store.py``), as it loaded the plain file. The IRI subjects go to ``subjects.txt``
+(one ``<iri>`` a line, in the dump's order), which the server bisects to tell which releases
+hold a resource.
 """
 
 from __future__ import annotations
@@ -28,11 +38,12 @@ import os
 import re
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 import pyoxigraph as ox
 
@@ -119,9 +130,11 @@ class SortedLines:
         self._lines, self._chunks = [], []
 
 
-def write_dumps(lines: Iterable[str], folder: Path, base: str) -> tuple[dict, dict[str, dict]]:
-    """The canonical dump (sorted N-Triples) and its gzip, then gzipped Turtle and JSON-LD
-    from it.
+def write_dumps(lines: Iterable[str], folder: Path, base: str,
+                plain: Path) -> tuple[dict, dict[str, dict]]:
+    """The canonical dump (sorted N-Triples): plain at ``plain`` (the build's work copy), and
+    gzipped with its flush points and its ``subjects.txt`` in ``folder``; then gzipped Turtle
+    and JSON-LD from it.
 
     Returns what VoID and the build report count (triples, instances per class, triples per
     property, distinct subjects and IRI subjects (entities)), and the manifest entries of the
@@ -132,16 +145,19 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str) -> tuple[dict, di
     properties: dict[str, int] = {}
     triples = subjects = entities = 0
     previous_subject = None
-    with (folder / DUMP).open("w", encoding="utf-8") as out, \
-            (folder / DUMP_GZ).open("wb") as raw, \
-            gzip_writer(raw, 6) as gz:
+    with plain.open("w", encoding="utf-8") as out, \
+            (folder / SUBJECTS).open("w", encoding="utf-8") as listed, \
+            _BlockedGzip(folder / DUMP_GZ) as gz:
         buffer: list[str] = []
         for line in lines:
             triples += 1
             subject, predicate, rest = line.split(" ", 2)
             if subject != previous_subject:
                 subjects += 1
-                entities += subject.startswith("<")
+                if subject.startswith("<"):
+                    entities += 1
+                    if "#" not in subject:
+                        listed.write(subject + "\n")
                 previous_subject = subject
             properties[predicate] = properties.get(predicate, 0) + 1
             if predicate == rdf_type:
@@ -159,16 +175,52 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str) -> tuple[dict, di
     counts = {"triples": triples, "subjects": subjects, "entities": entities,
               "classes": dict(sorted(classes.items())),
               "properties": dict(sorted(properties.items()))}
-    return counts, write_derived(folder, base)
+    return counts, {DUMP_GZ: gz.entry(), **write_derived(plain, folder, base)}
 
 
-def write_derived(folder: Path, base: str) -> dict[str, dict]:
-    """Gzipped Turtle and JSON-LD from the canonical dump, one process each (the two cores at
-    once); their manifest entries by file name."""
+DUMP_GZIP_LEVEL = 6
+DUMP_BLOCK = 32 << 20  # decoded bytes, at least, between two flush points of the canonical gzip
+
+
+class _BlockedGzip:
+    """The canonical dump's gzip file, written as whole lines: fully flushed (``Z_FULL_FLUSH``:
+    byte-aligned, no reference to earlier bytes) once ``DUMP_BLOCK`` bytes were written since
+    the last flush; its entry lists where each block starts, compressed and decoded."""
+
+    def __init__(self, path: Path) -> None:
+        self.raw = path.open("wb")
+        self.packed = _Counted(self.raw)
+        self.gz = gzip_writer(self.packed, DUMP_GZIP_LEVEL)
+        self.plain = _Counted(self.gz)
+        self.blocks = [[self.packed.bytes, 0]]  # after the gzip header
+        self.since = 0
+
+    def __enter__(self) -> _BlockedGzip:
+        return self
+
+    def write(self, data: bytes) -> None:
+        self.plain.write(data)
+        self.since += len(data)
+        if self.since >= DUMP_BLOCK:
+            self.gz.flush(zlib.Z_FULL_FLUSH)
+            self.blocks.append([self.packed.bytes, self.plain.bytes])
+            self.since = 0
+
+    def __exit__(self, *exc) -> None:
+        self.gz.close()
+        self.raw.close()
+
+    def entry(self) -> dict:
+        return {**self.packed.entry(), "decoded": self.plain.entry(), "blocks": self.blocks}
+
+
+def write_derived(dump: Path, folder: Path, base: str) -> dict[str, dict]:
+    """Gzipped Turtle and JSON-LD in ``folder`` from the plain canonical dump ``dump``, one
+    process each (the two cores at once); their manifest entries by file name."""
     with ProcessPoolExecutor(max_workers=2, mp_context=WORKER_START,
                              initializer=lifetime.die_with_parent,
                              initargs=(os.getpid(),)) as pool:
-        jobs = {name: pool.submit(_convert, folder / DUMP, folder / name, fmt, base)
+        jobs = {name: pool.submit(_convert, dump, folder / name, fmt, base)
                 for name, fmt in ((TURTLE_GZ, "TURTLE"), (JSONLD_GZ, "JSON_LD"))}
         return {name: job.result() for name, job in jobs.items()}
 
@@ -242,11 +294,42 @@ def write_manifest(folder: Path, content: dict, known: dict[str, dict] | None = 
         else:
             digest, size = file_digest(path)
             files[name] = {"sha256": digest, "bytes": size}
-    manifest = {**content, "files": files,
-                "release": files[DUMP]["sha256"][:16] if DUMP in files else None}
+    canonical = canonical_sha256(files)
+    manifest = {**content, "files": files, "release": canonical[:16] if canonical else None}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True,
                                               ensure_ascii=False) + "\n", encoding="utf-8")
     return manifest
+
+
+def canonical_sha256(files: dict[str, dict]) -> str | None:
+    """The sha256 of the canonical dump's content, from a manifest's files: its gzip's decoded
+    content, or the plain file a release built before the dump was gzipped only held."""
+    if DUMP in files:
+        return files[DUMP]["sha256"]
+    decoded = files.get(DUMP_GZ, {}).get("decoded")
+    return decoded["sha256"] if isinstance(decoded, dict) else None
+
+
+def dump_file(folder: Path) -> Path | None:
+    """The file holding a release's canonical dump: ``dataset.nt.gz``, or ``dataset.nt`` where
+    a release built before it was gzipped only has it (quicker to read); None for a release
+    with neither (retired)."""
+    for name in (DUMP, DUMP_GZ):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def open_dump(path: Path) -> BinaryIO:
+    """An N-Triples file (plain, or gzipped: by its name) as bytes."""
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
+def open_lines(path: Path) -> TextIO:
+    """An N-Triples file (plain, or gzipped: by its name) as text, line by line."""
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", newline="\n")
+    return path.open(encoding="utf-8", newline="\n")
 
 
 class NotARelease(Exception):

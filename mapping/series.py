@@ -176,9 +176,9 @@ def _admit(folder: Path, entries: list[Entry], release_id: str, base: str) -> En
         if manifest.get("base") != base:
             raise SeriesError(f"the series' releases have the IRI base {manifest.get('base')!r}, "
                               f"not {base!r}: IRIs must not change within a series")
-        if not (folder / latest.id / release.DUMP).is_file():
-            raise SeriesError(f"the latest release {latest.id} has no {release.DUMP} to compare "
-                              "with")
+        if release.dump_file(folder / latest.id) is None:
+            raise SeriesError(f"the latest release {latest.id} has no {release.DUMP_GZ} to "
+                              "compare with")
     return latest
 
 
@@ -200,12 +200,13 @@ def _changeset(folder: Path, previous: Entry | None, release_id: str, config: Bu
     """The build's last step: the changeset against the previous release, written into the
     staged release before its manifest; the manifest's series fields."""
 
-    def finish(staged: Path) -> dict:
+    def finish(staged: Path, dump: Path) -> dict:
         fields = {"series": {"id": release_id, "previous": previous.id if previous else None}}
         if previous is None:
             return fields
-        totals = diff.compare(diff.Side(folder / previous.id / release.DUMP, previous.id),
-                              diff.Side(staged / release.DUMP, release_id), Iris(config.base).base,
+        before = release.dump_file(folder / previous.id)
+        totals = diff.compare(diff.Side(before, previous.id),
+                              diff.Side(dump, release_id), Iris(config.base).base,
                               staged / diff.CHANGES_DIR, issued=config.release_date)
         return {**fields, "changes": totals.manifest()}
 

@@ -289,8 +289,8 @@ def _retirable(folder: Path, entries: list[series.Entry], release_id: str) -> se
                                  "answers the plain IRIs and cannot be retired")
     if not (folder / release_id).is_dir():
         raise series.SeriesError(f"{folder / release_id}: the release's folder is missing")
-    if entry.retired is None and not (folder / release_id / release.DUMP).is_file():
-        raise series.SeriesError(f"{folder / release_id}: no {release.DUMP} to list the "
+    if entry.retired is None and release.dump_file(folder / release_id) is None:
+        raise series.SeriesError(f"{folder / release_id}: no {release.DUMP_GZ} to list the "
                                  "resources of the release from; nothing was changed")
     return entry
 
@@ -333,18 +333,24 @@ def _not_its_store(release_dir: Path, store: Path, marker: str | None) -> str | 
 def _write_subjects(release_dir: Path) -> None:
     """subjects.txt: the IRI subjects of the dump (hash IRIs aside: parts of a resource), once
     each, in the dump's order, which is their order as lines ``<iri>``: a resource's
-    ``<iri>`` is never the start of another's (``>`` ends it)."""
+    ``<iri>`` is never the start of another's (``>`` ends it). A release built since the build
+    writes it keeps the one its manifest lists."""
     target = release_dir / release.SUBJECTS
+    listed = release.read_manifest(release_dir).get("files", {}).get(release.SUBJECTS)
+    if isinstance(listed, dict) and target.is_file() \
+            and release.file_digest(target) == (listed.get("sha256"), listed.get("bytes")):
+        return
     temporary = release_dir / f".{release.SUBJECTS}.{os.getpid()}.tmp"
     previous = ""
-    with (release_dir / release.DUMP).open(encoding="utf-8") as dump, \
+    source = release.dump_file(release_dir)
+    with release.open_lines(source) as dump, \
             temporary.open("w", encoding="utf-8") as out:
         for line in dump:
             subject = line[:line.find(" ")]
             if subject == previous or not subject.startswith("<") or "#" in subject:
                 continue
             if subject < previous:
-                raise series.SeriesError(f"{release_dir / release.DUMP} is not sorted: the "
+                raise series.SeriesError(f"{source} is not sorted: the "
                                          "resources of the release cannot be listed")
             out.write(subject + "\n")
             previous = subject

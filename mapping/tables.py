@@ -3,7 +3,8 @@ data package with a Table Schema per table, and CSV on the Web metadata).
 
 Portals preview and validate CSV, researchers start from data frames: each release carries
 ``tables/`` beside its RDF, one row per thing, derived from the release's own canonical dump
-(``dataset.nt``) after it is written, so that the tables say what the graph says:
+(the build's plain copy of ``dataset.nt.gz``) after it is written, so that the tables say what
+the graph says:
 
 - everything but the actions (structures, places, bodies, concepts, source files: a few
   percent of the dump) is loaded into an on-disk Oxigraph store in the build's work folder;
@@ -692,11 +693,13 @@ class Terms:
     rights: str | None = None
 
 
-def write_tables(staged: Path, base: str, work: Path, terms: Terms = Terms()) -> Written:
-    """Every table of the release in ``staged/tables/``, from ``staged/dataset.nt``."""
+def write_tables(dump: Path, staged: Path, base: str, work: Path,
+                 terms: Terms = Terms()) -> Written:
+    """Every table of the release in ``staged/tables/``, from its canonical dump, plain at
+    ``dump`` (the build's work copy: the tables bisect and seek in it)."""
     import pyoxigraph as ox
 
-    dump, folder, scratch = staged / release.DUMP, staged / FOLDER, work / "tables"
+    folder, scratch = staged / FOLDER, work / "tables"
     folder.mkdir()
     scratch.mkdir()
     start, end = action_block(dump, base)
@@ -729,14 +732,14 @@ def write_tables(staged: Path, base: str, work: Path, terms: Terms = Terms()) ->
 
 
 @contextmanager
-def in_background(staged: Path, base: str, work: Path,
+def in_background(dump: Path, staged: Path, base: str, work: Path,
                   terms: Terms = Terms()) -> Iterator[Future]:
     """``write_tables`` in a process of its own (a child of the build, ending with it), so that
     the build's next step, which reads the same dump, runs meanwhile on the other core."""
     pool = ProcessPoolExecutor(max_workers=1, mp_context=release.WORKER_START,
                                initializer=lifetime.die_with_parent, initargs=(os.getpid(),))
     try:
-        yield pool.submit(write_tables, staged, base, work, terms)
+        yield pool.submit(write_tables, dump, staged, base, work, terms)
     finally:
         pool.shutdown(cancel_futures=True)
 

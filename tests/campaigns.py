@@ -11,6 +11,7 @@ happened to it without asking the code under test.
 
 from __future__ import annotations
 
+import gzip
 import io
 import random
 import sys
@@ -177,11 +178,11 @@ def next_campaign(previous: Campaign, seed: int = 5, removed: int = 5, added: in
     return Campaign(out, [e for e in entries if e.id in gone], (old_name, new_name))
 
 
-def actions_by_line(dump: Path) -> dict[int, str]:
+def actions_by_line(release_dir: Path) -> dict[int, str]:
     """A release's actions by the line their record starts on (read from their provenance)."""
     first = "<https://w3id.org/senacs-kg/def#firstLine>"
     out = {}
-    with dump.open(encoding="utf-8") as lines:
+    with gzip.open(release_dir / "dataset.nt.gz", "rt", encoding="utf-8") as lines:
         for line in lines:
             subject, predicate, rest = line.split(" ", 2)
             if predicate == first and subject.endswith("#source>"):

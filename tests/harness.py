@@ -7,6 +7,7 @@ that ``benchmarks/common.py`` imports the very same helpers rather than copies o
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -33,6 +34,20 @@ def generate_export(n: int, seed: int, out: Path) -> Path:
         raise RuntimeError(f"the record generator is missing: {GENERATOR} (../shared beside the repo)")
     subprocess.run([sys.executable, str(GENERATOR), str(n), str(seed), str(out), "-q"], check=True)
     return out
+
+
+def dump_bytes(release_dir: Path) -> bytes:
+    """A release's canonical dump as published (``dataset.nt.gz``), decompressed."""
+    return gzip.decompress((release_dir / "dataset.nt.gz").read_bytes())
+
+
+def dump_text(release_dir: Path) -> str:
+    return dump_bytes(release_dir).decode("utf-8")
+
+
+def dump_lines(release_dir: Path):
+    """A release's canonical dump, read as text a line at a time (a large one: not whole)."""
+    return gzip.open(release_dir / "dataset.nt.gz", "rt", encoding="utf-8", newline="\n")
 
 
 def senacs_kg(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:

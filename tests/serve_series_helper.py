@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import harness
-from harness import build_release
+from harness import build_release, dump_text
 
 from mapping.reader import ExportFile
 
@@ -67,15 +68,15 @@ def exports(seed: Path, folder: Path) -> dict[str, Path]:
 
 
 def actions_of(release: Path) -> set[str]:
-    with (release / "dataset.nt").open(encoding="utf-8") as dump:
+    with io.StringIO(dump_text(release)) as dump:
         return {line.split(" ", 1)[0][1:-1] for line in dump if line.rstrip().endswith(ACTION_TYPE)}
 
 
 def changes(old: Path, new: Path) -> None:
     """A changeset as the build side publishes it (sorted N-Triples, gzipped, and a summary),
     listed in the new release's manifest."""
-    before = set((old / "dataset.nt").read_text(encoding="utf-8").splitlines(keepends=True))
-    after = set((new / "dataset.nt").read_text(encoding="utf-8").splitlines(keepends=True))
+    before = set(dump_text(old).splitlines(keepends=True))
+    after = set(dump_text(new).splitlines(keepends=True))
     folder = new / "changes"
     folder.mkdir()
     for name, lines in (("added.nt.gz", after - before), ("removed.nt.gz", before - after)):

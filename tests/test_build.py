@@ -10,11 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from conftest import SEED, generate_export, run_cli, senacs_kg
+from conftest import SEED, dump_bytes, dump_text, generate_export, run_cli, senacs_kg
 
 from mapping import release, vocab
 
@@ -34,20 +35,41 @@ def seed_release(tmp_path_factory) -> Path:
 
 def test_release_holds_every_promised_file(seed_release):
     names = set(snapshot(seed_release))
-    assert {"dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz",
+    assert {"dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz", "subjects.txt",
             "manifest.json", "build-report.json", "summary.txt", "shacl-report.ttl",
             "ontology/senacs.ttl", "ontology/schemes.ttl", "ontology/form.ttl",
             "shapes/senacs.shapes.ttl"} <= names
     assert not [n for n in names if n.startswith(".")]  # no work files left behind
-    assert not names & {"dataset.ttl", "dataset.jsonld"}  # the derived formats: gzipped only
+    assert not names & {"dataset.nt", "dataset.ttl", "dataset.jsonld"}  # gzipped only
+
+
+def test_the_canonical_dump_is_one_gzip_stream_named_by_its_content(seed_release):
+    """dataset.nt.gz is the reference file: one gzip member (what browsers and every gzip
+    reader decode whole), reproducible header, and its content's sha256 the release's id, as
+    the plain dataset.nt's was; subjects.txt lists its IRI subjects (hash IRIs aside)."""
+    manifest = json.loads((seed_release / "manifest.json").read_text(encoding="utf-8"))
+    packed = (seed_release / "dataset.nt.gz").read_bytes()
+    assert packed[:10] == bytes([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF])
+    reader = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    content = reader.decompress(packed)
+    assert reader.eof and reader.unused_data == b""
+    entry = manifest["files"]["dataset.nt.gz"]
+    assert entry["decoded"] == {"sha256": hashlib.sha256(content).hexdigest(),
+                                "bytes": len(content)}
+    assert manifest["release"] == entry["decoded"]["sha256"][:16]
+    assert entry["blocks"] == [[10, 0]]  # the seed is smaller than a block
+    subjects = [line.split(" ", 1)[0] for line in content.decode("utf-8").splitlines()]
+    listed = (seed_release / "subjects.txt").read_text(encoding="utf-8").splitlines()
+    assert listed == sorted(set(s for s in subjects if s.startswith("<") and "#" not in s))
+    assert "<https://w3id.org/senacs-kg/structure/mjc-jacques-prevert-31>" in listed
 
 
 def test_canonical_dump_is_sorted_unique_and_matches_the_other_formats(seed_release):
-    lines = (seed_release / "dataset.nt").read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = dump_text(seed_release).splitlines(keepends=True)
     assert lines == sorted(set(lines))
     assert gzip.decompress((seed_release / "dataset.nt.gz").read_bytes()) == \
-        (seed_release / "dataset.nt").read_bytes()
-    canonical = {str(t) for t in ox.parse(path=str(seed_release / "dataset.nt"))}
+        dump_bytes(seed_release)
+    canonical = {str(t) for t in ox.parse(dump_bytes(seed_release), format=ox.RdfFormat.N_TRIPLES)}
     assert len(canonical) == len(lines)
     for name, fmt in (("dataset.ttl.gz", ox.RdfFormat.TURTLE),
                       ("dataset.jsonld.gz", ox.RdfFormat.JSON_LD)):
@@ -61,7 +83,7 @@ def test_derived_formats_are_gzipped_with_the_content_they_had_plain(seed_releas
     serialized with the project's prefixes), with a reproducible gzip header (no timestamp,
     no file name) and their content's sha256 and size in the manifest."""
     manifest = json.loads((seed_release / "manifest.json").read_text(encoding="utf-8"))
-    triples = list(ox.parse(path=str(seed_release / "dataset.nt")))
+    triples = list(ox.parse(dump_bytes(seed_release), format=ox.RdfFormat.N_TRIPLES))
     for name, fmt in (("dataset.ttl.gz", ox.RdfFormat.TURTLE),
                       ("dataset.jsonld.gz", ox.RdfFormat.JSON_LD)):
         packed = (seed_release / name).read_bytes()
@@ -79,7 +101,7 @@ def test_manifest_lists_every_file_with_its_checksum(seed_release):
     assert release.verify(seed_release) == []
     assert set(manifest["files"]) == set(snapshot(seed_release)) - {"manifest.json"}
     assert manifest["inputs"][0]["name"] == SEED.name and manifest["inputs"][0]["records"] == 25
-    assert manifest["triples"] == len((seed_release / "dataset.nt").read_bytes().splitlines())
+    assert manifest["triples"] == len(dump_bytes(seed_release).splitlines())
     assert manifest["release_date"] == "2026-11-24"
     assert {"senacs-kg", "python", "rdflib", "pyoxigraph", "pyshacl"} <= set(manifest["tools"])
 
@@ -166,7 +188,7 @@ def test_shacl_violations_refuse_the_build(broken_export, tmp_path):
 
 
 def test_validate_names_offending_records_and_exits_1(tmp_path, seed_release):
-    data = (seed_release / "dataset.nt").read_text(encoding="utf-8")
+    data = dump_text(seed_release)
     action = "<https://w3id.org/senacs-kg/action/partage-31-31/"
     kept = [line for line in data.splitlines(keepends=True)
             if not (line.startswith(action) and "/def#status>" in line)]
@@ -191,9 +213,11 @@ def test_validate_detects_a_damaged_release(seed_release, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["dataset.ttl.gz", "dataset.jsonld.gz", "dataset.nt.gz"])
-def test_validate_reads_the_gzipped_dumps_as_the_n_triples(name, seed_release):
+def test_validate_reads_the_gzipped_dumps_as_the_n_triples(name, seed_release, tmp_path):
     """The release publishes Turtle and JSON-LD gzipped only: validate reads them as they are."""
-    plain = run_cli("validate", str(seed_release / "dataset.nt"))
+    plain_file = tmp_path / "dataset.nt"
+    plain_file.write_bytes(dump_bytes(seed_release))
+    plain = run_cli("validate", str(plain_file))
     packed = run_cli("validate", str(seed_release / name))
     assert packed.returncode == plain.returncode == 0
     assert packed.stdout == plain.stdout and "0 violation(s), 5 warning(s)" in packed.stdout

@@ -10,7 +10,7 @@ from importlib import resources
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import SEED, build_release, senacs_kg
+from conftest import SEED, build_release, dump_bytes, senacs_kg
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, RDF, RDFS, SH, VOID, XSD, Namespace
 
@@ -113,7 +113,7 @@ def test_catalog_describes_every_dump_with_size_and_checksum(catalog, release_di
     assert catalog.value(dataset, DCTERMS.identifier) == Literal(B + "dataset")
     urls = {str(catalog.value(d, DCAT.downloadURL)): d for d in catalog.objects(dataset,
                                                                                  DCAT.distribution)}
-    for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"):
+    for name in ("dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"):
         dist = urls[f"{B}dumps/{name}"]
         assert int(catalog.value(dist, DCAT.byteSize)) == manifest["files"][name]["bytes"]
         checksum = catalog.value(dist, URIRef("http://spdx.org/rdf/terms#checksum"))
@@ -131,8 +131,7 @@ def test_gzipped_dumps_say_their_content_type_and_their_compression(catalog):
     """As DCAT 3 describes a compressed file: the media type (and EU file type) of what it
     holds, and dcat:compressFormat the IANA gzip type, itself a dct:MediaType."""
     gzip_type = URIRef(IANA + "application/gzip")
-    expected = {"dataset.nt": ("application/n-triples", "RDF_N_TRIPLES", None),
-                "dataset.nt.gz": ("application/n-triples", "RDF_N_TRIPLES", gzip_type),
+    expected = {"dataset.nt.gz": ("application/n-triples", "RDF_N_TRIPLES", gzip_type),
                 "dataset.ttl.gz": ("text/turtle", "RDF_TURTLE", gzip_type),
                 "dataset.jsonld.gz": ("application/ld+json", "JSON_LD", gzip_type)}
     for name, (media, filetype, compressed) in expected.items():
@@ -141,18 +140,21 @@ def test_gzipped_dumps_say_their_content_type_and_their_compression(catalog):
         assert catalog.value(dist, DCTERMS["format"]) == URIRef(EU_FILE_TYPE + filetype), name
         assert catalog.value(dist, DCAT.compressFormat) == compressed, name
     assert (gzip_type, RDF.type, DCTERMS.MediaType) in catalog
+    plain = URIRef(f"{B}dumps/dataset.nt")  # served, from dataset.nt.gz: not a file of its own
+    assert catalog.value(predicate=DCAT.downloadURL, object=plain) is None
 
 
 def test_a_release_built_before_is_described_with_its_plain_derived_files():
     """A series' catalog describes an old release from its manifest (mapping/series_catalog.py):
-    its plain dataset.ttl and dataset.jsonld are distributions, uncompressed."""
+    its plain dataset.nt, dataset.ttl and dataset.jsonld are distributions, uncompressed."""
     from mapping.metadata import MetadataConfig, catalog
 
     files = {name: {"sha256": "ab" * 32, "bytes": size}
              for name, size in (("dataset.nt", 900), ("dataset.nt.gz", 90), ("dataset.ttl", 500),
                                 ("dataset.jsonld", 700))}
     graph = Graph().parse(data=catalog(B, files, MetadataConfig(), [], [], None), format="nt")
-    for name, media in (("dataset.ttl", "text/turtle"), ("dataset.jsonld", "application/ld+json")):
+    for name, media in (("dataset.nt", "application/n-triples"), ("dataset.ttl", "text/turtle"),
+                        ("dataset.jsonld", "application/ld+json")):
         dist = graph.value(predicate=DCAT.downloadURL, object=URIRef(f"{B}dumps/{name}"))
         assert graph.value(dist, DCAT.mediaType) == URIRef(IANA + media), name
         assert graph.value(dist, DCAT.compressFormat) is None, name
@@ -180,13 +182,13 @@ def test_every_dump_downloads_as_the_catalog_describes_it(catalog, seed_site):
             assert response.headers["Content-Type"] == "application/gzip", url
             assert gzip.decompress(body)  # a gzip file indeed
         checked.add(url.rsplit("/", 1)[-1])
-    assert checked == {"dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"}
+    assert checked == {"dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"}
 
 
 def test_void_counts_match_the_dump(release_dir):
     void = Graph().parse(release_dir / "void.ttl")
     dataset = URIRef(B + "dataset")
-    lines = (release_dir / "dataset.nt").read_bytes().splitlines()
+    lines = dump_bytes(release_dir).splitlines()
     assert int(void.value(dataset, VOID.triples)) == len(lines)
     assert void.value(dataset, VOID.sparqlEndpoint) == URIRef(B + "sparql")
     assert str(void.value(dataset, VOID.uriSpace)) == B
@@ -195,7 +197,7 @@ def test_void_counts_match_the_dump(release_dir):
     assert partitions[B + "def#Action"] == 25
     assert set(void.objects(dataset, VOID.dataDump)) == {
         URIRef(B + "dumps/" + name)
-        for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz")}
+        for name in ("dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz")}
 
 
 @pytest.mark.parametrize("path", ["/catalog", "/.well-known/void"])

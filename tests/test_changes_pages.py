@@ -20,6 +20,7 @@ import html5lib
 import pytest
 import requests
 from browser import dump_dom
+from harness import dump_lines
 from rdflib import Graph, Namespace, URIRef
 from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, RDF, RDFS
@@ -255,7 +256,7 @@ def test_an_added_action_says_so_and_an_unchanged_one_says_nothing(site, series)
     assert len(block) == 1 and "Nouvelle dans la publication 2026" in text_of(block[0])
     assert "/release/2026/changes" in {a.get("href") for a in block[0].iter("a")}
     changed = {str(s) for s in graph.objects(None, DCTERMS.subject)}
-    with (series / "2026/dataset.nt").open(encoding="utf-8") as dump:
+    with dump_lines(series / "2026") as dump:
         same = next(line.split(" ", 1)[0][1:-1] for line in dump
                     if line.endswith(f"<{SENACS.Action}> .\n")
                     and line.split(" ", 1)[0][1:-1] not in changed)
@@ -293,9 +294,9 @@ def test_each_store_holds_the_changelog_up_to_its_release_as_named_graphs(site, 
                                                      "n": str(expected["2026"])}]
     # the data is not counted with the changes: the default graph is the dump, no more
     triples = select(f"{site}/sparql", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
-    with (series / "2026/dataset.nt").open(encoding="utf-8") as dump:
+    with dump_lines(series / "2026") as dump:
         assert int(triples[0]["n"]) == sum(1 for _ in dump) == manifest(series, "2026")["triples"]
-    with (series / "2026/dataset.nt").open(encoding="utf-8") as dump:
+    with dump_lines(series / "2026") as dump:
         actions = sum(1 for line in dump if line.endswith(f"<{SENACS.Action}> .\n"))
     assert f"{actions} actions" in text_of(page(f"{site}/"))
 
@@ -305,7 +306,7 @@ def test_a_retired_releases_changeset_stays_in_the_later_stores(series, tmp_path
     it, and a store made before its changelog was there is loaded again."""
     copy = tmp_path / "senacs"
     shutil.copytree(series, copy)
-    for name in ("dataset.nt", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"):
+    for name in ("dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz"):
         (copy / "2025" / name).unlink()
     store = tmp_path / "store"
     prepare_store(copy / "2026", store, B)
@@ -334,9 +335,9 @@ LOCATION = {"<http://www.w3.org/ns/prov#wasDerivedFrom>", f"<{SENACS.sourceLine}
 SHORTCUTS = {f"<{SENACS.budgetTotalValue}>", f"<{SENACS.worksWith}>", f"<{SENACS.titleRank}>"}
 
 
-def statements(dump: Path) -> dict[str, set[tuple[str, str]]]:
+def statements(release_dir: Path) -> dict[str, set[tuple[str, str]]]:
     out: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    with dump.open(encoding="utf-8") as lines:
+    with dump_lines(release_dir) as lines:
         for line in lines:
             subject, predicate, rest = line.split(" ", 2)
             out[subject[1:-1]].add((predicate, rest[:-3]))
@@ -372,7 +373,7 @@ def fields_changed(old: Path, new: Path) -> Counter:
                                                  ("/release/2025/sparql", "2024", "2025")])
 def test_the_example_compares_the_last_two_campaigns(site, series, endpoint, old, new):
     answer = select(site + endpoint, example_query("fields-changed-most"))
-    expected = fields_changed(series / old / "dataset.nt", series / new / "dataset.nt")
+    expected = fields_changed(series / old, series / new)
     assert expected and {r["field"]: int(r["actions"]) for r in answer} == dict(expected)
     assert {(r["from"], r["to"]) for r in answer} == {(f"{B}release/{old}/",
                                                        f"{B}release/{new}/")}

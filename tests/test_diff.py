@@ -16,7 +16,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 from campaigns import Campaign, actions_by_line, first_campaign, next_campaign
-from conftest import run_cli, senacs_kg
+from conftest import dump_text, run_cli, senacs_kg
 from rdflib import Graph
 from rdflib.namespace import RDF, SH
 
@@ -50,7 +50,7 @@ def built(tmp_path_factory):
 
 def action_iris(campaign: Campaign, release: Path) -> dict[int, str]:
     """Each record's id → its action's IRI in the release."""
-    by_line = actions_by_line(release / "dataset.nt")
+    by_line = actions_by_line(release)
     return {id_: by_line[line] for id_, line in campaign.first_lines().items()}
 
 
@@ -123,8 +123,8 @@ def test_the_changeset_turns_the_old_release_into_the_new_one(built, tmp_path):
     added = gzip.decompress((out / "added.nt.gz").read_bytes()).decode("utf-8").splitlines(True)
     removed = gzip.decompress((out / "removed.nt.gz").read_bytes()).decode("utf-8") \
         .splitlines(True)
-    before = (old / "dataset.nt").read_text(encoding="utf-8").splitlines(True)
-    after = (new / "dataset.nt").read_text(encoding="utf-8").splitlines(True)
+    before = dump_text(old).splitlines(True)
+    after = dump_text(new).splitlines(True)
     assert added == sorted(set(added)) and removed == sorted(set(removed))
     assert set(removed) <= set(before) and not set(added) & set(before)
     assert sorted((set(before) - set(removed)) | set(added)) == after
@@ -183,8 +183,9 @@ def _copy(release: Path, to: Path) -> Path:
 
 @pytest.mark.parametrize("damage, message", [
     ("no manifest", "no release here"),
-    ("no dump", "no dataset.nt in this release"),
+    ("no dump", "no dataset.nt.gz in this release"),
     ("unsorted", "the lines are not sorted"),
+    ("cut", "cannot be read after line"),
     ("other base", "different IRI bases"),
     ("not text", "not UTF-8"),
     ("bad date", "is not a date"),
@@ -193,14 +194,17 @@ def _copy(release: Path, to: Path) -> Path:
 def test_an_unreadable_release_is_one_line_and_exit_status_2(built, tmp_path, damage, message):
     _, _, old, new, _ = built
     broken = _copy(new, tmp_path / "broken")
-    dump, manifest = broken / "dataset.nt", broken / "manifest.json"
+    dump, manifest = broken / "dataset.nt.gz", broken / "manifest.json"
+    data = gzip.decompress(dump.read_bytes())
+    lines = data.decode("utf-8").splitlines(True)
     if damage == "no manifest":
         manifest.unlink()
     elif damage == "no dump":
         dump.unlink()
     elif damage == "unsorted":
-        lines = dump.read_text(encoding="utf-8").splitlines(True)
-        dump.write_text("".join(lines[1000:] + lines[:1000]), encoding="utf-8")
+        dump.write_bytes(gzip.compress("".join(lines[1000:] + lines[:1000]).encode()))
+    elif damage == "cut":
+        dump.write_bytes(dump.read_bytes()[:-2000])
     elif damage == "other base":
         data = json.loads(manifest.read_text())
         manifest.write_text(json.dumps({**data, "base": "https://example.org/"}))
@@ -208,11 +212,10 @@ def test_an_unreadable_release_is_one_line_and_exit_status_2(built, tmp_path, da
         data = json.loads(manifest.read_text())
         manifest.write_text(json.dumps({**data, "release_date": '2025" ; <x:evil> "'}))
     elif damage == "bad iri":
-        lines = dump.read_text(encoding="utf-8").splitlines(True)
         lines.append(f'<{B}structure/zzz"> <{B}def#x> "y" .\n')
-        dump.write_text("".join(sorted(lines)), encoding="utf-8")
+        dump.write_bytes(gzip.compress("".join(sorted(lines)).encode()))
     else:
-        dump.write_bytes(dump.read_bytes()[:5000] + b"\xff\xfe" + dump.read_bytes()[5000:])
+        dump.write_bytes(gzip.compress(data[:5000] + b"\xff\xfe" + data[5000:]))
     run = senacs_kg("diff", str(old), str(broken), "--out", str(tmp_path / "out"))
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and run.stderr.startswith("senacs-kg diff: ")

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import PRODUCTION_SERVERS, free_port, live_server, start_server, stop
+from conftest import PRODUCTION_SERVERS, dump_bytes, free_port, live_server, start_server, stop
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 TITLES = "SELECT ?title WHERE { ?a <http://purl.org/dc/terms/title> ?title } ORDER BY ?title"
@@ -358,13 +358,13 @@ def test_a_damaged_release_is_refused_at_start(release_dir, tmp_path):
             target = copy / path.relative_to(release_dir)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
-    with (copy / "dataset.nt").open("ab") as handle:
+    with (copy / "dataset.nt.gz").open("ab") as handle:
         handle.write(b"<urn:a> <urn:b> <urn:c> .\n")
     run = subprocess.run([sys.executable, "-m", "mapping.cli", "serve", "--release", str(copy),
                           "--store", str(tmp_path / "store"), "--port", str(free_port())],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
-    assert "damaged" in run.stderr and "dataset.nt" in run.stderr
+    assert "damaged" in run.stderr and "dataset.nt.gz" in run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -413,24 +413,27 @@ def test_an_unknown_iri_is_a_helpful_404(server):
 def test_dumps_with_etag_304_head_and_range(server, release_dir):
     root = server[:-len("/sparql")]
     manifest = json.loads((release_dir / "manifest.json").read_text(encoding="utf-8"))
-    full = requests.get(root + "/dumps/dataset.nt", timeout=10)
+    plain = {"Accept-Encoding": "identity"}  # the content itself (gzip: test_a_gzipped_only...)
+    full = requests.get(root + "/dumps/dataset.nt", timeout=10, headers=plain)
     assert full.status_code == 200
-    assert full.content == (release_dir / "dataset.nt").read_bytes()
-    assert full.headers["ETag"] == f'"{manifest["files"]["dataset.nt"]["sha256"]}"'
+    assert full.content == dump_bytes(release_dir)
+    assert full.headers["ETag"] == f'"{manifest["files"]["dataset.nt.gz"]["decoded"]["sha256"]}"'
     assert full.headers["Last-Modified"]
     again = requests.get(root + "/dumps/dataset.nt", timeout=10,
-                         headers={"If-None-Match": full.headers["ETag"]})
+                         headers={**plain, "If-None-Match": full.headers["ETag"]})
     assert again.status_code == 304 and again.content == b""
     head = requests.head(root + "/dumps/dataset.nt.gz", timeout=10)
     assert head.status_code == 200 and int(head.headers["Content-Length"]) == \
         manifest["files"]["dataset.nt.gz"]["bytes"]
-    part = requests.get(root + "/dumps/dataset.nt", headers={"Range": "bytes=0-99"}, timeout=10)
+    part = requests.get(root + "/dumps/dataset.nt", headers={**plain, "Range": "bytes=0-99"},
+                        timeout=10)
     assert part.status_code == 206 and part.content == full.content[:100]
     assert requests.get(root + "/dumps/manifest.json", timeout=10).json()["release"] == \
         manifest["release"]
 
 
-DERIVED = [("dataset.ttl", ox.RdfFormat.TURTLE, "text/turtle; charset=utf-8"),
+DERIVED = [("dataset.nt", ox.RdfFormat.N_TRIPLES, "application/n-triples"),
+           ("dataset.ttl", ox.RdfFormat.TURTLE, "text/turtle; charset=utf-8"),
            ("dataset.jsonld", ox.RdfFormat.JSON_LD, "application/ld+json")]
 
 
@@ -442,7 +445,7 @@ def raw_get(url: str, **headers: str) -> tuple[requests.Response, bytes]:
 
 
 def canonical_triples(release_dir) -> set[str]:
-    return {str(t) for t in ox.parse(path=str(release_dir / "dataset.nt"))}
+    return {str(t) for t in ox.parse(dump_bytes(release_dir), format=ox.RdfFormat.N_TRIPLES)}
 
 
 @pytest.mark.parametrize("name, fmt, media", DERIVED)
@@ -524,15 +527,22 @@ def test_a_gzipped_derived_file_downloads_as_gzip(server, release_dir, name, fmt
 
 
 def legacy_copy(release_dir, folder):
-    """The release as a build before the derived formats were gzipped only wrote it: plain
-    dataset.ttl and dataset.jsonld, listed so in its manifest."""
+    """The release as a build before the dumps were gzipped only wrote it: plain dataset.nt
+    beside its gzip (whose entry said nothing of its content), plain dataset.ttl and
+    dataset.jsonld, listed so in its manifest; no subjects.txt."""
     shutil.copytree(release_dir, folder)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    (folder / "subjects.txt").unlink()
+    del manifest["files"]["subjects.txt"]
     for name, *_ in DERIVED:
         content = gzip.decompress((folder / (name + ".gz")).read_bytes())
         (folder / name).write_bytes(content)
-        (folder / (name + ".gz")).unlink()
-        del manifest["files"][name + ".gz"]
+        if name == "dataset.nt":
+            packed = manifest["files"][name + ".gz"]
+            del packed["decoded"], packed["blocks"]
+        else:
+            (folder / (name + ".gz")).unlink()
+            del manifest["files"][name + ".gz"]
         manifest["files"][name] = {"sha256": hashlib.sha256(content).hexdigest(),
                                    "bytes": len(content)}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True),
@@ -552,7 +562,13 @@ def test_a_release_built_before_serves_its_plain_derived_files(release_dir, tmp_
             assert {str(t) for t in ox.parse(body, format=fmt)} == canonical_triples(legacy)
             part, piece = raw_get(f"{root}/dumps/{name}", Range="bytes=0-99")
             assert part.status_code == 206 and piece == plain[:100]
-            assert requests.get(f"{root}/dumps/{name}.gz", timeout=10).status_code == 404
+            packed = requests.get(f"{root}/dumps/{name}.gz", timeout=10).status_code
+            assert packed == (200 if name == "dataset.nt" else 404)
+        count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+        answer = requests.get(f"{root}/sparql", params={"query": count}, timeout=30,
+                              headers={"Accept": "application/sparql-results+json"})
+        assert int(answer.json()["results"]["bindings"][0]["n"]["value"]) == \
+            len(canonical_triples(legacy))  # loaded from its plain dataset.nt
 
 
 @pytest.mark.parametrize("path", ["/dumps/../manifest.json", "/dumps/%2e%2e/%2e%2e/etc/passwd",

@@ -15,7 +15,7 @@ import re
 
 import pytest
 import requests
-from conftest import SEED
+from conftest import SEED, dump_text
 from serve_series_helper import series_server, shared_series
 from werkzeug.http import http_date
 
@@ -193,7 +193,7 @@ def test_a_release_without_a_date_stands_for_its_publication(site, series):
 def test_each_memento_shows_its_own_campaign(site, series):
     """The summary edited for 2024 is in 2024's memento of the action, not in 2023's."""
     edited = "Édité pour la campagne 2024."
-    dump = (series.folder / "2024" / "dataset.nt").read_text(encoding="utf-8")
+    dump = dump_text(series.folder / "2024")
     line = next(line for line in dump.splitlines() if edited in line)
     path = path_of(line.split(" ", 1)[0][1:-1].split("#", 1)[0])
     texts = {r: requests.get(f"{site}/release/{r}/{path}.nt", timeout=30).text
@@ -202,17 +202,23 @@ def test_each_memento_shows_its_own_campaign(site, series):
     assert texts["2023"].count("\n") > 10  # 2023's memento is there, only not edited
 
 
-def test_the_dump_search_finds_exactly_the_subjects(series):
+def test_the_dump_search_finds_exactly_the_subjects(series, tmp_path):
     """Dump.holds against the dump read line by line: every subject found, and neither a
-    prefix of one, nor one of its hash parts' IRIs taken for it, nor a made-up IRI."""
-    path = series.folder / "2024" / "dataset.nt"
-    subjects = {line.split(" ", 1)[0][1:-1] for line in path.read_text(encoding="utf-8")
-                .splitlines() if line.startswith("<")}
-    dump = Dump(path)
-    assert all(dump.holds(iri) for iri in subjects)
-    some = sorted(subjects)[len(subjects) // 2]
-    for absent in (some[:-1], some + "x", "https://w3id.org/senacs-kg/zzz", "", "a"):
-        assert dump.holds(absent) == (absent in subjects)
+    prefix of one, nor one of its hash parts' IRIs taken for it, nor a made-up IRI; in the
+    release's subjects.txt (what the server reads) as in a plain sorted dump (what a release
+    built before it was gzipped only had)."""
+    text = dump_text(series.folder / "2024")
+    plain = tmp_path / "dataset.nt"
+    plain.write_text(text, encoding="utf-8")
+    subjects = {line.split(" ", 1)[0][1:-1] for line in text.splitlines() if line.startswith("<")}
+    resources = {iri for iri in subjects if "#" not in iri}
+    listed = Dump(series.folder / "2024" / "subjects.txt", terminator=b"\n")
+    for dump, held in ((Dump(plain), subjects), (listed, resources)):
+        assert all(dump.holds(iri) for iri in held)
+        some = sorted(resources)[len(resources) // 2]
+        for absent in (some[:-1], some + "x", "https://w3id.org/senacs-kg/zzz", "", "a"):
+            assert dump.holds(absent) == (absent in held)
+    assert subjects - resources and not any(listed.holds(iri) for iri in subjects - resources)
     assert not Dump(series.folder / "no-such-dump.nt").holds(some)
 
 

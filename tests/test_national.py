@@ -12,7 +12,7 @@ from collections import Counter
 
 import pyoxigraph as ox
 import pytest
-from conftest import build_release
+from conftest import build_release, dump_bytes
 from national import write_export
 
 from mapping.reader import ExportFile
@@ -34,7 +34,7 @@ def national_release(tmp_path_factory):
 def national(national_release):
     cases, release, export = national_release
     store = ox.Store()
-    store.bulk_load(path=str(release / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
+    store.bulk_load(dump_bytes(release), format=ox.RdfFormat.N_TRIPLES)
     return cases, store, list(ExportFile(export).records())
 
 

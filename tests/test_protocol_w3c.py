@@ -15,7 +15,7 @@ import json
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import live_server
+from conftest import dump_bytes, live_server
 
 K = "http://kasei.us/2009/09/sparql/data/"
 DOC = "http://xmlns.com/foaf/0.1/Document"
@@ -26,7 +26,7 @@ def w3c_server(release_dir, tmp_path_factory):
     """A server over the seed release plus the protocol tests' graphs, in the store it reopens."""
     store_dir = tmp_path_factory.mktemp("w3c") / "store"
     store = ox.Store(str(store_dir))
-    store.bulk_load(path=str(release_dir / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
+    store.bulk_load(dump_bytes(release_dir), format=ox.RdfFormat.N_TRIPLES)
     for n in range(4):
         graph = ox.NamedNode(f"{K}data{n}.rdf")
         store.add(ox.Quad(ox.NamedNode(f"{K}data{n}.rdf"),

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from conftest import live_server, start_granian
+from conftest import dump_text, live_server, start_granian
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ssrf_variants import MARKER, all_variants
@@ -90,7 +90,7 @@ def test_a_crafted_resource_path_is_a_404_and_runs_nothing(site, listener, path)
 
 
 def test_a_real_resource_still_answers(site, release_dir):
-    nt = (release_dir / "dataset.nt").read_text(encoding="utf-8")
+    nt = dump_text(release_dir)
     iri = next(line.split(" ", 1)[0][1:-1] for line in nt.splitlines()
                if "/action/" in line.split(" ", 1)[0] and "#" not in line.split(" ", 1)[0])
     path = iri.split("senacs-kg", 1)[1]

@@ -22,8 +22,8 @@ from rdflib.namespace import DCTERMS, RDF, XSD
 from mapping import release
 from mapping.vocab import DEFAULT_BASE as B
 
-RELEASE_FILES = {"manifest.json", "dataset.nt", "dataset.nt.gz", "dataset.ttl.gz",
-                 "dataset.jsonld.gz", "catalog.ttl", "void.ttl"}
+RELEASE_FILES = {"manifest.json", "dataset.nt.gz", "dataset.ttl.gz", "dataset.jsonld.gz",
+                 "subjects.txt", "catalog.ttl", "void.ttl"}
 CHANGES = ["changes/added.nt.gz", "changes/removed.nt.gz", "changes/summary.ttl"]
 
 

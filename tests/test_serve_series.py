@@ -96,7 +96,8 @@ def test_a_pinned_release_serves_its_files_catalog_and_changes(site, series):
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     dump = requests.get(f"{site}/release/2024/dumps/dataset.nt", timeout=30)
     assert dump.status_code == 200
-    assert hashlib.sha256(dump.content).hexdigest() == manifest["files"]["dataset.nt"]["sha256"]
+    assert hashlib.sha256(dump.content).hexdigest() == \
+        manifest["files"]["dataset.nt.gz"]["decoded"]["sha256"]  # requests decoded the gzip
     added = requests.get(f"{site}/release/2024/dumps/changes/added.nt.gz", timeout=30)
     assert added.status_code == 200
     assert added.content == (folder / "changes/added.nt.gz").read_bytes()

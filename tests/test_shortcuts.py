@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from harness import senacs_kg
+from harness import dump_bytes, senacs_kg
 from national import write_export
 from rdflib import Graph
 from rdflib.namespace import RDF, SH
@@ -101,7 +101,7 @@ def _store(lines: list[bytes]) -> ox.Store:
 @pytest.fixture(scope="module")
 def stores(release) -> tuple[ox.Store, ox.Store]:
     """(the release, the same data without its shortcut statements)."""
-    lines = (release / "dataset.nt").read_bytes().splitlines(keepends=True)
+    lines = dump_bytes(release).splitlines(keepends=True)
     before = [line for line in lines if line.split(b" ", 2)[1].decode() not in SHORTCUTS]
     assert len(before) < len(lines)  # the release has shortcuts to take away
     return _store(lines), _store(before)

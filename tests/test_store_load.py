@@ -1,20 +1,23 @@
 """Loading a release into the embedded store: in pieces at once, compacted, every triple there.
 
 A large dump is cut into runs of whole lines, one per core, each bulk-loaded by a thread of its
-own (endpoint/store.py); the store must then hold exactly the dump's triples, whatever the
-cuts. The seed release is small, so the pieces are asked for here rather than left to the size
-threshold.
+own (endpoint/store.py): the gzipped canonical dump at its flush points, each run inflated on
+its own; a release built before, with a plain dataset.nt, at line ends. The store must then
+hold exactly the dump's triples, whatever the cuts. The seed release is small, so the pieces
+are asked for here rather than left to the size threshold.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+import zlib
 
 import pyoxigraph as ox
 import pytest
 import requests
-from harness import live_server, senacs_kg
+from harness import dump_bytes, live_server, senacs_kg
 
 from endpoint import store as embedded
 from mapping import release
@@ -22,21 +25,82 @@ from mapping import release
 B = "https://w3id.org/senacs-kg/"
 
 
-def triples_of(dump) -> set[str]:
-    return {line.rstrip(" .\n") for line in dump.read_text(encoding="utf-8").splitlines(True)}
+def triples_of(data: bytes) -> set[str]:
+    return {line.rstrip(" .\n") for line in data.decode("utf-8").splitlines(True)}
+
+
+def loaded_triples(store) -> set[str]:
+    return {str(q.triple) for q in store.quads_for_pattern(None, None, None)}
+
+
+@pytest.fixture
+def blocked_release(release_dir, tmp_path, monkeypatch):
+    """The seed release with its canonical gzip written again in blocks of 4 kB (a large
+    dump's are 32 MB): many flush points to cut it at."""
+    copy = tmp_path / "blocked"
+    shutil.copytree(release_dir, copy)
+    plain = dump_bytes(copy)
+    monkeypatch.setattr(release, "DUMP_BLOCK", 4096)
+    with release._BlockedGzip(copy / release.DUMP_GZ) as gz:
+        for line in plain.splitlines(keepends=True):
+            gz.write(line)
+    manifest = release.read_manifest(copy)
+    manifest["files"][release.DUMP_GZ] = gz.entry()
+    (copy / release.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    return copy
+
+
+def test_the_canonical_gzip_is_one_stream_whose_blocks_inflate_alone(blocked_release):
+    data = (blocked_release / release.DUMP_GZ).read_bytes()
+    whole = zlib.decompressobj(zlib.MAX_WBITS | 16)  # a gzip reader: one member, nothing after
+    plain = whole.decompress(data)
+    assert whole.eof and whole.unused_data == b""
+    entry = release.read_manifest(blocked_release)["files"][release.DUMP_GZ]
+    assert entry["decoded"] == {"sha256": hashlib.sha256(plain).hexdigest(), "bytes": len(plain)}
+    blocks = entry["blocks"]
+    assert len(blocks) > 100 and blocks[0] == [10, 0]  # after the 10-byte gzip header
+    ends = [*blocks[1:], [len(data), len(plain)]]
+    for (start, decoded), (end, decoded_end) in zip(blocks, ends):
+        assert plain[decoded - 1:decoded] in (b"", b"\n")  # a block starts a line
+        inflated = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data[start:end])
+        assert inflated == plain[decoded:decoded_end]  # with nothing that came before it
 
 
 @pytest.mark.parametrize("pieces", [1, 2, 3, 7])
-def test_the_dump_loaded_in_pieces_is_the_dump(pieces, release_dir, tmp_path):
-    dump = release_dir / release.DUMP
+def test_the_dump_loaded_in_pieces_is_the_dump(pieces, blocked_release, tmp_path):
+    manifest = release.read_manifest(blocked_release)
+    cut = embedded._dump_pieces(blocked_release, manifest, pieces)
+    assert len(cut) == pieces and all(inflate for *_, inflate in cut)
+    assert [start for _, start, _, _ in cut[1:]] == [end for _, _, end, _ in cut[:-1]]
+    store = ox.Store(str(tmp_path / "store"))
+    embedded._bulk_load_parallel(store, blocked_release, manifest, pieces)
+    assert loaded_triples(store) == triples_of(dump_bytes(blocked_release))
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_a_release_built_before_loads_from_its_plain_dump(pieces, release_dir, tmp_path):
+    """A release built before the dump was gzipped only has dataset.nt: cut at line ends."""
+    copy = tmp_path / "before"
+    shutil.copytree(release_dir, copy)
+    dump = copy / release.DUMP
+    dump.write_bytes(dump_bytes(copy))
     cuts = embedded._line_cuts(dump, pieces)
     assert cuts[0] == 0 and cuts[-1] == dump.stat().st_size and cuts == sorted(cuts)
     data = dump.read_bytes()
     assert all(data[c - 1:c] == b"\n" for c in cuts[1:-1])  # every cut after a line's end
+    (copy / release.DUMP_GZ).unlink()  # so that only the plain file can have been read
     store = ox.Store(str(tmp_path / "store"))
-    embedded._bulk_load_parallel(store, dump, pieces)
-    loaded = {str(q.triple) for q in store.quads_for_pattern(None, None, None)}
-    assert loaded == triples_of(dump)
+    embedded._bulk_load_parallel(store, copy, release.read_manifest(copy), pieces)
+    assert loaded_triples(store) == triples_of(data)
+
+
+def test_a_cut_gzip_dump_fails_to_load_rather_than_load_less(blocked_release, tmp_path):
+    packed = blocked_release / release.DUMP_GZ
+    packed.write_bytes(packed.read_bytes()[:-5000])
+    store = ox.Store(str(tmp_path / "store"))
+    with pytest.raises(EOFError, match="ends inside its gzip stream"):
+        embedded._bulk_load_parallel(store, blocked_release,
+                                     release.read_manifest(blocked_release), 3)
 
 
 def test_a_prepared_store_is_compacted_and_says_so(release_dir, tmp_path):
@@ -46,7 +110,7 @@ def test_a_prepared_store_is_compacted_and_says_so(release_dir, tmp_path):
     assert marker == {"release": release_id, "base": B, "changes": [], "compacted": True}
     opened = ox.Store.read_only(str(store_dir))
     assert len(list(opened.quads_for_pattern(None, None, None, ox.DefaultGraph()))) \
-        == len(triples_of(release_dir / release.DUMP))
+        == len(triples_of(dump_bytes(release_dir)))
 
 
 def test_a_store_loaded_before_compaction_is_loaded_again(release_dir, tmp_path):
@@ -59,10 +123,19 @@ def test_a_store_loaded_before_compaction_is_loaded_again(release_dir, tmp_path)
     assert json.loads(marker.read_text(encoding="utf-8"))["compacted"] is True
 
 
-@pytest.mark.parametrize("damage", [b"<urn:a> <urn:b> <urn:c> .\n", b"not N-Triples at all\n"])
+def _appended(data: bytes) -> bytes:
+    return data + b"<urn:a> <urn:b> <urn:c> .\n"  # after the gzip stream's end: still loads
+
+
+def _garbled(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 64]) + data[middle + 64:]
+
+
+@pytest.mark.parametrize("damage", [_appended, _garbled])
 def test_a_damaged_release_leaves_the_store_it_would_replace(damage, release_dir, tmp_path):
-    """Checked while it loads: whether the damaged file still parses (it loads, then is
-    refused) or not (the load fails), the refusal names the damage and the old store stays."""
+    """Checked while it loads: whether the damaged file still loads (then is refused) or not
+    (the load fails), the refusal names the damage and the old store stays."""
     copy = tmp_path / "release"
     shutil.copytree(release_dir, copy)
     store_dir = tmp_path / "store"
@@ -71,9 +144,9 @@ def test_a_damaged_release_leaves_the_store_it_would_replace(damage, release_dir
     marker = (store_dir / embedded.MARKER).read_text(encoding="utf-8")
     (store_dir / embedded.MARKER).write_text(marker.replace('"compacted": true', '"compacted": false'),
                                              encoding="utf-8")  # so that it is loaded again
-    with (copy / release.DUMP).open("ab") as handle:
-        handle.write(damage)
-    with pytest.raises(embedded.ReleaseError, match="damaged.*dataset.nt"):
+    packed = copy / release.DUMP_GZ
+    packed.write_bytes(damage(packed.read_bytes()))
+    with pytest.raises(embedded.ReleaseError, match="damaged.*dataset.nt.gz"):
         embedded.prepare_store(copy, store_dir, B)
     assert sorted(p.name for p in store_dir.iterdir()) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "release", "store"]

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import build_release
+from conftest import build_release, dump_bytes
 from national import write_export
 from rdflib import Graph
 from rdflib.namespace import RDF, SH
@@ -176,7 +176,7 @@ def _key(row: dict) -> tuple:
 
 def store_of(release: Path) -> ox.Store:
     store = ox.Store()
-    store.bulk_load(path=str(release / "dataset.nt"), format=ox.RdfFormat.N_TRIPLES)
+    store.bulk_load(dump_bytes(release), format=ox.RdfFormat.N_TRIPLES)
     return store
 
 

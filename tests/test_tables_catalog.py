@@ -94,7 +94,7 @@ def missing(catalog: Graph) -> set[tuple[URIRef, URIRef]]:
 
 def test_a_configured_build_has_every_recommended_property_that_is_known(configured):
     assert missing(configured) == GAPS
-    assert len(set(configured.subjects(RDF.type, DCAT.Distribution))) == 16
+    assert len(set(configured.subjects(RDF.type, DCAT.Distribution))) == 15
 
 
 def test_the_gaps_are_only_what_cannot_be_known(configured):

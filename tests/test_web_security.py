@@ -16,6 +16,7 @@ release's dump, as a remote store or a hostile source could hold them).
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -66,13 +67,13 @@ def site(tmp_path_factory):
     source = work / "hostile.txt"
     source.write_text("\n".join(lines), encoding="utf-8")
     release = build_release(source, work / "release")
-    dump = release / "dataset.nt"
-    text = dump.read_text(encoding="utf-8")
+    dump = release / "dataset.nt.gz"
+    text = gzip.decompress(dump.read_bytes()).decode("utf-8")
     actions = sorted(set(re.findall(
         r"^<([^>]+)> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
         rf"<{re.escape(BASE)}def#Action> \.$", text, re.M)))
     assert ACTION in actions and len(actions) == 25
-    dump.write_text(text + hostile_statements(actions), encoding="utf-8")
+    dump.write_bytes(gzip.compress((text + hostile_statements(actions)).encode("utf-8")))
     # the dump no longer matches the manifest's checksum: that is the point
     with live_server(release, work / "store", VERIFY_RELEASE=False) as root:
         yield {"root": root, "release": release, "work": work}

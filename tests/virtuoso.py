@@ -75,7 +75,7 @@ def available() -> bool:
 class Virtuoso:
     """``with Virtuoso(workdir, dataset_dir) as v: v.endpoint`` — started, loaded, stopped."""
 
-    def __init__(self, workdir: Path, data_dir: Path, dump: str = "dataset.nt",
+    def __init__(self, workdir: Path, data_dir: Path, dump: str = "dataset.nt.gz",
                  buffers: int = 170_000) -> None:
         self.workdir, self.data_dir, self.dump = workdir, data_dir, dump
         self.sql_port, self.http_port = free_port(), free_port()
