@@ -221,8 +221,6 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
         try:
             _load(release_dir, store_dir, base, release_id, changes,
                   check.wait if check else (lambda: None))
-        except ReleaseError:
-            raise
         except Exception:
             if check:
                 check.wait()  # a damaged file is the reason a load fails: said as such
@@ -388,15 +386,16 @@ PARALLEL_LOAD_BYTES = 64 << 20  # a dump below this (decoded) is loaded in one p
 
 class _Slice(io.RawIOBase):
     """Bytes ``start`` to ``end`` of a file, read as a stream (a piece of the dump); with
-    ``inflate``, raw deflate data from a full flush point, read decompressed (the piece at the
-    file's end must reach the end of the gzip stream: a cut file is an error, not less data)."""
+    ``decoded`` (the piece's size once inflated), raw deflate data from a full flush point,
+    read decompressed. A piece that does not inflate to exactly that many bytes (a cut file, a
+    flush point that is none) is an error, never less data."""
 
-    def __init__(self, path: Path, start: int, end: int, inflate: bool = False) -> None:
+    def __init__(self, path: Path, start: int, end: int, decoded: int | None = None) -> None:
         self.file = path.open("rb")
         self.file.seek(start)
         self.left = end - start
-        self.final = inflate and end == path.stat().st_size
-        self.inflater = zlib.decompressobj(-zlib.MAX_WBITS) if inflate else None
+        self.expected, self.produced = decoded, 0
+        self.inflater = zlib.decompressobj(-zlib.MAX_WBITS) if decoded is not None else None
         self.pending = memoryview(b"")  # inflated, not yet read
 
     def readable(self) -> bool:
@@ -411,12 +410,15 @@ class _Slice(io.RawIOBase):
             data = self.inflater.unconsumed_tail
             if not data:
                 if self.inflater.eof or self.left <= 0:
-                    if self.final and not self.inflater.eof:
-                        raise EOFError(f"{self.file.name}: the file ends inside its gzip stream")
+                    if self.produced != self.expected:
+                        raise OSError(f"{self.file.name}: a piece of the gzip stream inflates "
+                                      f"to {self.produced} bytes, its manifest says "
+                                      f"{self.expected}")
                     return 0
                 data = self.file.read(min(1 << 20, self.left))
                 self.left = self.left - len(data) if data else 0
             self.pending = memoryview(self.inflater.decompress(data, 4 << 20))
+            self.produced += len(self.pending)
         count = min(len(buffer), len(self.pending))
         buffer[:count] = self.pending[:count]
         self.pending = self.pending[count:]
@@ -439,41 +441,66 @@ def _line_cuts(path: Path, pieces: int) -> list[int]:
     return cuts + [size]
 
 
-def _block_cuts(blocks: Sequence[Sequence[int]], size: int, decoded: int,
-                pieces: int) -> list[int]:
-    """Compressed offsets cutting a blocked gzip dump (``release._BlockedGzip``: its flush
-    points, compressed and decoded offsets) into ``pieces`` runs of whole blocks of about the
-    same decoded size; the last run ends at the file's end (its trailer is skipped)."""
-    cuts = [blocks[0][0]]
-    for k in range(1, pieces):
-        wanted = decoded * k // pieces
-        point = min(blocks, key=lambda block: abs(block[1] - wanted))[0]
-        if point > cuts[-1]:
-            cuts.append(point)
-    return cuts + [size]
+@dataclass(frozen=True)
+class _Piece:
+    """A run of whole lines of the dump: bytes ``start`` to ``end`` of ``path``, plain, or
+    (``decoded`` given) raw deflate data that inflates to ``decoded`` bytes, or (``whole``) the
+    whole gzip file read through gzip."""
+
+    path: Path
+    start: int
+    end: int
+    decoded: int | None = None
+    whole: bool = False
+
+    def open(self) -> io.BufferedReader:
+        raw = gzip.open(self.path, "rb") if self.whole else \
+            _Slice(self.path, self.start, self.end, self.decoded)
+        return io.BufferedReader(raw, 1 << 20)
 
 
-def _dump_pieces(release_dir: Path, manifest: dict, pieces: int | None) -> list[tuple]:
-    """The canonical dump as (path, start, end, inflate) pieces, one per core when it is large:
-    the plain ``dataset.nt`` of a release built before, cut at line ends; else the gzipped
-    one, cut at its flush points (a release's manifest lists them)."""
+def _blocks(entry: dict, size: int) -> list[tuple[int, int]] | None:
+    """The flush points a manifest entry lists (``release._BlockedGzip``), with the stream's
+    end; None unless they are increasing pairs of offsets within the file and its content."""
+    blocks, decoded = entry.get("blocks"), (entry.get("decoded") or {}).get("bytes")
+    if not isinstance(blocks, list) or not blocks or not isinstance(decoded, int):
+        return None
+    points = [tuple(b) for b in blocks if isinstance(b, list) and len(b) == 2
+              and all(isinstance(x, int) and not isinstance(x, bool) for x in b)]
+    points.append((size, decoded))
+    if len(points) != len(blocks) + 1 or points[0][0] < 10 or points[0][1] != 0 \
+            or any(a >= b or c > d for (a, c), (b, d) in zip(points, points[1:])):
+        return None
+    return points
+
+
+def _dump_pieces(release_dir: Path, manifest: dict, pieces: int | None) -> list[_Piece]:
+    """The canonical dump as pieces of whole lines, one per core when it is large: the plain
+    ``dataset.nt`` of a release built before, cut at line ends; else the gzipped one, cut at
+    the flush points its manifest lists into runs of blocks of about the same decoded size
+    (read whole through gzip where none are listed)."""
     plain = release_dir / release.DUMP
     if plain.is_file():
         size = plain.stat().st_size
         count = pieces or (_cores() if size >= PARALLEL_LOAD_BYTES else 1)
         cuts = _line_cuts(plain, count) if count > 1 else [0, size]
-        return [(plain, a, b, False) for a, b in zip(cuts, cuts[1:]) if a < b]
+        return [_Piece(plain, a, b) for a, b in zip(cuts, cuts[1:]) if a < b]
     packed = release_dir / release.DUMP_GZ
-    entry = manifest.get("files", {}).get(release.DUMP_GZ) or {}
-    blocks, decoded = entry.get("blocks"), (entry.get("decoded") or {}).get("bytes", 0)
     if not packed.is_file():
         raise ReleaseError(f"{release_dir}: no {release.DUMP_GZ} in this release")
     size = packed.stat().st_size
-    if not blocks:  # no flush points listed: one piece, read whole through gzip
-        return [(packed, 0, size, None)]  # (None: through gzip.open)
+    points = _blocks(manifest.get("files", {}).get(release.DUMP_GZ) or {}, size)
+    if points is None:
+        return [_Piece(packed, 0, size, whole=True)]
+    decoded = points[-1][1]
     count = pieces or (_cores() if decoded >= PARALLEL_LOAD_BYTES else 1)
-    cuts = _block_cuts(blocks, size, decoded, count)
-    return [(packed, a, b, True) for a, b in zip(cuts, cuts[1:]) if a < b]
+    cuts = [points[0]]
+    for k in range(1, count):  # the flush point nearest each k-th share of the content
+        point = min(points[:-1], key=lambda p: abs(p[1] - decoded * k // count))
+        if point[0] > cuts[-1][0]:
+            cuts.append(point)
+    cuts.append(points[-1])
+    return [_Piece(packed, a, b, d - c) for (a, c), (b, d) in zip(cuts, cuts[1:])]
 
 
 def _cores() -> int:
@@ -490,21 +517,23 @@ def _bulk_load_parallel(store, release_dir: Path, manifest: dict,
 
     errors: list[BaseException] = []
 
-    def load(path: Path, start: int, end: int, inflate: bool | None) -> None:
+    def load(piece: _Piece) -> None:
         try:
-            raw = gzip.open(path, "rb") if inflate is None else _Slice(path, start, end, inflate)
-            with io.BufferedReader(raw, 1 << 20) as piece:
-                store.bulk_load(piece, format=ox.RdfFormat.N_TRIPLES)
+            with piece.open() as stream:
+                store.bulk_load(stream, format=ox.RdfFormat.N_TRIPLES)
         except BaseException as err:  # noqa: BLE001 - raised again in the calling thread
             errors.append(err)
 
-    threads = [threading.Thread(target=load, args=piece)
+    threads = [threading.Thread(target=load, args=(piece,))
                for piece in _dump_pieces(release_dir, manifest, pieces)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if errors:
+        if isinstance(errors[0], (OSError, EOFError, zlib.error, SyntaxError)):
+            raise ReleaseError(f"{release_dir}: its canonical dump cannot be loaded: "
+                               f"{str(errors[0]).splitlines()[0]}") from None
         raise errors[0]
 
 

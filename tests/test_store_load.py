@@ -70,8 +70,8 @@ def test_the_canonical_gzip_is_one_stream_whose_blocks_inflate_alone(blocked_rel
 def test_the_dump_loaded_in_pieces_is_the_dump(pieces, blocked_release, tmp_path):
     manifest = release.read_manifest(blocked_release)
     cut = embedded._dump_pieces(blocked_release, manifest, pieces)
-    assert len(cut) == pieces and all(inflate for *_, inflate in cut)
-    assert [start for _, start, _, _ in cut[1:]] == [end for _, _, end, _ in cut[:-1]]
+    assert len(cut) == pieces and all(piece.decoded for piece in cut)
+    assert [piece.start for piece in cut[1:]] == [piece.end for piece in cut[:-1]]
     store = ox.Store(str(tmp_path / "store"))
     embedded._bulk_load_parallel(store, blocked_release, manifest, pieces)
     assert loaded_triples(store) == triples_of(dump_bytes(blocked_release))
@@ -96,11 +96,40 @@ def test_a_release_built_before_loads_from_its_plain_dump(pieces, release_dir, t
 
 def test_a_cut_gzip_dump_fails_to_load_rather_than_load_less(blocked_release, tmp_path):
     packed = blocked_release / release.DUMP_GZ
-    packed.write_bytes(packed.read_bytes()[:-5000])
+    packed.write_bytes(packed.read_bytes()[:-100])  # inside the last block
     store = ox.Store(str(tmp_path / "store"))
-    with pytest.raises(EOFError, match="ends inside its gzip stream"):
+    with pytest.raises(embedded.ReleaseError, match="cannot be loaded: .*inflates to"):
         embedded._bulk_load_parallel(store, blocked_release,
                                      release.read_manifest(blocked_release), 3)
+
+
+def _with_blocks(release_dir, blocks) -> dict:
+    manifest = release.read_manifest(release_dir)
+    manifest["files"][release.DUMP_GZ]["blocks"] = blocks
+    return manifest
+
+
+def test_flush_points_that_are_none_fail_the_load_rather_than_load_less(blocked_release,
+                                                                         tmp_path):
+    """The manifest is the build's, checked by its checksums; if its flush points still lie
+    (a point inside a block), the pieces do not inflate to what it says: an error."""
+    blocks = release.read_manifest(blocked_release)["files"][release.DUMP_GZ]["blocks"]
+    (start, decoded), (after, _) = blocks[40], blocks[41]
+    lying = [*blocks[:40], [start + (after - start) // 2, decoded], *blocks[41:]]
+    store = ox.Store(str(tmp_path / "store"))
+    with pytest.raises(embedded.ReleaseError, match="cannot be loaded"):
+        embedded._bulk_load_parallel(store, blocked_release,
+                                     _with_blocks(blocked_release, lying), 80)
+
+
+@pytest.mark.parametrize("blocks", [None, "everywhere", [["10", 0]], [[10, 0], [5, 9]], [[0, 0]]])
+def test_flush_points_that_make_no_sense_are_ignored(blocks, blocked_release, tmp_path):
+    """No list of increasing offsets: the dump is read whole through gzip, every triple."""
+    manifest = _with_blocks(blocked_release, blocks)
+    assert [p.whole for p in embedded._dump_pieces(blocked_release, manifest, 3)] == [True]
+    store = ox.Store(str(tmp_path / "store"))
+    embedded._bulk_load_parallel(store, blocked_release, manifest, 3)
+    assert loaded_triples(store) == triples_of(dump_bytes(blocked_release))
 
 
 def test_a_prepared_store_is_compacted_and_says_so(release_dir, tmp_path):
