@@ -4,7 +4,7 @@ Only the files the release's manifest lists are served (so no path can reach
 anything else); the ETag is the file's sha256 from the manifest. Each file's media type is
 ``conneg.file_type``'s, the same as at ``/network/`` for the network files.
 
-A release publishes its derived formats gzipped only (``dataset.ttl.gz``,
+A release publishes its dumps gzipped only (``dataset.nt.gz``, ``dataset.ttl.gz``,
 ``dataset.jsonld.gz``: mapping/release.py), and their plain URLs answer as before: a file
 ``NAME`` the manifest does not list, whose ``NAME.gz`` it lists with what it decodes to, is
 served from ``NAME.gz``, as ``Content-Encoding: gzip`` to a client that accepts gzip (the file's

@@ -390,6 +390,8 @@ class _Slice(io.RawIOBase):
     read decompressed. A piece that does not inflate to exactly that many bytes (a cut file, a
     flush point that is none) is an error, never less data."""
 
+    OUTPUT_LIMIT = 4 << 20  # bytes inflated at a time
+
     def __init__(self, path: Path, start: int, end: int, decoded: int | None = None) -> None:
         self.file = path.open("rb")
         self.file.seek(start)
@@ -407,7 +409,8 @@ class _Slice(io.RawIOBase):
             self.left -= count
             return count
         while not self.pending:
-            data = self.inflater.unconsumed_tail
+            # at the stream's end, the trailer may still sit in unconsumed_tail: never fed again
+            data = b"" if self.inflater.eof else self.inflater.unconsumed_tail
             if not data:
                 if self.inflater.eof or self.left <= 0:
                     if self.produced != self.expected:
@@ -417,7 +420,7 @@ class _Slice(io.RawIOBase):
                     return 0
                 data = self.file.read(min(1 << 20, self.left))
                 self.left = self.left - len(data) if data else 0
-            self.pending = memoryview(self.inflater.decompress(data, 4 << 20))
+            self.pending = memoryview(self.inflater.decompress(data, self.OUTPUT_LIMIT))
             self.produced += len(self.pending)
         count = min(len(buffer), len(self.pending))
         buffer[:count] = self.pending[:count]

@@ -66,8 +66,14 @@ def test_the_canonical_gzip_is_one_stream_whose_blocks_inflate_alone(blocked_rel
         assert inflated == plain[decoded:decoded_end]  # with nothing that came before it
 
 
-@pytest.mark.parametrize("pieces", [1, 2, 3, 7])
-def test_the_dump_loaded_in_pieces_is_the_dump(pieces, blocked_release, tmp_path):
+@pytest.mark.parametrize("pieces, limit", [(1, None), (2, None), (3, None), (7, None),
+                                           (1, 1000), (3, 1000)])
+def test_the_dump_loaded_in_pieces_is_the_dump(pieces, limit, blocked_release, tmp_path,
+                                               monkeypatch):
+    """With ``limit``, a piece is inflated a few bytes at a time (a large dump's pieces fill
+    the inflater's output limit at every read): its stream's end is met with input left over."""
+    if limit:
+        monkeypatch.setattr(embedded._Slice, "OUTPUT_LIMIT", limit)
     manifest = release.read_manifest(blocked_release)
     cut = embedded._dump_pieces(blocked_release, manifest, pieces)
     assert len(cut) == pieces and all(piece.decoded for piece in cut)
