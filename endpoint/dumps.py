@@ -21,6 +21,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, request, send_file
 from werkzeug.wsgi import FileWrapper
 
+from endpoint import dump_pieces
 from endpoint.conneg import file_type
 from endpoint.errors import ProtocolError
 from endpoint.headers import mounted
@@ -69,15 +70,18 @@ def _gzip_backed(packed: Path, media: str, entry: dict) -> Response:
         response = _file(packed, entry["sha256"], media)
         response.headers["Content-Encoding"] = "gzip"
     else:
-        response = _decoded(packed, media, entry["decoded"])
+        response = _decoded(packed, media, entry)
     response.headers["Vary"] = "Accept-Encoding"
     return response
 
 
-def _decoded(packed: Path, media: str, decoded: dict) -> Response:
+def _decoded(packed: Path, media: str, entry: dict) -> Response:
     """The content of ``packed``, decompressed as it is sent (never whole in memory), with the
-    ETag and size the manifest gives it; a range is served by decompressing up to its start."""
-    stream = gzip.open(packed, "rb")
+    ETag and size the manifest gives it; a range is served by decompressing from the flush
+    point before its start (``dump_pieces.Inflated``), or from the start for a file without."""
+    decoded = entry["decoded"]
+    points = dump_pieces.flush_points(entry, packed)
+    stream = dump_pieces.Inflated(packed, points) if points else gzip.open(packed, "rb")
     try:
         response = Response(FileWrapper(stream, DECODED_BLOCK), mimetype=media,
                             direct_passthrough=True)

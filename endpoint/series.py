@@ -221,7 +221,8 @@ def _release(folder: Path, entry: Mapping[str, object],
         raise SeriesError(f"release {release_id} of the series: {err}") from None
     when, dated_by = _datetime(entry.get("date"), manifest, where)
     retired = entry.get("retired")
-    if retired is None and (where / release_files.DUMP).is_file():  # built before dataset.nt.gz
+    if retired is None and release_files.plain_dump_listed(where, manifest) \
+            and (where / release_files.DUMP).is_file():  # built before dataset.nt.gz
         dump_path = where / release_files.DUMP
         dump = dumps.setdefault(dump_path, memento.Dump(dump_path))
     else:  # its resources, as the build (or, before, the retirement) listed them

@@ -19,7 +19,6 @@ given a query.
 from __future__ import annotations
 
 import fcntl
-import gzip
 import io
 import json
 import multiprocessing
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from endpoint import dump_pieces
 from mapping import lifetime, release
 
 MARKER = "senacs-kg-store.json"
@@ -243,10 +243,14 @@ def _refuse_foreign(store_dir: Path, marker: Path) -> None:
 class _Verification:
     """The release's checksums, computed in a thread while the store loads (hashing releases
     the GIL; the loaders leave part of a core free): a damaged release is refused before its
-    store takes the place of the old one, and the load no longer waits for the hashing."""
+    store takes the place of the old one, and the load no longer waits for the hashing. A file
+    whose size is not the manifest's is refused at once, before any load."""
 
     def __init__(self, release_dir: Path, changes: Sequence[Changeset]) -> None:
-        self.release_dir, self.damaged, self.failed = release_dir, [], None
+        self.release_dir, self.failed = release_dir, None
+        self.damaged = release.verify(release_dir, sizes_only=True)  # a swapped file: at once
+        if self.damaged:
+            raise self._refusal()
         self.thread = threading.Thread(target=self._run, args=(changes,), daemon=True)
         self.thread.start()
 
@@ -262,8 +266,11 @@ class _Verification:
         if self.failed is not None:
             raise self.failed
         if self.damaged:
-            raise ReleaseError(f"{self.release_dir}: the release is damaged, its files do not "
-                               "match manifest.json: " + "; ".join(self.damaged))
+            raise self._refusal()
+
+    def _refusal(self) -> ReleaseError:
+        return ReleaseError(f"{self.release_dir}: the release is damaged, its files do not "
+                            "match manifest.json: " + "; ".join(self.damaged))
 
 
 # -- the changelog graph ---------------------------------------------------------------------------
@@ -384,160 +391,50 @@ def _fill(release_dir: Path, staged: Path, base: str, release_id: str,
 PARALLEL_LOAD_BYTES = 64 << 20  # a dump below this (decoded) is loaded in one piece
 
 
-class _Slice(io.RawIOBase):
-    """Bytes ``start`` to ``end`` of a file, read as a stream (a piece of the dump); with
-    ``decoded`` (the piece's size once inflated), raw deflate data from a full flush point,
-    read decompressed. A piece that does not inflate to exactly that many bytes (a cut file, a
-    flush point that is none) is an error, never less data."""
-
-    OUTPUT_LIMIT = 4 << 20  # bytes inflated at a time
-
-    def __init__(self, path: Path, start: int, end: int, decoded: int | None = None) -> None:
-        self.file = path.open("rb")
-        self.file.seek(start)
-        self.left = end - start
-        self.expected, self.produced = decoded, 0
-        self.inflater = zlib.decompressobj(-zlib.MAX_WBITS) if decoded is not None else None
-        self.pending = memoryview(b"")  # inflated, not yet read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self.inflater is None:
-            count = self.file.readinto(memoryview(buffer)[:min(len(buffer), self.left)])
-            self.left -= count
-            return count
-        while not self.pending:
-            # at the stream's end, the trailer may still sit in unconsumed_tail: never fed again
-            data = b"" if self.inflater.eof else self.inflater.unconsumed_tail
-            if not data:
-                if self.inflater.eof or self.left <= 0:
-                    if self.produced != self.expected:
-                        raise OSError(f"{self.file.name}: a piece of the gzip stream inflates "
-                                      f"to {self.produced} bytes, its manifest says "
-                                      f"{self.expected}")
-                    return 0
-                data = self.file.read(min(1 << 20, self.left))
-                self.left = self.left - len(data) if data else 0
-            self.pending = memoryview(self.inflater.decompress(data, self.OUTPUT_LIMIT))
-            self.produced += len(self.pending)
-        count = min(len(buffer), len(self.pending))
-        buffer[:count] = self.pending[:count]
-        self.pending = self.pending[count:]
-        return count
-
-    def close(self) -> None:
-        self.file.close()
-        super().close()
-
-
-def _line_cuts(path: Path, pieces: int) -> list[int]:
-    """Offsets cutting the file into ``pieces`` runs of whole lines."""
-    size = path.stat().st_size
-    cuts = [0]
-    with path.open("rb") as file:
-        for k in range(1, pieces):
-            file.seek(max(size * k // pieces, cuts[-1]))
-            file.readline()
-            cuts.append(min(file.tell(), size))
-    return cuts + [size]
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """A run of whole lines of the dump: bytes ``start`` to ``end`` of ``path``, plain, or
-    (``decoded`` given) raw deflate data that inflates to ``decoded`` bytes, or (``whole``) the
-    whole gzip file read through gzip."""
-
-    path: Path
-    start: int
-    end: int
-    decoded: int | None = None
-    whole: bool = False
-
-    def open(self) -> io.BufferedReader:
-        raw = gzip.open(self.path, "rb") if self.whole else \
-            _Slice(self.path, self.start, self.end, self.decoded)
-        return io.BufferedReader(raw, 1 << 20)
-
-
-def _blocks(entry: dict, size: int) -> list[tuple[int, int]] | None:
-    """The flush points a manifest entry lists (``release._BlockedGzip``), with the stream's
-    end; None unless they are increasing pairs of offsets within the file and its content."""
-    blocks, decoded = entry.get("blocks"), (entry.get("decoded") or {}).get("bytes")
-    if not isinstance(blocks, list) or not blocks or not isinstance(decoded, int):
-        return None
-    points = [tuple(b) for b in blocks if isinstance(b, list) and len(b) == 2
-              and all(isinstance(x, int) and not isinstance(x, bool) for x in b)]
-    points.append((size, decoded))
-    if len(points) != len(blocks) + 1 or points[0][0] < 10 or points[0][1] != 0 \
-            or any(a >= b or c > d for (a, c), (b, d) in zip(points, points[1:])):
-        return None
-    return points
-
-
-def _dump_pieces(release_dir: Path, manifest: dict, pieces: int | None) -> list[_Piece]:
-    """The canonical dump as pieces of whole lines, one per core when it is large: the plain
-    ``dataset.nt`` of a release built before, cut at line ends; else the gzipped one, cut at
-    the flush points its manifest lists into runs of blocks of about the same decoded size
-    (read whole through gzip where none are listed)."""
-    plain = release_dir / release.DUMP
-    if plain.is_file():
-        size = plain.stat().st_size
-        count = pieces or (_cores() if size >= PARALLEL_LOAD_BYTES else 1)
-        cuts = _line_cuts(plain, count) if count > 1 else [0, size]
-        return [_Piece(plain, a, b) for a, b in zip(cuts, cuts[1:]) if a < b]
-    packed = release_dir / release.DUMP_GZ
-    if not packed.is_file():
-        raise ReleaseError(f"{release_dir}: no {release.DUMP_GZ} in this release")
-    size = packed.stat().st_size
-    points = _blocks(manifest.get("files", {}).get(release.DUMP_GZ) or {}, size)
-    if points is None:
-        return [_Piece(packed, 0, size, whole=True)]
-    decoded = points[-1][1]
-    count = pieces or (_cores() if decoded >= PARALLEL_LOAD_BYTES else 1)
-    cuts = [points[0]]
-    for k in range(1, count):  # the flush point nearest each k-th share of the content
-        point = min(points[:-1], key=lambda p: abs(p[1] - decoded * k // count))
-        if point[0] > cuts[-1][0]:
-            cuts.append(point)
-    cuts.append(points[-1])
-    return [_Piece(packed, a, b, d - c) for (a, c), (b, d) in zip(cuts, cuts[1:])]
-
-
-def _cores() -> int:
-    return min(os.cpu_count() or 1, 4)
+def _pieces_wanted(release_dir: Path, manifest: dict) -> int:
+    """One piece per core (at most 4) for a dump of PARALLEL_LOAD_BYTES or more."""
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    listed = (files or {}).get(release.DUMP) or (files or {}).get(release.DUMP_GZ)
+    size = listed.get("bytes") if isinstance(listed, dict) else None
+    decoded = listed.get("decoded") if isinstance(listed, dict) else None
+    if isinstance(decoded, dict):
+        size = decoded.get("bytes")
+    big = isinstance(size, int) and size >= PARALLEL_LOAD_BYTES
+    return min(os.cpu_count() or 1, 4) if big else 1
 
 
 def _bulk_load_parallel(store, release_dir: Path, manifest: dict,
                         pieces: int | None = None) -> None:
-    """The release's canonical dump into the store, one piece of whole lines per core, each
-    piece's bulk loader in a thread of its own (pyoxigraph releases the GIL while it loads,
-    zlib while it inflates; each loader writes its own files and ingests them): one loader
-    keeps about 1.5 of 2 cores busy."""
+    """The release's canonical dump into the store, one piece of whole lines per core
+    (``endpoint/dump_pieces.py``), each piece's bulk loader in a thread of its own
+    (pyoxigraph releases the GIL while it loads, zlib while it inflates; each loader writes
+    its own files and ingests them): one loader keeps about 1.5 of 2 cores busy. Then the
+    pieces are checked to make up the gzip stream (its CRC-32 and size)."""
     import pyoxigraph as ox
 
     errors: list[BaseException] = []
 
-    def load(piece: _Piece) -> None:
+    def load(stream: io.BufferedReader) -> None:
         try:
-            with piece.open() as stream:
+            with stream:
                 store.bulk_load(stream, format=ox.RdfFormat.N_TRIPLES)
         except BaseException as err:  # noqa: BLE001 - raised again in the calling thread
             errors.append(err)
 
-    threads = [threading.Thread(target=load, args=(piece,))
-               for piece in _dump_pieces(release_dir, manifest, pieces)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        if isinstance(errors[0], (OSError, EOFError, zlib.error, SyntaxError)):
-            raise ReleaseError(f"{release_dir}: its canonical dump cannot be loaded: "
-                               f"{str(errors[0]).splitlines()[0]}") from None
-        raise errors[0]
+    try:
+        cut = dump_pieces.pieces(release_dir, manifest,
+                                 pieces or _pieces_wanted(release_dir, manifest))
+        threads = [threading.Thread(target=load, args=(piece.open(),)) for piece in cut]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        dump_pieces.check_stream(cut)
+    except (dump_pieces.DumpError, OSError, EOFError, zlib.error, SyntaxError) as err:
+        raise ReleaseError(f"{release_dir}: its canonical dump cannot be loaded: "
+                           f"{str(err).splitlines()[0]}") from None
 
 
 def _graph(name: str, base: str):

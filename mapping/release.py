@@ -179,18 +179,20 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
 
 
 DUMP_GZIP_LEVEL = 6
-DUMP_BLOCK = 32 << 20  # decoded bytes, at least, between two flush points of the canonical gzip
+DUMP_BLOCK = 32 << 20  # decoded bytes, at least, between two flush points of a dump's gzip
 
 
 class _BlockedGzip:
-    """The canonical dump's gzip file, written as whole lines: fully flushed (``Z_FULL_FLUSH``:
-    byte-aligned, no reference to earlier bytes) once ``DUMP_BLOCK`` bytes were written since
-    the last flush; its entry lists where each block starts, compressed and decoded."""
+    """A dump's gzip file (one stream), fully flushed (``Z_FULL_FLUSH``: byte-aligned, no
+    reference to earlier bytes) at the end of the first write after each ``DUMP_BLOCK`` bytes;
+    its entry lists where each block starts, compressed and decoded. The canonical dump is
+    written whole lines at a time, so its blocks start lines (its pieces load apart); any dump's
+    blocks let the server start inflating near a byte a client asks for (a Range)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, level: int = DUMP_GZIP_LEVEL) -> None:
         self.raw = path.open("wb")
         self.packed = _Counted(self.raw)
-        self.gz = gzip_writer(self.packed, DUMP_GZIP_LEVEL)
+        self.gz = gzip_writer(self.packed, level)
         self.plain = _Counted(self.gz)
         self.blocks = [[self.packed.bytes, 0]]  # after the gzip header
         self.since = 0
@@ -198,13 +200,17 @@ class _BlockedGzip:
     def __enter__(self) -> _BlockedGzip:
         return self
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
         self.plain.write(data)
         self.since += len(data)
         if self.since >= DUMP_BLOCK:
             self.gz.flush(zlib.Z_FULL_FLUSH)
             self.blocks.append([self.packed.bytes, self.plain.bytes])
             self.since = 0
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing: the stream is flushed at its blocks' ends and when it closes."""
 
     def __exit__(self, *exc) -> None:
         self.gz.close()
@@ -261,12 +267,9 @@ def _convert(source: Path, target: Path, fmt: str, base: str) -> dict:
     """``source`` (N-Triples) serialized as ``fmt`` straight into the gzip file ``target``: no
     uncompressed copy ever touches the disk. Returns its manifest entry."""
     triples = ox.parse(path=str(source), format=ox.RdfFormat.N_TRIPLES)
-    with target.open("wb") as raw:
-        packed = _Counted(raw)
-        with gzip_writer(packed, DERIVED_GZIP_LEVEL) as gz:
-            plain = _Counted(gz)
-            ox.serialize(triples, plain, getattr(ox.RdfFormat, fmt), prefixes=vocab.prefixes(base))
-    return {**packed.entry(), "decoded": plain.entry()}
+    with _BlockedGzip(target, DERIVED_GZIP_LEVEL) as gz:
+        ox.serialize(triples, gz, getattr(ox.RdfFormat, fmt), prefixes=vocab.prefixes(base))
+    return gz.entry()
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -312,12 +315,23 @@ def canonical_sha256(files: dict[str, dict]) -> str | None:
 
 def dump_file(folder: Path) -> Path | None:
     """The file holding a release's canonical dump: ``dataset.nt.gz``, or ``dataset.nt`` where
-    a release built before it was gzipped only has it (quicker to read); None for a release
-    with neither (retired)."""
-    for name in (DUMP, DUMP_GZ):
-        if (folder / name).is_file():
-            return folder / name
-    return None
+    a release built before it was gzipped only lists it (quicker to read: a plain copy its
+    manifest does not list, say unzipped beside the gzip, is never read for it); None for a
+    release with neither (retired)."""
+    if plain_dump_listed(folder) and (folder / DUMP).is_file():
+        return folder / DUMP
+    return folder / DUMP_GZ if (folder / DUMP_GZ).is_file() else None
+
+
+def plain_dump_listed(folder: Path, manifest: dict | None = None) -> bool:
+    """Whether the release's manifest lists a plain ``dataset.nt`` (a release built before)."""
+    if manifest is None:
+        try:
+            manifest = read_manifest(folder)
+        except NotARelease:
+            return False
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    return isinstance(files, dict) and DUMP in files
 
 
 def open_dump(path: Path) -> BinaryIO:
@@ -349,14 +363,20 @@ def read_manifest(folder: Path) -> dict:
         raise NotARelease(f"{path}: the manifest cannot be read: {err}") from None
 
 
-def verify(folder: Path) -> list[str]:
-    """Files of a release whose checksum or size no longer match its manifest."""
+def verify(folder: Path, sizes_only: bool = False) -> list[str]:
+    """Files of a release whose checksum or size no longer match its manifest; with
+    ``sizes_only``, whose size (a stat each: the quick check before a long load)."""
     manifest = read_manifest(folder)
     bad = []
     for name, meta in manifest["files"].items():
         path = folder / name
         if not path.is_file():
             bad.append(f"{name}: missing")
+            continue
+        if sizes_only:
+            size = path.stat().st_size
+            if size != meta["bytes"]:
+                bad.append(f"{name}: {size} bytes, manifest says {meta['bytes']} bytes")
             continue
         digest, size = file_digest(path)
         if (digest, size) != (meta["sha256"], meta["bytes"]):

@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -343,17 +344,25 @@ def _write_subjects(release_dir: Path) -> None:
     temporary = release_dir / f".{release.SUBJECTS}.{os.getpid()}.tmp"
     previous = ""
     source = release.dump_file(release_dir)
-    with release.open_lines(source) as dump, \
-            temporary.open("w", encoding="utf-8") as out:
-        for line in dump:
-            subject = line[:line.find(" ")]
-            if subject == previous or not subject.startswith("<") or "#" in subject:
-                continue
-            if subject < previous:
-                raise series.SeriesError(f"{source} is not sorted: the "
-                                         "resources of the release cannot be listed")
-            out.write(subject + "\n")
-            previous = subject
+    try:
+        with release.open_lines(source) as dump, \
+                temporary.open("w", encoding="utf-8") as out:
+            for line in dump:
+                subject = line[:line.find(" ")]
+                if subject == previous or not subject.startswith("<") or "#" in subject:
+                    continue
+                if subject < previous:
+                    raise series.SeriesError(f"{source} is not sorted: the "
+                                             "resources of the release cannot be listed")
+                out.write(subject + "\n")
+                previous = subject
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
+        temporary.unlink(missing_ok=True)
+        raise series.SeriesError(f"{source} cannot be read ({err}): the resources of the "
+                                 "release cannot be listed; nothing was changed") from None
+    except series.SeriesError:
+        temporary.unlink(missing_ok=True)
+        raise
     release.replace_file(temporary, target)
 
 

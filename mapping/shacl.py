@@ -21,6 +21,7 @@ from __future__ import annotations
 import gzip
 import re
 import tempfile
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -475,7 +476,7 @@ def _in_store(data: Data, vocabulary: bytes, use: Callable[[ox.Store], Report]) 
                         store.bulk_load(stream, format=fmt)
                 else:
                     store.bulk_load(path=str(data), format=fmt)
-            except (SyntaxError, ValueError, OSError, EOFError) as err:
+            except (SyntaxError, ValueError, OSError, EOFError, zlib.error) as err:
                 raise UnreadableData(f"{data}: not readable as {fmt.name}: {err}") from None
             try:
                 return use(store)

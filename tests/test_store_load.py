@@ -9,6 +9,7 @@ are asked for here rather than left to the size threshold.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import shutil
@@ -19,6 +20,7 @@ import pytest
 import requests
 from harness import dump_bytes, live_server, senacs_kg
 
+from endpoint import dump_pieces
 from endpoint import store as embedded
 from mapping import release
 
@@ -73,9 +75,9 @@ def test_the_dump_loaded_in_pieces_is_the_dump(pieces, limit, blocked_release, t
     """With ``limit``, a piece is inflated a few bytes at a time (a large dump's pieces fill
     the inflater's output limit at every read): its stream's end is met with input left over."""
     if limit:
-        monkeypatch.setattr(embedded._Slice, "OUTPUT_LIMIT", limit)
+        monkeypatch.setattr(dump_pieces.Slice, "OUTPUT_LIMIT", limit)
     manifest = release.read_manifest(blocked_release)
-    cut = embedded._dump_pieces(blocked_release, manifest, pieces)
+    cut = dump_pieces.pieces(blocked_release, manifest, pieces)
     assert len(cut) == pieces and all(piece.decoded for piece in cut)
     assert [piece.start for piece in cut[1:]] == [piece.end for piece in cut[:-1]]
     store = ox.Store(str(tmp_path / "store"))
@@ -85,12 +87,16 @@ def test_the_dump_loaded_in_pieces_is_the_dump(pieces, limit, blocked_release, t
 
 @pytest.mark.parametrize("pieces", [1, 3])
 def test_a_release_built_before_loads_from_its_plain_dump(pieces, release_dir, tmp_path):
-    """A release built before the dump was gzipped only has dataset.nt: cut at line ends."""
+    """A release built before the dump was gzipped only has dataset.nt, which its manifest
+    lists: cut at line ends."""
     copy = tmp_path / "before"
     shutil.copytree(release_dir, copy)
     dump = copy / release.DUMP
     dump.write_bytes(dump_bytes(copy))
-    cuts = embedded._line_cuts(dump, pieces)
+    manifest = release.read_manifest(copy)
+    manifest["files"][release.DUMP] = {"sha256": "0" * 64, "bytes": dump.stat().st_size}
+    (copy / release.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    cuts = dump_pieces.line_cuts(dump, pieces)
     assert cuts[0] == 0 and cuts[-1] == dump.stat().st_size and cuts == sorted(cuts)
     data = dump.read_bytes()
     assert all(data[c - 1:c] == b"\n" for c in cuts[1:-1])  # every cut after a line's end
@@ -132,7 +138,7 @@ def test_flush_points_that_are_none_fail_the_load_rather_than_load_less(blocked_
 def test_flush_points_that_make_no_sense_are_ignored(blocks, blocked_release, tmp_path):
     """No list of increasing offsets: the dump is read whole through gzip, every triple."""
     manifest = _with_blocks(blocked_release, blocks)
-    assert [p.whole for p in embedded._dump_pieces(blocked_release, manifest, 3)] == [True]
+    assert [p.whole for p in dump_pieces.pieces(blocked_release, manifest, 3)] == [True]
     store = ox.Store(str(tmp_path / "store"))
     embedded._bulk_load_parallel(store, blocked_release, manifest, 3)
     assert loaded_triples(store) == triples_of(dump_bytes(blocked_release))
@@ -156,6 +162,98 @@ def test_a_store_loaded_before_compaction_is_loaded_again(release_dir, tmp_path)
     marker.write_text(json.dumps(older), encoding="utf-8")
     embedded.prepare_store(release_dir, store_dir, B)
     assert json.loads(marker.read_text(encoding="utf-8"))["compacted"] is True
+
+
+def test_the_crc_of_pieces_combines_as_zlib_computes_the_whole():
+    data = bytes(range(256)) * 1000
+    for cut in (0, 1, 4095, 100_000, len(data)):
+        head, tail = data[:cut], data[cut:]
+        assert dump_pieces.crc32_combine(zlib.crc32(head), zlib.crc32(tail), len(tail)) \
+            == zlib.crc32(data)
+
+
+def _load_all(release_dir, tmp_path, manifest=None, pieces=3):
+    store = ox.Store(str(tmp_path / "store"))
+    embedded._bulk_load_parallel(store, release_dir, manifest or release.read_manifest(
+        release_dir), pieces)
+    return loaded_triples(store)
+
+
+def test_a_second_gzip_stream_appended_is_refused(blocked_release, tmp_path):
+    """gzip allows several members; the build writes one: one added after it (its manifest
+    updated to match) is refused rather than loaded by some readers and not others."""
+    packed = blocked_release / release.DUMP_GZ
+    packed.write_bytes(packed.read_bytes() + gzip.compress(b"<urn:a> <urn:b> <urn:c> .\n"))
+    with pytest.raises(embedded.ReleaseError, match="not its 8-byte trailer"):
+        _load_all(blocked_release, tmp_path)
+
+
+def test_a_content_that_does_not_match_the_gzip_crc_is_refused(blocked_release, tmp_path):
+    packed = blocked_release / release.DUMP_GZ
+    data = bytearray(packed.read_bytes())
+    data[-8] ^= 0x01  # the trailer's CRC-32: the content no longer matches it
+    packed.write_bytes(bytes(data))
+    with pytest.raises(embedded.ReleaseError, match="does not match its gzip trailer"):
+        _load_all(blocked_release, tmp_path)
+
+
+def test_flush_points_that_skip_the_first_block_load_nothing_less(blocked_release, tmp_path):
+    """A manifest whose points start after the first block (offsets shifted to match) would
+    have the pieces skip it: the points must start after the header, else the whole stream is
+    read through gzip."""
+    manifest = release.read_manifest(blocked_release)
+    entry = manifest["files"][release.DUMP_GZ]
+    first = entry["blocks"][1][1]
+    entry["blocks"] = [[c, d - first] for c, d in entry["blocks"][1:]]
+    entry["decoded"]["bytes"] -= first
+    assert [p.whole for p in dump_pieces.pieces(blocked_release, manifest, 3)] == [True]
+    assert _load_all(blocked_release, tmp_path, manifest) == triples_of(dump_bytes(blocked_release))
+
+
+def test_an_unlisted_plain_dump_beside_the_gzip_is_never_read(release_dir, tmp_path):
+    """`gunzip -k dataset.nt.gz` in a release, then the plain copy edited or cut: the store,
+    Memento and every command still read the gzip the manifest lists."""
+    copy = tmp_path / "release"
+    shutil.copytree(release_dir, copy)
+    whole = dump_bytes(copy)
+    (copy / release.DUMP).write_bytes(b"".join(whole.splitlines(True)[:1000]))
+    assert release.dump_file(copy) == copy / release.DUMP_GZ
+    assert _load_all(copy, tmp_path) == triples_of(whole)
+
+
+def test_a_file_of_another_size_is_refused_before_any_load(release_dir, tmp_path):
+    """A file swapped for another (a bigger gzip, say) is refused at once, from its size."""
+    copy = tmp_path / "release"
+    shutil.copytree(release_dir, copy)
+    packed = copy / release.DUMP_GZ
+    packed.write_bytes(gzip.compress(b"<urn:a> <urn:b> <urn:c> .\n" * 100_000))
+    with pytest.raises(embedded.ReleaseError, match=r"damaged.*dataset.nt.gz: \d+ bytes, "
+                                                    r"manifest says"):
+        embedded.prepare_store(copy, tmp_path / "store", B)
+    assert not (tmp_path / "store").exists()
+
+
+def test_the_decompressed_dump_is_read_from_any_byte_through_its_flush_points(blocked_release):
+    """What a Range on /dumps/dataset.nt reads: from the nearest flush point before it."""
+    content = dump_bytes(blocked_release)
+    packed = blocked_release / release.DUMP_GZ
+    entry = release.read_manifest(blocked_release)["files"][release.DUMP_GZ]
+    stream = dump_pieces.Inflated(packed, dump_pieces.flush_points(entry, packed))
+    assert stream.read() == content and stream.tell() == len(content)
+    for offset in (0, 1, 4095, 4096, len(content) // 2, len(content) - 1, len(content) + 5):
+        assert stream.seek(offset) == min(offset, len(content))
+        assert stream.read(5000) == content[offset:offset + 5000], offset
+    assert stream.seek(-10, 2) == len(content) - 10 and stream.read() == content[-10:]
+
+
+def test_a_range_of_the_plain_dump_is_served_from_its_flush_points(blocked_release, tmp_path):
+    content = dump_bytes(blocked_release)
+    with live_server(blocked_release, tmp_path / "store") as root:
+        for start in (len(content) // 3, len(content) - 100):
+            part = requests.get(f"{root}/dumps/dataset.nt", timeout=30, headers={
+                "Accept-Encoding": "identity", "Range": f"bytes={start}-{start + 99}"})
+            assert part.status_code == 206 and part.content == content[start:start + 100]
+            assert part.headers["Content-Range"] == f"bytes {start}-{start + 99}/{len(content)}"
 
 
 def _appended(data: bytes) -> bytes:
