@@ -257,24 +257,15 @@ def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     """The CRC-32 of A followed by B from those of A and B and B's length (zlib's
     ``crc32_combine``, which Python's zlib does not offer): pieces inflated apart, checked as
     one stream."""
-    if length2 <= 0:
-        return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
-    even = _square(odd)  # two zero bits
-    odd = _square(even)  # four
-    while True:  # apply length2 zero bytes to crc1, a power of two at a time
-        even = _square(odd)
+    operator = [0xEDB88320] + [1 << n for n in range(31)]  # appends one zero bit to a CRC
+    for _ in range(3):
+        operator = _square(operator)  # two, four, then eight zero bits: one zero byte
+    while length2 > 0:  # crc1 followed by length2 zero bytes, a power of two at a time
         if length2 & 1:
-            crc1 = _times(even, crc1)
+            crc1 = _times(operator, crc1)
         length2 >>= 1
-        if not length2:
-            break
-        odd = _square(even)
-        if length2 & 1:
-            crc1 = _times(odd, crc1)
-        length2 >>= 1
-        if not length2:
-            break
+        if length2:
+            operator = _square(operator)
     return crc1 ^ crc2
 
 
