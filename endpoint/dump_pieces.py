@@ -5,13 +5,16 @@ line ends. Otherwise ``dataset.nt.gz`` is one gzip stream fully flushed at line 
 points listed in its manifest entry (``mapping.release._BlockedGzip``): each piece is raw
 deflate data from one such point to another, inflated on its own. The pieces must then add up
 to the stream itself: each inflates to exactly the size the points say (never less data, and
-no more: a bomb stops at once), only the last one ends the stream, followed by the 8-byte
-trailer, and the CRC-32 and size of all of them together are the trailer's. Flush points that
-make no sense (not a list of increasing offsets after the 10-byte header, within the file)
-mean one piece read through ``gzip``, which checks the same.
+no more: a bomb stops at once), every flush point it passes is where the manifest says, only
+the last one ends the stream, followed by the 8-byte trailer, and the CRC-32 and size of all
+of them together are the trailer's. Flush points that make no sense (not a list of
+increasing offsets after the 10-byte header, within the file) mean one piece read through
+``gzip``, which checks the same.
 
 The flush points of any dump (Turtle and JSON-LD have them too) also let the server send a
-range of its decompressed content from the nearest point before it (``Inflated``).
+range of its decompressed content from the nearest point before it (``Inflated``): the
+canonical dump's were all checked as it loaded; the others are trusted as their manifest is
+(whose files' sha256 the server checks).
 """
 
 from __future__ import annotations
@@ -37,20 +40,24 @@ class DumpError(Exception):
 class Slice(io.RawIOBase):
     """Bytes ``start`` to ``end`` of a file, read as a stream (a piece of the dump); with
     ``decoded`` (the piece's size once inflated), raw deflate data from a full flush point,
-    read decompressed, its CRC-32 taken on the way; ``final``: the piece ends the stream,
-    whose trailer it keeps."""
+    read decompressed, its CRC-32 taken on the way, and each flush point inside it (``inner``:
+    compressed and decoded offsets in the file) checked as it is passed; ``final``: the piece
+    ends the stream, whose trailer it keeps."""
 
     OUTPUT_LIMIT = 4 << 20  # bytes inflated at a time
+    READ_BYTES = 1 << 20  # compressed bytes read at a time
 
     def __init__(self, path: Path, start: int, end: int, decoded: int | None = None,
-                 final: bool = False) -> None:
+                 final: bool = False, inner: Sequence[tuple[int, int]] = ()) -> None:
         self.file = path.open("rb")
         self.file.seek(start)
-        self.left = end - start
+        self.start, self.left = start, end - start
         self.expected, self.produced, self.crc, self.final = decoded, 0, 0, final
         self.inflater = zlib.decompressobj(-zlib.MAX_WBITS) if decoded is not None else None
         self.pending = memoryview(b"")  # inflated, not yet read
-        self.trailer = b""
+        self.trailer, self.ended = b"", False
+        self.inner = list(inner)  # the flush points still ahead, relative to the piece
+        self.offset = 0  # compressed bytes read
 
     def readable(self) -> bool:
         return True
@@ -61,14 +68,15 @@ class Slice(io.RawIOBase):
             self.left -= count
             return count
         while not self.pending:
+            if self.ended:  # the loader may read again after the end: nothing more
+                return 0
             # at the stream's end, the trailer may still sit in unconsumed_tail: never fed again
             data = b"" if self.inflater.eof else self.inflater.unconsumed_tail
             if not data:
                 if self.inflater.eof or self.left <= 0:
                     self._end()
                     return 0
-                data = self.file.read(min(1 << 20, self.left))
-                self.left = self.left - len(data) if data else 0
+                data = self._read()
             self.pending = memoryview(self.inflater.decompress(data, self.OUTPUT_LIMIT))
             self.produced += len(self.pending)
             self.crc = zlib.crc32(self.pending, self.crc)
@@ -80,7 +88,22 @@ class Slice(io.RawIOBase):
         self.pending = self.pending[count:]
         return count
 
+    def _read(self) -> bytes:
+        """The next compressed bytes, never past the next flush point, which is checked once
+        everything before it was inflated: what its manifest says it decodes from."""
+        while self.inner and self.offset == self.inner[0][0]:
+            if self.produced != self.inner[0][1]:
+                raise DumpError(f"{self.file.name}: the flush point at byte "
+                                f"{self.start + self.offset} is not where its manifest says")
+            self.inner.pop(0)
+        limit = self.inner[0][0] - self.offset if self.inner else self.left
+        data = self.file.read(min(self.READ_BYTES, self.left, limit))
+        self.offset += len(data)
+        self.left = self.left - len(data) if data else 0
+        return data
+
     def _end(self) -> None:
+        self.ended = True
         if self.produced != self.expected:
             raise DumpError(f"{self.file.name}: a piece of the gzip stream inflates to "
                             f"{self.produced} bytes, its manifest says {self.expected}")
@@ -99,8 +122,9 @@ class Slice(io.RawIOBase):
 @dataclass
 class Piece:
     """A run of whole lines of the dump: bytes ``start`` to ``end`` of ``path``, plain, or
-    (``decoded`` given) raw deflate data that inflates to ``decoded`` bytes, or (``whole``) the
-    whole gzip file read through gzip."""
+    (``decoded`` given) raw deflate data that inflates to ``decoded`` bytes, passing the flush
+    points ``inner`` (offsets from its start), or (``whole``) the whole gzip file read through
+    gzip."""
 
     path: Path
     start: int
@@ -108,11 +132,12 @@ class Piece:
     decoded: int | None = None
     whole: bool = False
     final: bool = False
+    inner: tuple[tuple[int, int], ...] = ()
     raw: io.RawIOBase | None = field(default=None, repr=False)
 
     def open(self) -> io.BufferedReader:
         self.raw = gzip.open(self.path, "rb") if self.whole else \
-            Slice(self.path, self.start, self.end, self.decoded, self.final)
+            Slice(self.path, self.start, self.end, self.decoded, self.final, self.inner)
         return io.BufferedReader(self.raw, 1 << 20)
 
 
@@ -178,7 +203,8 @@ def pieces(release_dir: Path, manifest: dict, count: int) -> list[Piece]:
         if point[0] > cuts[-1][0]:
             cuts.append(point)
     cuts.append(points[-1])
-    return [Piece(packed, a, b, d - c, final=b == points[-1][0])
+    return [Piece(packed, a, b, d - c, final=b == points[-1][0],
+                  inner=tuple((pc - a, pd - c) for pc, pd in points if a < pc < b))
             for (a, c), (b, d) in zip(cuts, cuts[1:])]
 
 
@@ -213,6 +239,8 @@ class Inflated(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.points[-1][1]}
+        if whence not in base:
+            raise ValueError(f"invalid whence ({whence})")
         self._start_at(max(base[whence] + offset, 0))
         return self.position
 

@@ -424,7 +424,15 @@ def _bulk_load_parallel(store, release_dir: Path, manifest: dict,
     try:
         cut = dump_pieces.pieces(release_dir, manifest,
                                  pieces or _pieces_wanted(release_dir, manifest))
-        threads = [threading.Thread(target=load, args=(piece.open(),)) for piece in cut]
+        streams: list[io.BufferedReader] = []
+        try:
+            for piece in cut:
+                streams.append(piece.open())
+        except BaseException:
+            for stream in streams:
+                stream.close()
+            raise
+        threads = [threading.Thread(target=load, args=(stream,)) for stream in streams]
         for thread in threads:
             thread.start()
         for thread in threads:

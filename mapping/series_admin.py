@@ -358,8 +358,9 @@ def _write_subjects(release_dir: Path) -> None:
                 previous = subject
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as err:
         temporary.unlink(missing_ok=True)
-        raise series.SeriesError(f"{source} cannot be read ({err}): the resources of the "
-                                 "release cannot be listed; nothing was changed") from None
+        raise series.SeriesError(f"{source} cannot be read, or {target.name} written ({err}): "
+                                 "the resources of the release cannot be listed; nothing was "
+                                 "changed") from None
     except series.SeriesError:
         temporary.unlink(missing_ok=True)
         raise

@@ -210,6 +210,37 @@ def test_flush_points_that_skip_the_first_block_load_nothing_less(blocked_releas
     assert _load_all(blocked_release, tmp_path, manifest) == triples_of(dump_bytes(blocked_release))
 
 
+def test_a_stream_whose_last_read_ends_inside_its_trailer_loads(blocked_release, tmp_path,
+                                                                monkeypatch):
+    """The loader reads again after the end: the trailer, half in the inflater's leftover and
+    half still in the file, is taken once, not again (8 bytes, then 4)."""
+    manifest = release.read_manifest(blocked_release)
+    size = (blocked_release / release.DUMP_GZ).stat().st_size
+    last = manifest["files"][release.DUMP_GZ]["blocks"][-1][0]
+    monkeypatch.setattr(dump_pieces.Slice, "READ_BYTES", size - last - 4)
+    assert _load_all(blocked_release, tmp_path, manifest, 1) == \
+        triples_of(dump_bytes(blocked_release))
+
+
+def test_a_flush_point_that_is_not_where_the_manifest_says_is_refused(blocked_release,
+                                                                      tmp_path):
+    """Every point a piece passes is checked, not only those it was cut at: a Range on the
+    plain dump starts from them."""
+    manifest = release.read_manifest(blocked_release)
+    blocks = manifest["files"][release.DUMP_GZ]["blocks"]
+    blocks[40][1] += 50
+    with pytest.raises(embedded.ReleaseError, match="is not where its manifest says"):
+        _load_all(blocked_release, tmp_path, manifest, 1)
+
+
+def test_a_piece_that_inflates_to_more_than_the_manifest_says_stops(blocked_release,
+                                                                    tmp_path):
+    manifest = release.read_manifest(blocked_release)
+    manifest["files"][release.DUMP_GZ]["decoded"]["bytes"] -= 100
+    with pytest.raises(embedded.ReleaseError, match="inflates to more than"):
+        _load_all(blocked_release, tmp_path, manifest, 2)
+
+
 def test_an_unlisted_plain_dump_beside_the_gzip_is_never_read(release_dir, tmp_path):
     """`gunzip -k dataset.nt.gz` in a release, then the plain copy edited or cut: the store,
     Memento and every command still read the gzip the manifest lists."""
