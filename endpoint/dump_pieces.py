@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import gzip
 import io
+import os
 import struct
 import zlib
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from pathlib import Path
 from mapping import release
 
 GZIP_HEADER = 10  # bytes of a gzip header with no optional field (as the build writes it)
+PARALLEL_LOAD_BYTES = 64 << 20  # a dump below this (decoded) is loaded in one piece
 
 
 class DumpError(Exception):
@@ -180,13 +182,20 @@ def _integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def pieces(release_dir: Path, manifest: dict, count: int) -> list[Piece]:
-    """The canonical dump as ``count`` pieces of whole lines (fewer if it has fewer blocks):
-    the plain ``dataset.nt`` its manifest lists, cut at line ends; else the gzipped one, cut at
-    the flush points nearest each share of its content."""
+def _per_core(decoded: int) -> int:
+    """One piece per core (at most 4) for a dump of PARALLEL_LOAD_BYTES or more, else one."""
+    return min(os.cpu_count() or 1, 4) if decoded >= PARALLEL_LOAD_BYTES else 1
+
+
+def pieces(release_dir: Path, manifest: dict, count: int | None = None) -> list[Piece]:
+    """The canonical dump as ``count`` pieces of whole lines (by default one per core for a
+    large dump; fewer if it has fewer blocks): the plain ``dataset.nt`` its manifest lists, cut
+    at line ends; else the gzipped one, cut at the flush points nearest each share of its
+    content."""
     plain = release_dir / release.DUMP
     if release.plain_dump_listed(release_dir, manifest) and plain.is_file():
         size = plain.stat().st_size
+        count = count or _per_core(size)
         cuts = line_cuts(plain, count) if count > 1 else [0, size]
         return [Piece(plain, a, b) for a, b in zip(cuts, cuts[1:]) if a < b]
     packed = release_dir / release.DUMP_GZ
@@ -197,6 +206,7 @@ def pieces(release_dir: Path, manifest: dict, count: int) -> list[Piece]:
     if points is None:
         return [Piece(packed, 0, packed.stat().st_size, whole=True)]
     decoded = points[-1][1]
+    count = count or _per_core(decoded)
     cuts = [points[0]]
     for k in range(1, count):  # the flush point nearest each k-th share of the content
         point = min(points[:-1], key=lambda p: abs(p[1] - decoded * k // count))
@@ -211,18 +221,23 @@ def pieces(release_dir: Path, manifest: dict, count: int) -> list[Piece]:
 class Inflated(io.RawIOBase):
     """A gzip file's content, seekable through its flush points: a seek inflates at most one
     block (32 MB) from the nearest point before it, where ``gzip`` would inflate everything
-    before it (a Range near the end of an 18 GB dump, sent decompressed)."""
+    before it (a Range near the end of an 18 GB dump, sent decompressed). What follows the
+    point is read as the last ``Slice`` of the stream, with its checks."""
 
     def __init__(self, path: Path, points: Sequence[tuple[int, int]]) -> None:
-        self.file, self.points = path.open("rb"), points
+        self.path, self.points = path, points
         self.starts = [decoded for _, decoded in points[:-1]]
+        self.piece: Slice | None = None
         self._start_at(0)
 
     def _start_at(self, offset: int) -> None:
-        compressed, decoded = self.points[max(bisect.bisect_right(self.starts, offset) - 1, 0)]
-        self.file.seek(compressed)
-        self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        self.position, self.pending = decoded, memoryview(b"")
+        k = max(bisect.bisect_right(self.starts, offset) - 1, 0)
+        (compressed, decoded), (end, total) = self.points[k], self.points[-1]
+        if self.piece is not None:
+            self.piece.close()
+        self.piece = Slice(self.path, compressed, end, total - decoded, final=True,
+                           inner=[(c - compressed, d - decoded) for c, d in self.points[k + 1:-1]])
+        self.position = decoded
         skip = bytearray(1 << 20)
         while self.position < offset and self.readinto(
                 memoryview(skip)[:min(offset - self.position, len(skip))]):
@@ -245,21 +260,17 @@ class Inflated(io.RawIOBase):
         return self.position
 
     def readinto(self, buffer) -> int:
-        while not self.pending:
-            if self.inflater.eof:  # its trailer may sit in unconsumed_tail: never fed again
-                return 0
-            data = self.inflater.unconsumed_tail or self.file.read(1 << 20)
-            if not data:
-                return 0
-            self.pending = memoryview(self.inflater.decompress(data, Slice.OUTPUT_LIMIT))
-        count = min(len(buffer), len(self.pending))
-        buffer[:count] = self.pending[:count]
-        self.pending = self.pending[count:]
+        """As many bytes as ``buffer`` holds, fewer only at the end (a piece stops at each
+        flush point it passes)."""
+        view, count = memoryview(buffer), 0
+        while count < len(view) and (read := self.piece.readinto(view[count:])):
+            count += read
         self.position += count
         return count
 
     def close(self) -> None:
-        self.file.close()
+        if self.piece is not None:
+            self.piece.close()
         super().close()
 
 

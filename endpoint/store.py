@@ -219,7 +219,7 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
                 return release_id
         check = _Verification(release_dir, changes) if verify else None
         try:
-            _load(release_dir, store_dir, base, release_id, changes,
+            _load(release_dir, store_dir, base, manifest, changes,
                   check.wait if check else (lambda: None))
         except Exception:
             if check:
@@ -338,14 +338,14 @@ def _damaged_changesets(release_dir: Path, changes: list[Changeset]) -> list[str
     return damaged
 
 
-def _load(release_dir: Path, store_dir: Path, base: str, release_id: str,
+def _load(release_dir: Path, store_dir: Path, base: str, manifest: dict,
           changes: Sequence[Changeset] = (), verified: Callable[[], None] = lambda: None) -> None:
     """Load the release into a staged store, compact it, then (once ``verified`` returns
     without raising) put it in the place of ``store_dir``; a failure leaves no staged files."""
     staged = store_dir.parent / f".{store_dir.name}.loading-{os.getpid()}"
     shutil.rmtree(staged, ignore_errors=True)
     try:
-        _fill(release_dir, staged, base, release_id, changes)
+        _fill(release_dir, staged, base, manifest, changes)
         verified()
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
@@ -359,12 +359,12 @@ def _load(release_dir: Path, store_dir: Path, base: str, release_id: str,
         staged.rename(store_dir)
 
 
-def _fill(release_dir: Path, staged: Path, base: str, release_id: str,
+def _fill(release_dir: Path, staged: Path, base: str, manifest: dict,
           changes: Sequence[Changeset]) -> None:
     import pyoxigraph as ox
 
     store = ox.Store(str(staged))
-    _bulk_load_parallel(store, release_dir, release.read_manifest(release_dir))
+    _bulk_load_parallel(store, release_dir, manifest)
     ontology = ox.NamedNode(base + "def")
     for path in sorted((release_dir / "ontology").glob("*.ttl")):
         store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ontology)
@@ -382,25 +382,10 @@ def _fill(release_dir: Path, staged: Path, base: str, release_id: str,
     store.optimize()
     store.flush()
     del store
-    (staged / MARKER).write_text(json.dumps({"release": release_id, "base": base,
+    (staged / MARKER).write_text(json.dumps({"release": manifest["release"], "base": base,
                                              "changes": [c.id for c in changes],
                                              "compacted": True}) + "\n",
                                  encoding="utf-8")
-
-
-PARALLEL_LOAD_BYTES = 64 << 20  # a dump below this (decoded) is loaded in one piece
-
-
-def _pieces_wanted(release_dir: Path, manifest: dict) -> int:
-    """One piece per core (at most 4) for a dump of PARALLEL_LOAD_BYTES or more."""
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    listed = (files or {}).get(release.DUMP) or (files or {}).get(release.DUMP_GZ)
-    size = listed.get("bytes") if isinstance(listed, dict) else None
-    decoded = listed.get("decoded") if isinstance(listed, dict) else None
-    if isinstance(decoded, dict):
-        size = decoded.get("bytes")
-    big = isinstance(size, int) and size >= PARALLEL_LOAD_BYTES
-    return min(os.cpu_count() or 1, 4) if big else 1
 
 
 def _bulk_load_parallel(store, release_dir: Path, manifest: dict,
@@ -422,8 +407,7 @@ def _bulk_load_parallel(store, release_dir: Path, manifest: dict,
             errors.append(err)
 
     try:
-        cut = dump_pieces.pieces(release_dir, manifest,
-                                 pieces or _pieces_wanted(release_dir, manifest))
+        cut = dump_pieces.pieces(release_dir, manifest, pieces)
         streams: list[io.BufferedReader] = []
         try:
             for piece in cut:
