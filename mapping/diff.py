@@ -129,7 +129,7 @@ def side_of(folder: Path) -> tuple[Side, dict]:
         manifest = release.read_manifest(folder)
     except release.NotARelease as err:
         raise DiffError(str(err)) from None
-    dump = release.dump_file(folder)
+    dump = release.dump_file(folder, manifest)
     if dump is None:
         raise DiffError(f"{folder}: no {release.DUMP_GZ} in this release")
     return Side(dump, release_id_of(manifest, folder)), manifest

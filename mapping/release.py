@@ -154,10 +154,9 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
             subject, predicate, rest = line.split(" ", 2)
             if subject != previous_subject:
                 subjects += 1
-                if subject.startswith("<"):
-                    entities += 1
-                    if "#" not in subject:
-                        listed.write(subject + "\n")
+                entities += subject.startswith("<")
+                if is_listed_subject(subject):
+                    listed.write(subject + "\n")
                 previous_subject = subject
             properties[predicate] = properties.get(predicate, 0) + 1
             if predicate == rdf_type:
@@ -176,6 +175,12 @@ def write_dumps(lines: Iterable[str], folder: Path, base: str,
               "classes": dict(sorted(classes.items())),
               "properties": dict(sorted(properties.items()))}
     return counts, {DUMP_GZ: gz.entry(), **write_derived(plain, folder, base)}
+
+
+def is_listed_subject(subject: str) -> bool:
+    """Whether a dump's subject (N-Triples form) goes to ``subjects.txt``: an IRI, not a hash
+    IRI (a part of a resource, not a resource of its own)."""
+    return subject.startswith("<") and "#" not in subject
 
 
 DUMP_GZIP_LEVEL = 6
@@ -313,12 +318,12 @@ def canonical_sha256(files: dict[str, dict]) -> str | None:
     return decoded["sha256"] if isinstance(decoded, dict) else None
 
 
-def dump_file(folder: Path) -> Path | None:
+def dump_file(folder: Path, manifest: dict | None = None) -> Path | None:
     """The file holding a release's canonical dump: ``dataset.nt.gz``, or ``dataset.nt`` where
     a release built before it was gzipped only lists it (quicker to read: a plain copy its
     manifest does not list, say unzipped beside the gzip, is never read for it); None for a
-    release with neither (retired)."""
-    if plain_dump_listed(folder) and (folder / DUMP).is_file():
+    release with neither (retired). ``manifest``: the release's, if already read."""
+    if plain_dump_listed(folder, manifest) and (folder / DUMP).is_file():
         return folder / DUMP
     return folder / DUMP_GZ if (folder / DUMP_GZ).is_file() else None
 

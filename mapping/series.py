@@ -176,7 +176,7 @@ def _admit(folder: Path, entries: list[Entry], release_id: str, base: str) -> En
         if manifest.get("base") != base:
             raise SeriesError(f"the series' releases have the IRI base {manifest.get('base')!r}, "
                               f"not {base!r}: IRIs must not change within a series")
-        if release.dump_file(folder / latest.id) is None:
+        if release.dump_file(folder / latest.id, manifest) is None:
             raise SeriesError(f"the latest release {latest.id} has no {release.DUMP_GZ} to "
                               "compare with")
     return latest

@@ -349,7 +349,7 @@ def _write_subjects(release_dir: Path) -> None:
                 temporary.open("w", encoding="utf-8") as out:
             for line in dump:
                 subject = line[:line.find(" ")]
-                if subject == previous or not subject.startswith("<") or "#" in subject:
+                if subject == previous or not release.is_listed_subject(subject):
                     continue
                 if subject < previous:
                     raise series.SeriesError(f"{source} is not sorted: the "

@@ -18,7 +18,6 @@ summary and the Turtle report).
 
 from __future__ import annotations
 
-import gzip
 import re
 import tempfile
 import zlib
@@ -31,6 +30,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH, XSD
 
+from mapping import release
 from mapping.vocab import hash_name, part_of
 
 SUPPORTED = {SH["class"], SH.datatype, SH.nodeKind, SH.minCount, SH.maxCount, SH["in"],
@@ -471,8 +471,8 @@ def _in_store(data: Data, vocabulary: bytes, use: Callable[[ox.Store], Report]) 
             if vocabulary:
                 store.bulk_load(vocabulary, format=ox.RdfFormat.N_TRIPLES)
             try:
-                if _gzipped(data):  # a release's Turtle and JSON-LD are published gzipped
-                    with gzip.open(data, "rb") as stream:
+                if _gzipped(data):  # a release's dumps are published gzipped
+                    with release.open_dump(data) as stream:
                         store.bulk_load(stream, format=fmt)
                 else:
                     store.bulk_load(path=str(data), format=fmt)
@@ -504,7 +504,7 @@ def _as_graph(data: Data, vocabulary: bytes) -> Graph:
     named = str(data.with_suffix("")) if _gzipped(data) else str(data)
     try:
         if _gzipped(data):
-            with gzip.open(data, "rb") as stream:
+            with release.open_dump(data) as stream:
                 return graph.parse(stream, format=guess_format(named) or "turtle")
         return graph.parse(data, format=guess_format(named) or "turtle")
     except Exception as err:  # rdflib raises many kinds; the user gets one line
