@@ -11,13 +11,14 @@ happened to it without asking the code under test.
 
 from __future__ import annotations
 
-import gzip
 import io
 import random
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from harness import dump_lines
 
 from mapping.reader import ExportFile
 from mapping.vocab import slug
@@ -182,7 +183,7 @@ def actions_by_line(release_dir: Path) -> dict[int, str]:
     """A release's actions by the line their record starts on (read from their provenance)."""
     first = "<https://w3id.org/senacs-kg/def#firstLine>"
     out = {}
-    with gzip.open(release_dir / "dataset.nt.gz", "rt", encoding="utf-8") as lines:
+    with dump_lines(release_dir) as lines:
         for line in lines:
             subject, predicate, rest = line.split(" ", 2)
             if predicate == first and subject.endswith("#source>"):
