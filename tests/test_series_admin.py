@@ -227,6 +227,19 @@ def test_the_latest_or_an_unknown_release_is_refused(series, rid, message):
     assert snapshot(series) == before
 
 
+def test_a_release_whose_dump_cannot_be_read_is_not_retired(series):
+    """Its subjects.txt gone and its gzipped dump cut: the resources cannot be listed, so
+    the release is left as it was, in one line (no traceback, no temporary file left)."""
+    (series / "2025" / "subjects.txt").unlink()
+    packed = series / "2025" / "dataset.nt.gz"
+    packed.write_bytes(packed.read_bytes()[:-5000])
+    before = snapshot(series)
+    run = retire(series, "2025")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+    assert "dataset.nt.gz cannot be read" in run.stderr and "nothing was changed" in run.stderr
+    assert snapshot(series) == before
+
+
 def test_an_already_retired_release_is_refused(series):
     assert retire(series, "2024").returncode == 0
     before = snapshot(series)
