@@ -2,8 +2,8 @@
 
 ``MIX`` is the benchmark mix of issues #5 and #18 (name -> query text); ``NEW`` holds the six
 researcher questions issue #18 adds, each a kind of question the mix does not cover. Several
-of ``NEW`` read the release's direct shortcut properties (senacs:budgetTotalValue,
-senacs:worksWith, senacs:titleRank): on a release without them they answer empty, or
+read the release's direct shortcut properties (senacs:budgetTotalValue, senacs:worksWith,
+senacs:titleRank, senacs:structureRank): on a release without them they answer empty, or
 differently (bench_queries.py finds which in their text and says so). ``GRAPH_QUERIES`` are
 the CONSTRUCT/DESCRIBE ones (asked for N-Triples, and compared by triple count only). Edit
 the texts here: the benchmark reads them from nowhere else.
@@ -25,11 +25,16 @@ MIX = {
         GROUP BY ?k ORDER BY DESC(?n)""",
     # all pairs at once is the network analysis' job (senacs-kg network); a researcher asks
     # which structures share partners with one structure
-    "shared partners": P + f"""SELECT ?other (COUNT(DISTINCT ?o) AS ?shared) WHERE {{
-        <{B}structure/centre-social-reynerie-31> senacs:worksWith ?o .
-        ?other senacs:worksWith ?o .
-        FILTER(?other != <{B}structure/centre-social-reynerie-31>) }}
-        GROUP BY ?other ORDER BY DESC(?shared) ?other LIMIT 20""",
+    # ties broken by the structure's rank by IRI (an integer, inline in the store), not by
+    # the IRI, whose text Oxigraph reads from its string table at every comparison: at
+    # 100,000 records 9,367 structures tie, 0.1 s instead of 0.5 s in process, the same rows
+    "shared partners": P + f"""SELECT ?other ?shared WHERE {{
+        {{ SELECT ?other (COUNT(DISTINCT ?o) AS ?shared) WHERE {{
+            <{B}structure/centre-social-reynerie-31> senacs:worksWith ?o .
+            ?other senacs:worksWith ?o .
+            FILTER(?other != <{B}structure/centre-social-reynerie-31>) }} GROUP BY ?other }}
+        ?other senacs:structureRank ?rank }}
+        ORDER BY DESC(?shared) ?rank LIMIT 20""",
     "text search": P + """SELECT ?a ?t WHERE { ?a senacs:summary ?s ; dcterms:title ?t .
         FILTER(CONTAINS(LCASE(STR(?s)), "numérique")) } LIMIT 50""",
     # the two sides joined by hash (each a sub-select), not one lookup per action

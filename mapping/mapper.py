@@ -63,7 +63,8 @@ class Terms:
                      "budgetTotal", "isTotal", "totalMethod", "extractedFrom", "sourceLine",
                      "sourceSnippet", "headcount", "personKind", "startDate", "startMention",
                      "date", "firstLine", "lastLine", "position", "preamble", "endsWithNewline",
-                     "recordCount", "budgetTotalValue", "worksWith", "titleRank"):
+                     "recordCount", "budgetTotalValue", "worksWith", "titleRank",
+                     "structureRank"):
             setattr(self, name, nt.iri(iris.DEF[name]))
         # The property of each form field's value, as the form's table (mapping/labels.py) says.
         self.prop = {spec.key: nt.iri(vocab.expand(spec.prop, iris.base)) for spec in FIELDS}
@@ -177,6 +178,7 @@ class Mapper:
         self.territory = Territory(self.iris, self.reference, self.t)
         self._slugs: dict[str | None, str] = {}  # structure line -> its slug
         self._titled: list[tuple[str, str]] = []  # (title, action IRI) of every titled action
+        self._structures: set[str] = set()  # every structure's IRI, in N-Triples form
 
     # -- files ---------------------------------------------------------------------------
 
@@ -217,9 +219,9 @@ class Mapper:
         return found
 
     def closing_triples(self) -> list[Triple]:
-        """What is written once per build, after the last record (EPCI member lists, and each
-        action's rank by title)."""
-        return self.territory.closing_triples() + self.title_ranks()
+        """What is written once per build, after the last record (EPCI member lists, each
+        action's rank by title and each structure's rank by IRI)."""
+        return self.territory.closing_triples() + self.title_ranks() + self.structure_ranks()
 
     def title_ranks(self) -> list[Triple]:
         """``senacs:titleRank``: each titled action's 1-based position among the build's
@@ -230,6 +232,17 @@ class Mapper:
         self._titled = []
         return [(nt.iri(iri), self.t.titleRank, nt.integer(rank))
                 for rank, (_, iri) in enumerate(ranked, start=1)]
+
+    def structure_ranks(self) -> list[Triple]:
+        """``senacs:structureRank``: each structure's 1-based position among the build's
+        structures ordered by IRI (code point order, as SPARQL's ORDER BY ?structure orders
+        them): a shortcut that breaks ties between structures (which share the most partners
+        with one) by an integer, where ordering by the IRI itself reads every IRI's text from
+        the store at each comparison (about 5 times slower at 100,000 records)."""
+        ranked = sorted(iri[1:-1] for iri in self._structures)
+        self._structures = set()
+        return [(nt.iri(iri), self.t.structureRank, nt.integer(rank))
+                for rank, iri in enumerate(ranked, start=1)]
 
     def map_record(self, record: Record) -> tuple[str, list[Triple]]:
         """Name the record's action and map it: (action IRI, triples)."""
@@ -303,6 +316,7 @@ class Mapper:
         t, name = self.t, record.structure_name
         out += [(action, t.agent, structure), (action, t.organiserName, nt.text(name)),
                 (structure, RDF_TYPE, t.Structure), (structure, t.name, nt.text(name))]
+        self._structures.add(structure)  # ranked once all are read
         if record.department is None:
             return
         out.append((structure, t.department,

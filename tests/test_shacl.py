@@ -131,6 +131,7 @@ BREAKS: dict[str, tuple[str, str, str]] = {
     "Structure-department-present": (_drop(S, "senacs:department"), S, "Warning"),
     "Structure-commune": (_add(S, "senacs:commune", DEPT), S, "Violation"),
     "Structure-worksWith": (_add(S, "senacs:worksWith", '"Caf"'), S, "Violation"),
+    "Structure-structureRank": (_set(S, "senacs:structureRank", "0"), S, "Violation"),
     # the Caf of the Haute-Garonne is no partner of a Sarthe structure's actions
     "Structure-worksWith-agrees": (_add(S, "senacs:worksWith", CAF), S, "Violation"),
     "Structure-commune-present": (_drop(f"<{B}structure/sous-les-tilleuls-31>",

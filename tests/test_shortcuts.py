@@ -32,7 +32,8 @@ from questions import BEFORE, FORMER, GRAPH_QUERIES, QUESTIONS  # noqa: E402
 
 B = "https://w3id.org/senacs-kg/"
 DEF = B + "def#"
-SHORTCUTS = (f"<{DEF}budgetTotalValue>", f"<{DEF}worksWith>", f"<{DEF}titleRank>")
+SHORTCUTS = (f"<{DEF}budgetTotalValue>", f"<{DEF}worksWith>", f"<{DEF}titleRank>",
+             f"<{DEF}structureRank>")
 EX = B + ".well-known/sparql-examples#"
 P = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
 PREFIX schema: <https://schema.org/>
@@ -171,6 +172,16 @@ def test_the_title_rank_is_the_order_by_title_then_iri(stores):
                      "?a a senacs:Action ; dcterms:title ?t } ORDER BY ?t ?a")
     ranked = answer(now, P + "SELECT ?a ?r WHERE { ?a senacs:titleRank ?r } ORDER BY ?r")
     assert [a for a, _ in ranked] == [a for (a,) in ordered]
+    assert [r for _, r in ranked] == [f'"{n}"^^<http://www.w3.org/2001/XMLSchema#integer>'
+                                      for n in range(1, len(ordered) + 1)]
+
+
+def test_the_structure_rank_is_the_order_by_iri(stores):
+    now, _ = stores
+    ordered = answer(now, P + "SELECT ?s WHERE { ?s a senacs:Structure } ORDER BY ?s")
+    ranked = answer(now, P + "SELECT ?s ?r WHERE { ?s senacs:structureRank ?r } ORDER BY ?r")
+    assert len(ordered) > 100  # structures of every department, and the seed's
+    assert [s for s, _ in ranked] == [s for (s,) in ordered]
     assert [r for _, r in ranked] == [f'"{n}"^^<http://www.w3.org/2001/XMLSchema#integer>'
                                       for n in range(1, len(ordered) + 1)]
 
