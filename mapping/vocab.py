@@ -34,7 +34,7 @@ __all__ = ["ADMS", "DCAT", "DCTERMS", "IGEO", "ORG", "OWL", "PROV", "RDF", "RDFS
 
 # senacs: properties that state directly what a qualified path already says, or an order of the
 # release (README "The graph", Shortcuts): derived, so never a changed field in a changeset
-SHORTCUTS = ("budgetTotalValue", "worksWith", "titleRank", "structureRank")
+SHORTCUTS = ("budgetTotalValue", "worksWith", "titleRank", "structureRank", "agentDepartment")
 
 # The one prefix table. The release's Turtle dumps, the server's Turtle and RDF/XML answers and
 # the query page's default query all use these names; ``{base}`` is the configured base.

@@ -333,7 +333,7 @@ def example_query(name: str) -> str:
 LOCATION = {"<http://www.w3.org/ns/prov#wasDerivedFrom>", f"<{SENACS.sourceLine}>"}
 # derived from other fields, which are counted (README "The graph", shortcuts)
 SHORTCUTS = {f"<{SENACS.budgetTotalValue}>", f"<{SENACS.worksWith}>", f"<{SENACS.titleRank}>",
-             f"<{SENACS.structureRank}>"}
+             f"<{SENACS.structureRank}>", f"<{SENACS.agentDepartment}>"}
 
 
 def statements(release_dir: Path) -> dict[str, set[tuple[str, str]]]:

@@ -42,6 +42,7 @@ S = f"<{B}structure/espace-de-vie-sociale-les-3-rivieres-72>"
 CAF = f"<{B}organisation/caf-31>"
 PAULHAC = f"<{B}place/commune/31407>"
 DEPT = f"<{B}place/departement/72>"
+HG_DEPT = f"<{B}place/departement/31>"
 REGION = f"<{B}place/region/76>"
 EPCI = f"<{B}organisation/epci-243100732>"  # Paulhac's: CC des Coteaux du Girou
 PLACEMENT = f"<{B}structure/sous-les-tilleuls-31#placement>"
@@ -116,6 +117,10 @@ BREAKS: dict[str, tuple[str, str, str]] = {
     "Action-budgetTotalValue-agrees": (_set(A, "senacs:budgetTotalValue", '"1"^^xsd:decimal'),
                                        A, "Violation"),
     "Action-titleRank": (_set(A, "senacs:titleRank", "0"), A, "Violation"),
+    "Action-agentDepartment": (_set(A, "senacs:agentDepartment", S), A, "Violation"),
+    # the action's structure is in the Sarthe, not in this department
+    "Action-agentDepartment-agrees": (_set(A, "senacs:agentDepartment", HG_DEPT), A,
+                                      "Violation"),
     "Action-headcount": (_add(A, "senacs:headcount", AMOUNT), A, "Violation"),
     "Action-startDate": (_set(A, "senacs:startDate", '"septembre 2021"'), A, "Violation"),
     "Action-startMention": (_add(A, "senacs:startMention", AMOUNT), A, "Violation"),

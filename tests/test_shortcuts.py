@@ -33,7 +33,7 @@ from questions import BEFORE, FORMER, GRAPH_QUERIES, QUESTIONS  # noqa: E402
 B = "https://w3id.org/senacs-kg/"
 DEF = B + "def#"
 SHORTCUTS = (f"<{DEF}budgetTotalValue>", f"<{DEF}worksWith>", f"<{DEF}titleRank>",
-             f"<{DEF}structureRank>")
+             f"<{DEF}structureRank>", f"<{DEF}agentDepartment>")
 EX = B + ".well-known/sparql-examples#"
 P = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
 PREFIX schema: <https://schema.org/>
@@ -190,7 +190,8 @@ def test_the_shortcuts_hold_what_they_stand_for(stores):
     now, _ = stores
     for direct, qualified in (
             ("?a senacs:budgetTotalValue ?v", "?a senacs:budgetTotal/schema:value ?v"),
-            ("?a senacs:worksWith ?v", "?x schema:agent ?a ; senacs:resolvedPartner ?v")):
+            ("?a senacs:worksWith ?v", "?x schema:agent ?a ; senacs:resolvedPartner ?v"),
+            ("?a senacs:agentDepartment ?v", "?a schema:agent/senacs:department ?v")):
         pairs = {P + f"SELECT DISTINCT ?a ?v WHERE {{ {q} }}" for q in (direct, qualified)}
         got = [set(answer(now, q)) for q in sorted(pairs)]
         assert got[0] == got[1] and len(got[0]) > 100
