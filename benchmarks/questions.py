@@ -3,8 +3,9 @@
 ``MIX`` is the benchmark mix of issues #5 and #18 (name -> query text); ``NEW`` holds the six
 researcher questions issue #18 adds, each a kind of question the mix does not cover. Several
 read the release's direct shortcut properties (mapping.vocab.SHORTCUTS: senacs:budgetTotalValue,
-senacs:worksWith, senacs:agentDepartment, senacs:titleRank, senacs:structureRank): on a release without them they answer empty, or
-differently (bench_queries.py finds which in their text and says so). ``GRAPH_QUERIES`` are
+senacs:worksWith, senacs:agentDepartment, senacs:titleRank, senacs:structureRank): on a
+release without them they answer empty, or differently (bench_queries.py finds which in their
+text and says so). ``GRAPH_QUERIES`` are
 the CONSTRUCT/DESCRIBE ones (asked for N-Triples, and compared by triple count only). Edit
 the texts here: the benchmark reads them from nowhere else.
 """
