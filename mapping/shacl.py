@@ -37,8 +37,9 @@ SUPPORTED = {SH["class"], SH.datatype, SH.nodeKind, SH.minCount, SH.maxCount, SH
              SH.languageIn, SH.pattern, SH.flags, SH.minLength, SH.minInclusive,
              SH.lessThanOrEquals, SH.equals}
 # Shape-level terms that are not constraints.
-NON_CONSTRAINTS = {RDF.type, SH.path, SH.severity, SH.message, SH.targetClass, SH.property,
-                   SH.name, SH.description, SH.order, SH.group}
+NON_CONSTRAINTS = {RDF.type, SH.path, SH.severity, SH.message, SH.targetClass,
+                   SH.targetSubjectsOf, SH.property, SH.name, SH.description, SH.order,
+                   SH.group}
 COMPONENT = {
     SH["class"]: SH.ClassConstraintComponent, SH.datatype: SH.DatatypeConstraintComponent,
     SH.nodeKind: SH.NodeKindConstraintComponent, SH.minCount: SH.MinCountConstraintComponent,
@@ -59,6 +60,9 @@ WELL_FORMED = {
 }
 TARGET = "?this <http://www.w3.org/1999/02/22-rdf-syntax-ns#type>/" \
          "<http://www.w3.org/2000/01/rdf-schema#subClassOf>* {cls} ."
+# sh:targetSubjectsOf: for statements written without their subject's type (the ranks a build
+# writes once, after the last record, in a batch of their own)
+SUBJECTS_TARGET = "{{ SELECT DISTINCT ?this WHERE {{ ?this {prop} ?target_value_ }} }}"
 
 
 class UnsupportedShape(ValueError):
@@ -153,15 +157,18 @@ def _filter(shapes: Graph, constraint, value, flags) -> str:
 
 
 def compile_shapes(shapes: Graph) -> list[Check]:
-    """Every constraint of every shape with a sh:targetClass, as one SPARQL query each."""
+    """Every constraint of every shape with a sh:targetClass or sh:targetSubjectsOf, as one
+    SPARQL query each."""
     checks: list[Check] = []
-    for node_shape in sorted(shapes.subjects(SH.targetClass, None), key=str):
-        for cls in shapes.objects(node_shape, SH.targetClass):
-            target = TARGET.format(cls=_term(cls))
-            checks += _compile(shapes, node_shape, target, None)
-            for prop in sorted(shapes.objects(node_shape, SH.property), key=str):
-                path = _path(shapes, shapes.value(prop, SH.path))
-                checks += _compile(shapes, prop, target, path)
+    for kind, pattern, name in ((SH.targetClass, TARGET, "cls"),
+                                (SH.targetSubjectsOf, SUBJECTS_TARGET, "prop")):
+        for node_shape in sorted(set(shapes.subjects(kind, None)), key=str):
+            for value in sorted(shapes.objects(node_shape, kind), key=str):
+                target = pattern.format(**{name: _term(value)})
+                checks += _compile(shapes, node_shape, target, None)
+                for prop in sorted(shapes.objects(node_shape, SH.property), key=str):
+                    path = _path(shapes, shapes.value(prop, SH.path))
+                    checks += _compile(shapes, prop, target, path)
     return checks
 
 

@@ -356,3 +356,15 @@ def test_unreadable_files_are_one_line_errors(tmp_path, shapes):
         validate(bad, shapes)
     with pytest.raises(UnknownFormat, match="unknown RDF format"):
         validate(tmp_path / "data.xyz", shapes)
+
+
+def test_ranks_written_without_their_subjects_types_are_checked(validator):
+    """A build writes the ranks once, after the last record, in a batch that holds no
+    rdf:type: the rank shapes reach them there through sh:targetSubjectsOf."""
+    integer, decimal = (f"<http://www.w3.org/2001/XMLSchema#{t}>" for t in ("integer", "decimal"))
+    structure, action = f"<{B}structure/x-31>", f"<{B}action/x-31/y>"
+    lines = (f'{structure} <{B}def#structureRank> "0"^^{integer} .\n'
+             f'{action} <{B}def#titleRank> "1.5"^^{decimal} .\n')
+    results = validate(_store(validator, lines), validator).results
+    assert {(r.shape[len(SHAPES):], r.focus) for r in results if r.is_violation} == {
+        ("Structure-structureRank", structure), ("Action-titleRank", action)}
