@@ -90,15 +90,22 @@ def first_answer(runaways: list[Runaway], seconds: float = 15) -> Runaway:
     raise AssertionError(f"none of {len(runaways)} runaways was answered in {seconds} s")
 
 
-def until_refused(session: requests.Session, root: str, tries: int = 40) -> requests.Response:
-    """Cheap uncached queries until one is refused (the runaway has taken the only place)."""
-    for _ in range(tries):
+def until_refused(session: requests.Session, root: str, seconds: float = 6) -> requests.Response:
+    """Cheap uncached queries until one is refused (the runaway has taken the only place).
+    Until the runaway's request reaches the server they are answered, so this waits for it by
+    time, not by a count of queries: forty fast ones once took less than it needed to arrive
+    on a busy machine (the runaway holds its place 12 s, the checks after this take ~3 s)."""
+    deadline, tries = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
         response = session.get(root + "/sparql", params={"query": cheap()},
                                headers=JSON_RESULTS, timeout=30)
+        tries += 1
         if response.status_code == 429:
             return response
         assert response.status_code == 200, response.text
-    raise AssertionError(f"no 429 in {tries} queries while a runaway holds the client's place")
+        time.sleep(0.05)
+    raise AssertionError(f"no 429 in {seconds:g} s ({tries} queries) while a runaway holds "
+                         "the client's place")
 
 
 # -- the lock files themselves, between two processes ---------------------------------------
