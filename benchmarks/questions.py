@@ -5,9 +5,8 @@ researcher questions issue #18 adds, each a kind of question the mix does not co
 read the release's direct shortcut properties (mapping.vocab.SHORTCUTS: senacs:budgetTotalValue,
 senacs:worksWith, senacs:agentDepartment, senacs:titleRank, senacs:structureRank): on a
 release without them they answer empty, or differently (bench_queries.py finds which in their
-text and says so). ``GRAPH_QUERIES`` are
-the CONSTRUCT/DESCRIBE ones (asked for N-Triples, and compared by triple count only). Edit
-the texts here: the benchmark reads them from nowhere else.
+text and says so). ``GRAPH_QUERIES`` are the CONSTRUCT/DESCRIBE ones (asked for N-Triples, and
+compared by triple count only). Edit the texts here: the benchmark reads them from nowhere else.
 """
 
 from __future__ import annotations
