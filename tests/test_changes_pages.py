@@ -27,6 +27,7 @@ from rdflib.namespace import DCTERMS, RDF, RDFS
 from serve_series_helper import series_server
 
 from endpoint.store import MARKER, prepare_store
+from mapping import vocab
 from mapping.paths import EXAMPLES_FILE
 from mapping.vocab import DEFAULT_BASE as B
 from mapping.vocab import part_kind
@@ -332,8 +333,7 @@ def example_query(name: str) -> str:
 
 LOCATION = {"<http://www.w3.org/ns/prov#wasDerivedFrom>", f"<{SENACS.sourceLine}>"}
 # derived from other fields, which are counted (README "The graph", shortcuts)
-SHORTCUTS = {f"<{SENACS.budgetTotalValue}>", f"<{SENACS.worksWith}>", f"<{SENACS.titleRank}>",
-             f"<{SENACS.structureRank}>", f"<{SENACS.agentDepartment}>"}
+SHORTCUTS = {f"<{SENACS[name]}>" for name in vocab.SHORTCUTS}
 
 
 def statements(release_dir: Path) -> dict[str, set[tuple[str, str]]]:

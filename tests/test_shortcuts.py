@@ -25,6 +25,7 @@ from national import write_export
 from rdflib import Graph
 from rdflib.namespace import RDF, SH
 
+from mapping import vocab
 from mapping.paths import EXAMPLES_FILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -32,8 +33,7 @@ from questions import BEFORE, FORMER, GRAPH_QUERIES, QUESTIONS  # noqa: E402
 
 B = "https://w3id.org/senacs-kg/"
 DEF = B + "def#"
-SHORTCUTS = (f"<{DEF}budgetTotalValue>", f"<{DEF}worksWith>", f"<{DEF}titleRank>",
-             f"<{DEF}structureRank>", f"<{DEF}agentDepartment>")
+SHORTCUTS = tuple(f"<{DEF}{name}>" for name in vocab.SHORTCUTS)
 EX = B + ".well-known/sparql-examples#"
 P = """PREFIX senacs: <https://w3id.org/senacs-kg/def#>
 PREFIX schema: <https://schema.org/>
