@@ -349,13 +349,17 @@ def report_cold(n: int, results: dict[str, dict], held: set[str]) -> None:
     print(f"  HTTP overhead (<= {OVERHEAD_MAX:.0%} where in-process > "
           f"{OVERHEAD_FLOOR * 1000:.0f} ms): "
           + ("met on every question" if not heavy else "NOT met on " + ", ".join(heavy)))
-    empty = [name for name, f in cold.items() if name in QUESTIONS
-             and not f.get("answer", {}).get("rows", f.get("answer", {}).get("triples", 1))]
+    empty = [name for name in QUESTIONS if name in cold and _is_empty(cold[name].get("answer"))]
     if empty:  # a time for no answer measures a lookup of nothing: said, not hidden
         print("  answered empty on these records (what they name is not in this data): "
               + ", ".join(empty))
     report_answers(results)
     report_shortcuts(held)
+
+
+def _is_empty(answer: dict | None) -> bool:
+    """No rows (SELECT) or no triples (CONSTRUCT, DESCRIBE); an ASK answer is never empty."""
+    return answer is not None and not answer.get("rows", answer.get("triples", 1))
 
 
 def _cell(f: dict | None) -> str:
