@@ -5,6 +5,14 @@ imports nothing of ``mapping`` but its IRI rules and release layout, and loads t
 release into the store named by the configuration.
 """
 
-from endpoint.app import create_app
-
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str):
+    """``create_app`` on first use: the store's loader and query workers, which import
+    modules of this package, then start without Flask and the web application."""
+    if name == "create_app":
+        from endpoint.app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'endpoint' has no attribute {name!r}")
