@@ -101,7 +101,7 @@ def backing_store(config: Mapping[str, object],
         return store, manifest["release"], None
     store_dir = Path(str(config["STORE_DIR"]))
     release_id = prepare_store(Path(str(config["RELEASE_DIR"])), store_dir, str(config["BASE"]),
-                               bool(config["VERIFY_RELEASE"]))
+                               bool(config["VERIFY_RELEASE"]), str(config["LOADER_ALLOCATOR"]))
     store = EmbeddedStore(store_dir, str(config["BASE"]), int(config["QUERY_WORKERS"]),
                           float(config["QUERY_TIMEOUT"]), int(config["ROW_CAP"]),
                           _mb(config["MAX_RESPONSE_MB"]), int(config["WORKER_MEMORY_MB"]),

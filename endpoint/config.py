@@ -67,6 +67,8 @@ class Settings:
     warm_cache: bool = True  # answer the example catalogue and the home page in the background
     warm_timeout: float = 600.0  # seconds each of those may take (they run once per release)
     verify_release: bool = True  # check the release's checksums before loading it
+    # the store's loader (endpoint/loader.py): on jemalloc where the system has it, or on glibc's
+    loader_allocator: str = "jemalloc"
     trusted_proxies: list[str] = field(default_factory=list)  # their X-Forwarded-* are believed
 
     def as_config(self) -> dict[str, object]:
@@ -74,6 +76,10 @@ class Settings:
 
 
 FIELDS = {f.name.upper(): f for f in dataclasses.fields(Settings)}
+# the settings that name one of a few things: any other value stops the start (a misspelt
+# "remote" would otherwise serve the embedded store)
+CHOICES: dict[str, tuple[str, ...]] = {"STORE": ("embedded", "remote"),
+                                       "LOADER_ALLOCATOR": ("jemalloc", "system")}
 DEFAULTS: dict[str, object] = Settings().as_config()
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
@@ -167,6 +173,10 @@ def load_settings(overrides: Mapping[str, object] | None = None,
         for name, value in given.items():
             setting = _setting(name, source)
             values[setting.name] = _typed(name, value, str(setting.type), source)
+            allowed = CHOICES.get(setting.name.upper())
+            if allowed and values[setting.name] not in allowed:
+                raise ConfigError(f"{source}: {name}={value!r} is not one of "
+                                  f"{', '.join(allowed)}")
     return Settings(**values)
 
 

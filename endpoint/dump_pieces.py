@@ -53,7 +53,7 @@ class Slice(io.RawIOBase):
                  final: bool = False, inner: Sequence[tuple[int, int]] = ()) -> None:
         self.file = path.open("rb")
         self.file.seek(start)
-        self.start, self.left = start, end - start
+        self.start, self.left, self.size = start, end - start, end - start
         self.expected, self.produced, self.crc, self.final = decoded, 0, 0, final
         self.inflater = zlib.decompressobj(-zlib.MAX_WBITS) if decoded is not None else None
         self.pending = memoryview(b"")  # inflated, not yet read
@@ -63,6 +63,10 @@ class Slice(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def consumed(self) -> int:
+        """Bytes of the file read so far (the loader's progress)."""
+        return self.size - max(self.left, 0)
 
     def readinto(self, buffer) -> int:
         if self.inflater is None:
@@ -141,6 +145,14 @@ class Piece:
         self.raw = gzip.open(self.path, "rb") if self.whole else \
             Slice(self.path, self.start, self.end, self.decoded, self.final, self.inner)
         return io.BufferedReader(self.raw, 1 << 20)
+
+    def consumed(self) -> int:
+        """Bytes of the file read so far, of ``end - start`` (the loader's progress)."""
+        if isinstance(self.raw, Slice):
+            return self.raw.consumed()
+        if self.raw is None or self.raw.closed:
+            return 0 if self.raw is None else self.end - self.start
+        return self.raw.fileobj.tell()  # the whole file through gzip: where its reader is
 
 
 def line_cuts(path: Path, pieces: int) -> list[int]:

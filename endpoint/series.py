@@ -348,7 +348,7 @@ class SeriesServer:
         config = self.config
         store_dir = self.store_root / release_id
         prepare_store(self.series.folder / release_id, store_dir, str(config["BASE"]),
-                      bool(config["VERIFY_RELEASE"]))
+                      bool(config["VERIFY_RELEASE"]), str(config["LOADER_ALLOCATOR"]))
         return EmbeddedStore(store_dir, str(config["BASE"]), int(config["QUERY_WORKERS"]),
                              float(config["QUERY_TIMEOUT"]), int(config["ROW_CAP"]),
                              release_apps._mb(config["MAX_RESPONSE_MB"]),

@@ -19,7 +19,6 @@ given a query.
 from __future__ import annotations
 
 import fcntl
-import io
 import json
 import multiprocessing
 import os
@@ -30,13 +29,12 @@ import signal
 import tempfile
 import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from endpoint import dump_pieces
+from endpoint import loader
 from mapping import lifetime, release
 
 MARKER = "senacs-kg-store.json"
@@ -187,7 +185,8 @@ def _mb(size: int) -> str:
 # -- the embedded store ---------------------------------------------------------------------------
 
 
-def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = True) -> str:
+def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = True,
+                  allocator: str = "jemalloc") -> str:
     """Make ``store_dir`` hold the release (loading it only if it does not already); its id.
 
     A damaged release (files not matching manifest.json) is refused with the list of
@@ -220,7 +219,7 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
         check = _Verification(release_dir, changes) if verify else None
         try:
             _load(release_dir, store_dir, base, manifest, changes,
-                  check.wait if check else (lambda: None))
+                  check.wait if check else (lambda: None), allocator)
         except Exception:
             if check:
                 check.wait()  # a damaged file is the reason a load fails: said as such
@@ -339,14 +338,23 @@ def _damaged_changesets(release_dir: Path, changes: list[Changeset]) -> list[str
 
 
 def _load(release_dir: Path, store_dir: Path, base: str, manifest: dict,
-          changes: Sequence[Changeset] = (), verified: Callable[[], None] = lambda: None) -> None:
+          changes: Sequence[Changeset] = (), verified: Callable[[], None] = lambda: None,
+          allocator: str = "jemalloc") -> None:
     """Load the release into a staged store, compact it, then (once ``verified`` returns
     without raising) put it in the place of ``store_dir``; a failure leaves no staged files."""
     staged = store_dir.parent / f".{store_dir.name}.loading-{os.getpid()}"
     shutil.rmtree(staged, ignore_errors=True)
     try:
-        _fill(release_dir, staged, base, manifest, changes)
+        loader.load(release_dir, staged, base, manifest,
+                    [(c.id, c.summary, c.graph(base)) for c in changes], allocator)
+        (staged / MARKER).write_text(json.dumps({"release": manifest["release"], "base": base,
+                                                 "changes": [c.id for c in changes],
+                                                 "compacted": True}) + "\n",
+                                     encoding="utf-8")
         verified()
+    except loader.LoadError as err:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise ReleaseError(str(err)) from None
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -357,76 +365,6 @@ def _load(release_dir: Path, store_dir: Path, base: str, manifest: dict,
         shutil.rmtree(old, ignore_errors=True)
     else:
         staged.rename(store_dir)
-
-
-def _fill(release_dir: Path, staged: Path, base: str, manifest: dict,
-          changes: Sequence[Changeset]) -> None:
-    import pyoxigraph as ox
-
-    store = ox.Store(str(staged))
-    _bulk_load_parallel(store, release_dir, manifest)
-    ontology = ox.NamedNode(base + "def")
-    for path in sorted((release_dir / "ontology").glob("*.ttl")):
-        store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ontology)
-    for change in changes:
-        try:
-            store.bulk_load(path=str(change.summary), format=ox.RdfFormat.TURTLE,
-                            to_graph=ox.NamedNode(change.graph(base)))
-        except (SyntaxError, ValueError) as err:
-            del store
-            raise ReleaseError(f"{change.summary}: the changeset of release {change.id} cannot "
-                               f"be read: {str(err).splitlines()[0]}") from None
-    # one compaction after the bulk load: the loader leaves many overlapping files that every
-    # lookup must search; compacted, cold analytical queries run 2.5-4 times faster
-    # (benchmarks/bench_queries.py; 6-8 s more to load 100,000 records)
-    store.optimize()
-    store.flush()
-    del store
-    (staged / MARKER).write_text(json.dumps({"release": manifest["release"], "base": base,
-                                             "changes": [c.id for c in changes],
-                                             "compacted": True}) + "\n",
-                                 encoding="utf-8")
-
-
-def _bulk_load_parallel(store, release_dir: Path, manifest: dict,
-                        pieces: int | None = None) -> None:
-    """The release's canonical dump into the store, one piece of whole lines per core
-    (``endpoint/dump_pieces.py``), each piece's bulk loader in a thread of its own
-    (pyoxigraph releases the GIL while it loads, zlib while it inflates; each loader writes
-    its own files and ingests them): one loader keeps about 1.5 of 2 cores busy. Then the
-    pieces are checked to make up the gzip stream (its CRC-32 and size)."""
-    import pyoxigraph as ox
-
-    errors: list[BaseException] = []
-
-    def load(stream: io.BufferedReader) -> None:
-        try:
-            with stream:
-                store.bulk_load(stream, format=ox.RdfFormat.N_TRIPLES)
-        except BaseException as err:  # noqa: BLE001 - raised again in the calling thread
-            errors.append(err)
-
-    try:
-        cut = dump_pieces.pieces(release_dir, manifest, pieces)
-        streams: list[io.BufferedReader] = []
-        try:
-            for piece in cut:
-                streams.append(piece.open())
-        except BaseException:
-            for stream in streams:
-                stream.close()
-            raise
-        threads = [threading.Thread(target=load, args=(stream,)) for stream in streams]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
-        dump_pieces.check_stream(cut)
-    except (dump_pieces.DumpError, OSError, EOFError, zlib.error, SyntaxError) as err:
-        raise ReleaseError(f"{release_dir}: its canonical dump cannot be loaded: "
-                           f"{str(err).splitlines()[0]}") from None
 
 
 def _graph(name: str, base: str):

@@ -210,13 +210,19 @@ def cmd_build(args: argparse.Namespace) -> int:
 def _prepare_store(release_dir: Path, store_dir: Path, base: str, served: Path) -> int:
     """``build --store``: load the new release into the store ``serve`` will open, so that the
     server answers as soon as it starts (the load is the long part of a first start)."""
+    from endpoint.config import ConfigError, load_settings
     from endpoint.store import ReleaseError, prepare_store
 
+    try:  # the server's settings (file, environment) say which allocator its loader runs on
+        allocator = load_settings().loader_allocator
+    except ConfigError as err:
+        print(f"senacs-kg build: the store was not loaded: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
     print(f"senacs-kg build: loading the store {store_dir} (on 2 cores, about 35 s for 100,000 "
           "records, 7 minutes for 1,000,000)", file=sys.stderr)
     start = time.perf_counter()
     try:
-        prepare_store(release_dir, store_dir, base)
+        prepare_store(release_dir, store_dir, base, allocator=allocator)
     except ReleaseError as err:
         print(f"senacs-kg build: the store was not loaded: {err}", file=sys.stderr)
         return EXIT_PROBLEMS

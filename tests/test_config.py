@@ -54,6 +54,10 @@ def test_values_are_read_as_their_type_whatever_the_source():
     ({"SENACS_KG_WARM_CACHE": "perhaps"}, "WARM_CACHE='perhaps' is not true or false"),
     ({"SENACS_KG_SERVICE_ALLOWLIST": "https://a.example/"}, "is not a JSON list of strings"),
     ({"SENACS_KG_QUERY_WORKERS": "2.5"}, "QUERY_WORKERS='2.5' is not a whole number"),
+    # a setting that names one of a few things: a misspelt one is not read as the default
+    ({"SENACS_KG_STORE": "remot"}, "STORE='remot' is not one of embedded, remote"),
+    ({"SENACS_KG_LOADER_ALLOCATOR": "tcmalloc"},
+     "LOADER_ALLOCATOR='tcmalloc' is not one of jemalloc, system"),
 ])
 def test_an_unknown_or_mistyped_setting_stops_the_start(environ, message):
     with pytest.raises(ConfigError) as refused:

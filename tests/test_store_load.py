@@ -1,7 +1,7 @@
 """Loading a release into the embedded store: in pieces at once, compacted, every triple there.
 
 A large dump is cut into runs of whole lines, one per core, each bulk-loaded by a thread of its
-own (endpoint/store.py): the gzipped canonical dump at its flush points, each run inflated on
+own (endpoint/loader.py): the gzipped canonical dump at its flush points, each run inflated on
 its own; a release built before, with a plain dataset.nt, at line ends. The store must then
 hold exactly the dump's triples, whatever the cuts. The seed release is small, so the pieces
 are asked for here rather than left to the size threshold.
@@ -20,7 +20,7 @@ import pytest
 import requests
 from harness import dump_bytes, live_server, senacs_kg
 
-from endpoint import dump_pieces
+from endpoint import dump_pieces, loader
 from endpoint import store as embedded
 from mapping import release
 
@@ -81,7 +81,7 @@ def test_the_dump_loaded_in_pieces_is_the_dump(pieces, limit, blocked_release, t
     assert len(cut) == pieces and all(piece.decoded for piece in cut)
     assert [piece.start for piece in cut[1:]] == [piece.end for piece in cut[:-1]]
     store = ox.Store(str(tmp_path / "store"))
-    embedded._bulk_load_parallel(store, blocked_release, manifest, pieces)
+    loader.bulk_load_parallel(store, blocked_release, manifest, pieces)
     assert loaded_triples(store) == triples_of(dump_bytes(blocked_release))
 
 
@@ -102,7 +102,7 @@ def test_a_release_built_before_loads_from_its_plain_dump(pieces, release_dir, t
     assert all(data[c - 1:c] == b"\n" for c in cuts[1:-1])  # every cut after a line's end
     (copy / release.DUMP_GZ).unlink()  # so that only the plain file can have been read
     store = ox.Store(str(tmp_path / "store"))
-    embedded._bulk_load_parallel(store, copy, release.read_manifest(copy), pieces)
+    loader.bulk_load_parallel(store, copy, release.read_manifest(copy), pieces)
     assert loaded_triples(store) == triples_of(data)
 
 
@@ -110,9 +110,9 @@ def test_a_cut_gzip_dump_fails_to_load_rather_than_load_less(blocked_release, tm
     packed = blocked_release / release.DUMP_GZ
     packed.write_bytes(packed.read_bytes()[:-100])  # inside the last block
     store = ox.Store(str(tmp_path / "store"))
-    with pytest.raises(embedded.ReleaseError, match="cannot be loaded: .*inflates to"):
-        embedded._bulk_load_parallel(store, blocked_release,
-                                     release.read_manifest(blocked_release), 3)
+    with pytest.raises(loader.LoadError, match="cannot be loaded: .*inflates to"):
+        loader.bulk_load_parallel(store, blocked_release,
+                                  release.read_manifest(blocked_release), 3)
 
 
 def _with_blocks(release_dir, blocks) -> dict:
@@ -129,9 +129,9 @@ def test_flush_points_that_are_none_fail_the_load_rather_than_load_less(blocked_
     (start, decoded), (after, _) = blocks[40], blocks[41]
     lying = [*blocks[:40], [start + (after - start) // 2, decoded], *blocks[41:]]
     store = ox.Store(str(tmp_path / "store"))
-    with pytest.raises(embedded.ReleaseError, match="cannot be loaded"):
-        embedded._bulk_load_parallel(store, blocked_release,
-                                     _with_blocks(blocked_release, lying), 80)
+    with pytest.raises(loader.LoadError, match="cannot be loaded"):
+        loader.bulk_load_parallel(store, blocked_release,
+                                  _with_blocks(blocked_release, lying), 80)
 
 
 @pytest.mark.parametrize("blocks", [None, "everywhere", [["10", 0]], [[10, 0], [5, 9]], [[0, 0]]])
@@ -140,7 +140,7 @@ def test_flush_points_that_make_no_sense_are_ignored(blocks, blocked_release, tm
     manifest = _with_blocks(blocked_release, blocks)
     assert [p.whole for p in dump_pieces.pieces(blocked_release, manifest, 3)] == [True]
     store = ox.Store(str(tmp_path / "store"))
-    embedded._bulk_load_parallel(store, blocked_release, manifest, 3)
+    loader.bulk_load_parallel(store, blocked_release, manifest, 3)
     assert loaded_triples(store) == triples_of(dump_bytes(blocked_release))
 
 
@@ -174,7 +174,7 @@ def test_the_crc_of_pieces_combines_as_zlib_computes_the_whole():
 
 def _load_all(release_dir, tmp_path, manifest=None, pieces=3):
     store = ox.Store(str(tmp_path / "store"))
-    embedded._bulk_load_parallel(store, release_dir, manifest or release.read_manifest(
+    loader.bulk_load_parallel(store, release_dir, manifest or release.read_manifest(
         release_dir), pieces)
     return loaded_triples(store)
 
@@ -184,7 +184,7 @@ def test_a_second_gzip_stream_appended_is_refused(blocked_release, tmp_path):
     updated to match) is refused rather than loaded by some readers and not others."""
     packed = blocked_release / release.DUMP_GZ
     packed.write_bytes(packed.read_bytes() + gzip.compress(b"<urn:a> <urn:b> <urn:c> .\n"))
-    with pytest.raises(embedded.ReleaseError, match="not its 8-byte trailer"):
+    with pytest.raises(loader.LoadError, match="not its 8-byte trailer"):
         _load_all(blocked_release, tmp_path)
 
 
@@ -193,7 +193,7 @@ def test_a_content_that_does_not_match_the_gzip_crc_is_refused(blocked_release, 
     data = bytearray(packed.read_bytes())
     data[-8] ^= 0x01  # the trailer's CRC-32: the content no longer matches it
     packed.write_bytes(bytes(data))
-    with pytest.raises(embedded.ReleaseError, match="does not match its gzip trailer"):
+    with pytest.raises(loader.LoadError, match="does not match its gzip trailer"):
         _load_all(blocked_release, tmp_path)
 
 
@@ -229,7 +229,7 @@ def test_a_flush_point_that_is_not_where_the_manifest_says_is_refused(blocked_re
     manifest = release.read_manifest(blocked_release)
     blocks = manifest["files"][release.DUMP_GZ]["blocks"]
     blocks[40][1] += 50
-    with pytest.raises(embedded.ReleaseError, match="is not where its manifest says"):
+    with pytest.raises(loader.LoadError, match="is not where its manifest says"):
         _load_all(blocked_release, tmp_path, manifest, 1)
 
 
@@ -237,7 +237,7 @@ def test_a_piece_that_inflates_to_more_than_the_manifest_says_stops(blocked_rele
                                                                     tmp_path):
     manifest = release.read_manifest(blocked_release)
     manifest["files"][release.DUMP_GZ]["decoded"]["bytes"] -= 100
-    with pytest.raises(embedded.ReleaseError, match="inflates to more than"):
+    with pytest.raises(loader.LoadError, match="inflates to more than"):
         _load_all(blocked_release, tmp_path, manifest, 2)
 
 

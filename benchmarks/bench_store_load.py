@@ -1,0 +1,121 @@
+"""The store's load (endpoint/loader.py): in the server's process, as before, against the
+child process on glibc's allocator and on jemalloc, over the same release in the same run.
+
+For each way, in turn (--runs times each, interleaved, so that the machine's drift falls on
+all of them alike): the wall time of the whole load (dump, ontology, compaction), the CPU
+time it took, and the memory the *server's* process still holds once the load is over
+(resident set, beyond what it held before). "in process" runs ``loader.fill`` in a process
+standing for the server, as the server did before; the two others run ``loader.load`` from
+this process, which stands for the server and does nothing else.
+
+    apt-get install libjemalloc2   # for the jemalloc row
+    python benchmarks/bench_store_load.py                 # 100,000 generated records
+    python benchmarks/bench_store_load.py --records 10000 --runs 1
+    python benchmarks/bench_store_load.py --release DIR   # any release folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, release_of
+
+sys.path.insert(0, str(ROOT))
+from endpoint import loader  # noqa: E402
+from mapping import release as layout  # noqa: E402
+
+BASE = "https://w3id.org/senacs-kg/"
+IN_PROCESS = """
+import json, resource, sys, time
+from pathlib import Path
+from endpoint import loader
+from mapping import release
+r, staged = Path(sys.argv[1]), Path(sys.argv[2])
+def resident(): return int(open("/proc/self/statm").read().split()[1]) * 4096
+before = resident()
+start = time.perf_counter()
+loader.fill(r, staged, sys.argv[3], release.read_manifest(r))
+wall = time.perf_counter() - start
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": wall, "cpu": use.ru_utime + use.ru_stime,
+                  "held": resident() - before}))
+"""
+
+
+def resident() -> int:
+    with open("/proc/self/statm", encoding="utf-8") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def in_process(release: Path, staged: Path) -> dict:
+    """The load as the server ran it before: in its own process (one standing for it)."""
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS, str(release), str(staged), BASE],
+                          capture_output=True, text=True, check=True, cwd=ROOT)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def in_child(release: Path, staged: Path, allocator: str) -> dict:
+    """The load as the server runs it now: a child on ``allocator``, followed from here."""
+    os.environ[loader.ALLOCATOR_SETTING] = allocator
+    before_use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before_held = resident()
+    start = time.perf_counter()
+    loaded = loader.load(release, staged, BASE, layout.read_manifest(release))
+    wall = time.perf_counter() - start
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if loaded.allocator != allocator:
+        raise SystemExit(f"the loader ran on {loaded.allocator}, not {allocator}")
+    return {"wall": wall, "cpu": use.ru_utime + use.ru_stime - before_use.ru_utime
+            - before_use.ru_stime, "held": max(resident() - before_held, 0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--release", type=Path, help="a release folder (else one is built)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, help="keeps the generated release")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_store_load_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    release = args.release or release_of(args.records, workdir)
+    ways = {"in process (before)": lambda staged: in_process(release, staged),
+            "child, glibc": lambda staged: in_child(release, staged, "system")}
+    if loader.jemalloc():
+        ways["child, jemalloc"] = lambda staged: in_child(release, staged, "jemalloc")
+    else:
+        print("  jemalloc: not on this system (apt-get install libjemalloc2): row left out")
+    size = (release / layout.DUMP_GZ).stat().st_size
+    print(f"  release {release} ({size / 1e6:,.0f} MB dump), {args.runs} run(s) of each way, "
+          f"{os.cpu_count()} cores")
+    figures: dict[str, list[dict]] = {way: [] for way in ways}
+    for run in range(args.runs):
+        for way, load in ways.items():
+            staged = workdir / "bench_store"
+            shutil.rmtree(staged, ignore_errors=True)
+            figures[way].append(load(staged))
+            shutil.rmtree(staged, ignore_errors=True)
+            print(f"  run {run + 1} {way}: {figures[way][-1]['wall']:.1f} s", flush=True)
+    base = statistics.median(f["wall"] for f in figures["in process (before)"])
+    print(f"\n  {'way':<22}{'wall (s), median (min)':>24}{'CPU (s)':>10}{'vs before':>11}"
+          f"{'server holds after (MB)':>26}")
+    for way, runs in figures.items():
+        wall = statistics.median(f["wall"] for f in runs)
+        print(f"  {way:<22}{wall:>14.1f} ({min(f['wall'] for f in runs):.1f})"
+              f"{statistics.median(f['cpu'] for f in runs):>10.1f}"
+              f"{(wall - base) / base * 100:>+10.0f}%"
+              f"{statistics.median(f['held'] for f in runs) / 1e6:>26,.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The store's load runs in a child process (endpoint/loader.py): on jemalloc where the system
+has it, its progress reported, its death said in one line, and never outliving its server.
+
+A release whose ontology folder holds a named pipe makes a loader that waits forever on it,
+once the dump is in: a real child to kill, at a known point of its work.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from harness import dump_bytes
+
+from endpoint import loader
+from endpoint import store as embedded
+from mapping import release
+
+B = "https://w3id.org/senacs-kg/"
+
+
+def children_named(parent: int, name: str) -> list[int]:
+    """The pids of ``parent``'s children whose command line holds ``name``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and name.encode() in command:
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for_child(parent: int, seconds: float = 30.0) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := children_named(parent, "endpoint.loader"):
+            return found[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no loader child of {parent} within {seconds} s")
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def stuck_release(release_dir, tmp_path) -> Path:
+    """The seed release with a named pipe among its ontology files: its loader waits there."""
+    copy = tmp_path / "stuck"
+    shutil.copytree(release_dir, copy)
+    os.mkfifo(copy / "ontology" / "zz-waits.ttl")
+    return copy
+
+
+def test_the_child_loads_every_triple_on_jemalloc_where_the_system_has_it(release_dir,
+                                                                         tmp_path):
+    staged = tmp_path / "store"
+    loaded = loader.load(release_dir, staged, B, release.read_manifest(release_dir))
+    assert loaded.allocator == ("jemalloc" if loader.jemalloc() else "system")
+    assert loaded.read == loaded.of > 0.9 * (release_dir / release.DUMP_GZ).stat().st_size
+    store = ox.Store.read_only(str(staged))
+    triples = {str(q.triple) for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+    assert triples == {line.rstrip(" .") for line in dump_bytes(release_dir).decode().splitlines()}
+    ontology = ox.NamedNode(B + "def")
+    assert any(True for _ in store.quads_for_pattern(None, None, None, ontology))
+
+
+def test_the_system_allocator_is_kept_when_asked_and_loads_the_same(release_dir, tmp_path):
+    manifest = release.read_manifest(release_dir)
+    glibc = loader.load(release_dir, tmp_path / "glibc", B, manifest, allocator="system")
+    assert glibc.allocator == "system"
+    default = loader.load(release_dir, tmp_path / "default", B, manifest)
+    first, second = (ox.Store.read_only(str(tmp_path / name)) for name in ("glibc", "default"))
+    assert set(first) == set(second) and len(set(first)) > 1000
+    assert default.read == glibc.read
+
+
+def test_serve_refuses_an_unknown_allocator_in_one_line_before_any_load(release_dir,
+                                                                         tmp_path):
+    env = dict(os.environ, SENACS_KG_LOADER_ALLOCATOR="tcmalloc")
+    run = subprocess.run([sys.executable, "-m", "mapping.cli", "serve", "--release",
+                          str(release_dir), "--store", str(tmp_path / "store")],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert run.returncode == 2
+    assert run.stderr == ("senacs-kg serve: environment: LOADER_ALLOCATOR='tcmalloc' is not "
+                          "one of jemalloc, system\n")
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_loader_that_dies_is_said_in_one_line_and_leaves_no_files(stuck_release, tmp_path):
+    store_dir = tmp_path / "store"
+    outcome: dict[str, str] = {}
+
+    def prepare() -> None:
+        try:
+            embedded.prepare_store(stuck_release, store_dir, B, verify=False)
+        except embedded.ReleaseError as err:
+            outcome["error"] = str(err)
+
+    thread = threading.Thread(target=prepare)
+    thread.start()
+    child = wait_for_child(os.getpid())
+    os.kill(child, signal.SIGKILL)
+    thread.join(30)
+    assert not thread.is_alive()
+    assert outcome["error"] == f"{stuck_release}: the store's loader stopped (signal 9: out of " \
+        "memory?)"
+    assert "Traceback" not in outcome["error"]
+    assert not store_dir.exists() and not list(tmp_path.glob(".store.loading-*"))
+
+
+def test_the_loader_does_not_outlive_its_server(stuck_release, tmp_path):
+    """A server killed (kill -9) while it loads: its loader stops within a second or so."""
+    script = ("import sys; from pathlib import Path; from endpoint import loader; "
+              "from mapping import release; r = Path(sys.argv[1]); "
+              "loader.load(r, Path(sys.argv[2]), sys.argv[3], release.read_manifest(r))")
+    server = subprocess.Popen([sys.executable, "-c", script, str(stuck_release),
+                               str(tmp_path / "store"), B])
+    try:
+        child = wait_for_child(server.pid)
+        assert alive(child)
+    finally:
+        server.kill()
+        server.wait()
+    deadline = time.monotonic() + 10
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child)
+
+
+def test_build_store_shows_the_load_on_a_terminal(seed_path, tmp_path):
+    """On a terminal, the load is a progress bar of the dump's bytes (as the build's records)."""
+    primary, secondary = pty.openpty()
+    # a terminal of 100 columns (a new pseudo-terminal has none: bars would be drawn empty)
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    with open(os.devnull, "rb") as nothing:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mapping.cli", "build", str(seed_path), "--out",
+             str(tmp_path / "release"), "--store", str(tmp_path / "store")],
+            stdin=nothing, stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([primary], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal's other end closed: the process ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(primary)
+    assert process.wait(60) == 0, shown.decode(errors="replace")
+    text = shown.decode("utf-8", "replace")
+    assert "load the store" in text and "compact the store" in text
+    assert "store ready in" in text
+
+
+def test_build_store_reads_the_servers_allocator_setting_and_refuses_a_bad_one(seed_path,
+                                                                            tmp_path):
+    env = dict(os.environ, SENACS_KG_LOADER_ALLOCATOR="glibc")
+    run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(seed_path), "--out",
+                          str(tmp_path / "release"), "--store", str(tmp_path / "store")],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.splitlines()[-1] == ("senacs-kg build: the store was not loaded: "
+                                           "environment: LOADER_ALLOCATOR='glibc' is not one of "
+                                           "jemalloc, system")
+    assert not (tmp_path / "store").exists()
