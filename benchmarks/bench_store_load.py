@@ -66,11 +66,11 @@ def in_process(release: Path, staged: Path) -> dict:
 
 def in_child(release: Path, staged: Path, allocator: str) -> dict:
     """The load as the server runs it now: a child on ``allocator``, followed from here."""
-    os.environ[loader.ALLOCATOR_SETTING] = allocator
     before_use = resource.getrusage(resource.RUSAGE_CHILDREN)
     before_held = resident()
     start = time.perf_counter()
-    loaded = loader.load(release, staged, BASE, layout.read_manifest(release))
+    loaded = loader.load(release, staged, BASE, layout.read_manifest(release),
+                         allocator=allocator)
     wall = time.perf_counter() - start
     use = resource.getrusage(resource.RUSAGE_CHILDREN)
     if loaded.allocator != allocator:

@@ -150,9 +150,15 @@ class Piece:
         """Bytes of the file read so far, of ``end - start`` (the loader's progress)."""
         if isinstance(self.raw, Slice):
             return self.raw.consumed()
-        if self.raw is None or self.raw.closed:
-            return 0 if self.raw is None else self.end - self.start
-        return self.raw.fileobj.tell()  # the whole file through gzip: where its reader is
+        if self.raw is None:
+            return 0
+        # the whole file through gzip: where its reader is (closing it, in the loader's thread,
+        # takes its file away at any moment: then it was all read)
+        file = self.raw.fileobj
+        try:
+            return file.tell() if file is not None else self.end - self.start
+        except ValueError:  # closed in between
+            return self.end - self.start
 
 
 def line_cuts(path: Path, pieces: int) -> list[int]:

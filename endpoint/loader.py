@@ -3,7 +3,7 @@
 ``load(...)`` runs ``python -m endpoint.loader`` and follows it; the child calls ``fill``. Why
 a process and not the server's own threads (measured by ``benchmarks/bench_store_load.py``):
 
-- its heap goes back to the system when it ends. Loaded in the server, glibc kept 1.1 GB of
+- its heap goes back to the system when it ends. Loaded in the server, glibc kept 0.9 GB of
   the loader's 3.3 GB peak (100,000 records) in the server's process for the rest of its life;
 - it can run on jemalloc where the system has it (Debian's ``libjemalloc2``), preloaded in the
   child alone: the loader sorts and frees millions of small keys per batch, and glibc spent
@@ -38,6 +38,7 @@ from pathlib import Path
 from endpoint import dump_pieces
 
 log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]  # where the endpoint package is, for the child
 
 REPORT_SECONDS = 0.5  # how often the child says how much of the dump it has read
 
@@ -67,18 +68,23 @@ def load(release_dir: Path, staged: Path, base: str, manifest: dict,
     """Fill the new store folder ``staged`` with the release in a child process, on
     ``allocator`` (``jemalloc`` where the system has it, or ``system``); LoadError says why it
     could not."""
+    started = time.perf_counter()
     request = {"release": str(release_dir), "staged": str(staged), "base": base,
                "manifest": manifest, "parent": os.getpid(),
                "changes": [[i, str(path), graph] for i, path, graph in changes]}
     environment = child_environment(allocator)
     with tempfile.TemporaryFile() as errors:
-        child = subprocess.Popen([sys.executable, "-m", "endpoint.loader"],
+        # -P: not the working folder first on its path, but this code's, as the server's
+        child = subprocess.Popen([sys.executable, "-P", "-m", "endpoint.loader"],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                  env=environment)
         try:
-            with child.stdin:
-                child.stdin.write(json.dumps(request).encode("utf-8"))
-            said = _follow(child.stdout, release_dir)
+            try:
+                with child.stdin:
+                    child.stdin.write(json.dumps(request).encode("utf-8"))
+            except BrokenPipeError:  # it ended before reading it: its stderr says why
+                pass
+            said = _follow(child.stdout)
             status = child.wait()
         finally:
             if child.poll() is None:  # the server is stopping (Ctrl-C) or failed to read
@@ -91,6 +97,8 @@ def load(release_dir: Path, staged: Path, base: str, manifest: dict,
             errors.seek(0)
             raise LoadError(f"{release_dir}: the store's loader stopped "
                             f"({_status(status)}){_last_line(errors.read())}")
+    log.info("%s loaded into the store in %.1f s (allocator: %s)", release_dir,
+             time.perf_counter() - started, said.get("allocator"))
     return Loaded(said.get("allocator", "system"), said.get("read", 0), said.get("of", 0))
 
 
@@ -98,6 +106,8 @@ def child_environment(allocator: str = "jemalloc") -> dict[str, str]:
     """The loader's environment: the server's, with jemalloc preloaded where the system has
     it, unless ``allocator`` is ``system`` or LD_PRELOAD already names a library."""
     environment = dict(os.environ)
+    paths = [str(ROOT), *filter(None, environment.get("PYTHONPATH", "").split(os.pathsep))]
+    environment["PYTHONPATH"] = os.pathsep.join(paths)
     if allocator == "jemalloc" and not environment.get("LD_PRELOAD") and jemalloc():
         environment["LD_PRELOAD"] = jemalloc()
     return environment
@@ -109,12 +119,11 @@ def jemalloc() -> str | None:
     return ctypes.util.find_library("jemalloc") if sys.platform.startswith("linux") else None
 
 
-def _follow(lines: io.BufferedReader, release_dir: Path) -> dict:
+def _follow(lines: io.BufferedReader) -> dict:
     """What the child says, its progress drawn as it comes: the last value of each key."""
     from tqdm import tqdm
 
     said: dict = {}
-    started = time.perf_counter()
     bar = tqdm(total=None, unit="B", unit_scale=True, desc="load the store",
                disable=not sys.stderr.isatty(), file=sys.stderr, mininterval=0.5)
     try:
@@ -133,8 +142,6 @@ def _follow(lines: io.BufferedReader, release_dir: Path) -> dict:
                 bar.set_description("compact the store")
     finally:
         bar.close()
-    log.info("%s loaded into the store in %.1f s (allocator: %s)", release_dir,
-             time.perf_counter() - started, said.get("allocator"))
     return said
 
 
@@ -165,15 +172,9 @@ def fill(release_dir: Path, staged: Path, base: str, manifest: dict,
     phase("ontology")
     ontology = ox.NamedNode(base + "def")
     for path in sorted((release_dir / "ontology").glob("*.ttl")):
-        store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=ontology)
+        _load_file(store, path, ontology, "the ontology file")
     for change_id, summary, graph in changes:
-        try:
-            store.bulk_load(path=str(summary), format=ox.RdfFormat.TURTLE,
-                            to_graph=ox.NamedNode(graph))
-        except (SyntaxError, ValueError) as err:
-            del store
-            raise LoadError(f"{summary}: the changeset of release {change_id} cannot be "
-                            f"read: {str(err).splitlines()[0]}") from None
+        _load_file(store, summary, ox.NamedNode(graph), f"the changeset of release {change_id}")
     # one compaction after the bulk load: the loader leaves many overlapping files that every
     # lookup must search; compacted, cold analytical queries run 2.5-4 times faster
     # (benchmarks/bench_queries.py; 6-8 s more to load 100,000 records)
@@ -181,6 +182,19 @@ def fill(release_dir: Path, staged: Path, base: str, manifest: dict,
     store.optimize()
     store.flush()
     del store
+
+
+def _load_file(store, path: Path, graph, what: str) -> None:
+    """A Turtle file of the release into ``graph``; LoadError naming it if it cannot be read
+    (not there, a folder, not Turtle)."""
+    import pyoxigraph as ox
+
+    try:
+        store.bulk_load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=graph)
+    except (SyntaxError, ValueError, OSError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise LoadError(f"{path}: {what} cannot be read: "
+                        f"{(reason.splitlines() or [''])[0]}") from None
 
 
 def bulk_load_parallel(store, release_dir: Path, manifest: dict, pieces: int | None = None,

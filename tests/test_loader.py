@@ -48,13 +48,19 @@ def children_named(parent: int, name: str) -> list[int]:
     return found
 
 
-def wait_for_child(parent: int, seconds: float = 30.0) -> int:
+def waiting_child(parent: int, seconds: float = 60.0) -> int:
+    """``parent``'s loader child once it waits on the named pipe (the dump loaded, the
+    request long read): the kernel says where a process sleeps in /proc/PID/wchan."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if found := children_named(parent, "endpoint.loader"):
-            return found[0]
+        for child in children_named(parent, "endpoint.loader"):
+            try:
+                if (Path("/proc") / str(child) / "wchan").read_text() == "wait_for_partner":
+                    return child
+            except OSError:
+                pass
         time.sleep(0.05)
-    raise AssertionError(f"no loader child of {parent} within {seconds} s")
+    raise AssertionError(f"no loader child of {parent} waiting on the pipe within {seconds} s")
 
 
 def alive(pid: int) -> bool:
@@ -75,7 +81,10 @@ def stuck_release(release_dir, tmp_path) -> Path:
 
 
 def test_the_child_loads_every_triple_on_jemalloc_where_the_system_has_it(release_dir,
-                                                                         tmp_path):
+                                                                         tmp_path, monkeypatch):
+    monkeypatch.delenv("LD_PRELOAD", raising=False)  # another preloaded library is kept
+    if os.environ.get("CI"):
+        assert loader.jemalloc(), ".ci/run installs libjemalloc2: CI checks the jemalloc branch"
     staged = tmp_path / "store"
     loaded = loader.load(release_dir, staged, B, release.read_manifest(release_dir))
     assert loaded.allocator == ("jemalloc" if loader.jemalloc() else "system")
@@ -121,7 +130,7 @@ def test_a_loader_that_dies_is_said_in_one_line_and_leaves_no_files(stuck_releas
 
     thread = threading.Thread(target=prepare)
     thread.start()
-    child = wait_for_child(os.getpid())
+    child = waiting_child(os.getpid())
     os.kill(child, signal.SIGKILL)
     thread.join(30)
     assert not thread.is_alive()
@@ -132,14 +141,15 @@ def test_a_loader_that_dies_is_said_in_one_line_and_leaves_no_files(stuck_releas
 
 
 def test_the_loader_does_not_outlive_its_server(stuck_release, tmp_path):
-    """A server killed (kill -9) while it loads: its loader stops within a second or so."""
+    """A server killed (kill -9) while its loader waits: the loader stops within a second or
+    so (its request read long ago, nothing to write: only its watch on the parent ends it)."""
     script = ("import sys; from pathlib import Path; from endpoint import loader; "
               "from mapping import release; r = Path(sys.argv[1]); "
               "loader.load(r, Path(sys.argv[2]), sys.argv[3], release.read_manifest(r))")
     server = subprocess.Popen([sys.executable, "-c", script, str(stuck_release),
                                str(tmp_path / "store"), B])
     try:
-        child = wait_for_child(server.pid)
+        child = waiting_child(server.pid)
         assert alive(child)
     finally:
         server.kill()
@@ -186,8 +196,36 @@ def test_build_store_reads_the_servers_allocator_setting_and_refuses_a_bad_one(s
     run = subprocess.run([sys.executable, "-m", "mapping.cli", "build", str(seed_path), "--out",
                           str(tmp_path / "release"), "--store", str(tmp_path / "store")],
                          capture_output=True, text=True, timeout=120, env=env)
-    assert run.returncode == 1, run.stderr
-    assert run.stderr.splitlines()[-1] == ("senacs-kg build: the store was not loaded: "
-                                           "environment: LOADER_ALLOCATOR='glibc' is not one of "
-                                           "jemalloc, system")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines()[-1] == ("senacs-kg: error: --store: environment: "
+                                           "LOADER_ALLOCATOR='glibc' is not one of jemalloc, "
+                                           "system")
+    assert not (tmp_path / "release").exists()  # said before the build, not after it
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda path: path.mkdir(), "Is a directory"),
+    (lambda path: path.write_text("<a> <b> .\n", encoding="utf-8"), "Parser error at line 1"),
+])
+def test_an_ontology_file_that_cannot_be_read_is_named(damage, reason, release_dir, tmp_path):
+    copy = tmp_path / "release"
+    shutil.copytree(release_dir, copy)
+    damage(copy / "ontology" / "zz.ttl")
+    with pytest.raises(embedded.ReleaseError) as refused:
+        embedded.prepare_store(copy, tmp_path / "store", B, verify=False)
+    message = str(refused.value)
+    assert message.startswith(f"{copy / 'ontology' / 'zz.ttl'}: the ontology file cannot be "
+                              "read: ") and reason in message and "\n" not in message
+    assert not (tmp_path / "store").exists() and not list(tmp_path.glob(".store.loading-*"))
+
+
+def test_a_child_that_ends_before_reading_its_request_is_one_line(release_dir, tmp_path,
+                                                                  monkeypatch):
+    """A request larger than a pipe holds (a large release's manifest) to a child that ends at
+    once: said as the child's end, not as a broken pipe."""
+    manifest = dict(release.read_manifest(release_dir), padding="x" * 300_000)
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with pytest.raises(loader.LoadError) as refused:
+        loader.load(release_dir, tmp_path / "store", B, manifest)
+    assert str(refused.value) == f"{release_dir}: the store's loader stopped (exit status 1)"
