@@ -3,13 +3,13 @@
 ``load(...)`` runs ``python -m endpoint.loader`` and follows it; the child calls ``fill``. Why
 a process and not the server's own threads (measured by ``benchmarks/bench_store_load.py``):
 
-- its heap goes back to the system when it ends. Loaded in the server, glibc kept 0.9 GB of
+- its heap goes back to the system when it ends. Loaded in the server, glibc kept 0.8 GB of
   the loader's 3.3 GB peak (100,000 records) in the server's process for the rest of its life;
 - it can run on jemalloc where the system has it (Debian's ``libjemalloc2``), preloaded in the
   child alone: the loader sorts and frees millions of small keys per batch, and glibc spent
-  about 15 % of the load's CPU time merging freed chunks (``perf``); on jemalloc the load of
-  100,000 records takes about 17 % less CPU. The setting ``LOADER_ALLOCATOR = "system"``
-  keeps glibc's;
+  about 15 % of the load's CPU time merging freed chunks (``perf``); on jemalloc the bulk
+  load of 100,000 records takes about 15 % less CPU. The setting ``LOADER_ALLOCATOR =
+  "system"`` keeps glibc's;
 - what it has read of the dump is reported as it goes, shown as a progress bar where stderr
   is a terminal (minutes at 1,000,000 records).
 
