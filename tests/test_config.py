@@ -74,11 +74,17 @@ def test_a_mistyped_setting_in_the_file_or_from_the_caller_is_refused(tmp_path):
         load_config({"ROWCAP": 3}, environ={})
 
 
-def test_serve_with_a_misspelt_setting_says_so_in_one_line(release_dir, tmp_path):
-    env = dict(os.environ, SENACS_KG_WARM_CACH="false")
+@pytest.mark.parametrize("name, value, message", [
+    ("WARM_CACH", "false", "unknown setting SENACS_KG_WARM_CACH (did you mean "
+                           "SENACS_KG_WARM_CACHE?)"),
+    ("LOADER_ALLOCATOR", "tcmalloc", "LOADER_ALLOCATOR='tcmalloc' is not one of jemalloc, system"),
+])
+def test_serve_with_a_misspelt_setting_says_so_in_one_line_before_any_load(
+        name, value, message, release_dir, tmp_path):
+    env = dict(os.environ, **{f"SENACS_KG_{name}": value})
     run = subprocess.run([sys.executable, "-m", "mapping.cli", "serve", "--release",
                           str(release_dir), "--store", str(tmp_path / "store")],
                          capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 2
-    assert run.stderr == ("senacs-kg serve: environment: unknown setting SENACS_KG_WARM_CACH "
-                          "(did you mean SENACS_KG_WARM_CACHE?)\n")
+    assert run.stderr == f"senacs-kg serve: environment: {message}\n"
+    assert not (tmp_path / "store").exists()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from harness import dump_bytes
+from harness import dump_bytes, processes
 
 from endpoint import loader
 from endpoint import store as embedded
@@ -34,18 +34,7 @@ B = "https://w3id.org/senacs-kg/"
 
 def children_named(parent: int, name: str) -> list[int]:
     """The pids of ``parent``'s children whose command line holds ``name``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and name.encode() in command:
-            found.append(int(entry.name))
-    return found
+    return [p.pid for p in processes() if p.ppid == parent and name in p.command]
 
 
 def waiting_child(parent: int, seconds: float = 60.0) -> int:
@@ -104,18 +93,6 @@ def test_the_system_allocator_is_kept_when_asked_and_loads_the_same(release_dir,
     first, second = (ox.Store.read_only(str(tmp_path / name)) for name in ("glibc", "default"))
     assert set(first) == set(second) and len(set(first)) > 1000
     assert default.read == glibc.read
-
-
-def test_serve_refuses_an_unknown_allocator_in_one_line_before_any_load(release_dir,
-                                                                         tmp_path):
-    env = dict(os.environ, SENACS_KG_LOADER_ALLOCATOR="tcmalloc")
-    run = subprocess.run([sys.executable, "-m", "mapping.cli", "serve", "--release",
-                          str(release_dir), "--store", str(tmp_path / "store")],
-                         capture_output=True, text=True, timeout=60, env=env)
-    assert run.returncode == 2
-    assert run.stderr == ("senacs-kg serve: environment: LOADER_ALLOCATOR='tcmalloc' is not "
-                          "one of jemalloc, system\n")
-    assert not (tmp_path / "store").exists()
 
 
 def test_a_loader_that_dies_is_said_in_one_line_and_leaves_no_files(stuck_release, tmp_path):
