@@ -35,33 +35,28 @@ from endpoint import loader  # noqa: E402
 from mapping import release as layout  # noqa: E402
 
 BASE = "https://w3id.org/senacs-kg/"
-IN_PROCESS = """
-import json, resource, sys, time
-from pathlib import Path
-from endpoint import loader
-from mapping import release
-r, staged = Path(sys.argv[1]), Path(sys.argv[2])
-def resident(): return int(open("/proc/self/statm").read().split()[1]) * 4096
-before = resident()
-start = time.perf_counter()
-loader.fill(r, staged, sys.argv[3], release.read_manifest(r))
-wall = time.perf_counter() - start
-use = resource.getrusage(resource.RUSAGE_SELF)
-print(json.dumps({"wall": wall, "cpu": use.ru_utime + use.ru_stime,
-                  "held": resident() - before}))
-"""
-
-
 def resident() -> int:
     with open("/proc/self/statm", encoding="utf-8") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def in_process(release: Path, staged: Path) -> dict:
-    """The load as the server ran it before: in its own process (one standing for it)."""
-    done = subprocess.run([sys.executable, "-c", IN_PROCESS, str(release), str(staged), BASE],
-                          capture_output=True, text=True, check=True, cwd=ROOT)
+    """The load as the server ran it before: in its own process (this script run again with
+    --fill stands for the server)."""
+    done = subprocess.run([sys.executable, __file__, "--fill", str(release), str(staged)],
+                          capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])
+
+
+def fill_here(release: Path, staged: Path) -> None:
+    """--fill: ``loader.fill`` in this process; its figures as JSON on stdout."""
+    before = resident()
+    start = time.perf_counter()
+    loader.fill(release, staged, BASE, layout.read_manifest(release))
+    wall = time.perf_counter() - start
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"wall": wall, "cpu": use.ru_utime + use.ru_stime,
+                      "held": resident() - before}))
 
 
 def in_child(release: Path, staged: Path, allocator: str) -> dict:
@@ -85,7 +80,12 @@ def main() -> None:
     parser.add_argument("--release", type=Path, help="a release folder (else one is built)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workdir", type=Path, help="keeps the generated release")
+    parser.add_argument("--fill", nargs=2, type=Path, metavar=("RELEASE", "STORE"),
+                        help=argparse.SUPPRESS)  # the in-process way, run by in_process
     args = parser.parse_args()
+    if args.fill:
+        fill_here(*args.fill)
+        return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_store_load_"))
     workdir.mkdir(parents=True, exist_ok=True)
     release = args.release or release_of(args.records, workdir)
