@@ -157,7 +157,7 @@ def build(config: BuildConfig) -> BuildOutcome:
     _check_inputs(config.sources)
     timings: dict[str, float] = {}
     iris = Iris(config.base)
-    reference = Reference.load()
+    reference = Reference.packaged()
     mapper = Mapper(iris, reference=reference,
                     renames=Renames.load(config.renames, reference, config.release_id))
     shapes = shapes_text(iris.base)

@@ -175,7 +175,7 @@ class Mapper:
                  reference: Reference | None = None, renames: Renames | None = None) -> None:
         self.iris = iris or Iris()
         self.schemes = schemes or Schemes(self.iris)
-        self.reference = reference or Reference.load()
+        self.reference = reference or Reference.packaged()
         # a structure renamed between campaigns keeps its IRI (data/reference/overrides/)
         self.renames = renames or Renames.load(None, self.reference, None)
         self.namer = ActionNamer(self.iris)
