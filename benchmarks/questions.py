@@ -69,11 +69,12 @@ NEW = {
     "structures with no partner": P + """SELECT ?s WHERE { ?s a senacs:Structure
         FILTER NOT EXISTS { ?s senacs:worksWith ?o } } ORDER BY ?s""",
     # REGEX with the "i" flag tests each text as it is read, where LCASE first makes a
-    # lowercased copy of it: 570 ms instead of 756 ms at 100,000 records in process, 7.1 s
-    # instead of 9.2 s at 1,000,000 (Oxigraph 0.5.13), the same count (the former text is in
-    # BEFORE; for "jardin" the two agree on every text: no character but J A R D I N folds
-    # or lowercases to its letters, tests/test_shortcuts.py). What remains is reading two
-    # million texts from the store's string table: about 1.3 us a text and 4.7 ns a byte.
+    # lowercased copy of it: 11-24 % faster at 100,000 records and 17-23 % at 1,000,000 in
+    # process (bench_rewrites.py), 6.0 s instead of 7.4 s over HTTP at 1,000,000 (Oxigraph
+    # 0.5.13), the same count (the former text is in BEFORE; for "jardin" the two agree on
+    # every text: no character but J A R D I N folds or lowercases to its letters,
+    # tests/test_shortcuts.py). What remains is reading two million texts from the store's
+    # string table: about 1.3 us a text and 4.7 ns a byte.
     "text search across fields": P + """SELECT (COUNT(DISTINCT ?a) AS ?actions) WHERE {
         { ?a dcterms:title ?x } UNION { ?a senacs:summary ?x }
         FILTER(REGEX(?x, "jardin", "i")) }""",
