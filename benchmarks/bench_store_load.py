@@ -33,8 +33,9 @@ from common import ROOT, release_of
 sys.path.insert(0, str(ROOT))
 from endpoint import loader  # noqa: E402
 from mapping import release as layout  # noqa: E402
+from mapping.vocab import DEFAULT_BASE as BASE  # noqa: E402
 
-BASE = "https://w3id.org/senacs-kg/"
+
 def resident() -> int:
     with open("/proc/self/statm", encoding="utf-8") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
