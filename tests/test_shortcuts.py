@@ -213,11 +213,10 @@ def test_the_text_search_by_regex_finds_what_lcase_contains_found():
     for i, text in enumerate(texts):
         store.add(ox.Quad(ox.NamedNode(f"{B}action/t{i}"), ox.NamedNode(f"{DEF}summary"),
                           ox.Literal(text, language="fr") if i % 2 else ox.Literal(text)))
-    found = {}
-    for test in ('REGEX(?x, "jardin", "i")', 'CONTAINS(LCASE(STR(?x)), "jardin")'):
-        query = P + f"SELECT ?a WHERE {{ ?a senacs:summary ?x FILTER({test}) }} ORDER BY ?a"
-        found[test] = answer(store, query)
-    assert found['REGEX(?x, "jardin", "i")'] == found['CONTAINS(LCASE(STR(?x)), "jardin")']
-    assert len(found['REGEX(?x, "jardin", "i")']) == 6  # the first four, the newline, the last
+    regex, lcase = (answer(store, P + f"SELECT ?a WHERE {{ ?a senacs:summary ?x FILTER({test}) }}"
+                                      " ORDER BY ?a")
+                    for test in ('REGEX(?x, "jardin", "i")', 'CONTAINS(LCASE(STR(?x)), "jardin")'))
+    assert regex == lcase
+    assert len(regex) == 6  # the first four, the newline, the last
     assert 'FILTER(REGEX(?x, "jardin", "i"))' in QUESTIONS["text search across fields"]
     assert 'FILTER(CONTAINS(LCASE(STR(?x)), "jardin"))' in BEFORE["text search across fields"]
