@@ -21,12 +21,13 @@ from endpoint import (
     network,
     pages,
     proxies,
+    refusal,
     resources,
     sparql,
     state,
 )
 from endpoint.cache import DISK_FILE, CachedStore, ResponseCache
-from endpoint.config import load_config
+from endpoint.config import ConfigError, load_config
 from endpoint.guard import GuardedStore
 from endpoint.state import server_state
 from endpoint.store import EmbeddedStore, ReleaseError, RemoteStore, Store, prepare_store
@@ -42,7 +43,22 @@ def _mb(value: object) -> int:
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """The application for one release, built in named steps: settings, the release and its
     base, the store chain, the server state, the routes, the middleware, then the warm-up.
-    With ``SERIES_DIR`` set, the application of a whole release series (endpoint/series.py)."""
+    With ``SERIES_DIR`` set, the application of a whole release series (endpoint/series.py).
+
+    Called with no ``config``, as gunicorn and granian call it (configured by SENACS_KG_*
+    variables), a refused start (a bad setting, a damaged release) ends the worker with its
+    reason in one line (endpoint/refusal.py); otherwise the error is raised to the caller."""
+    if config is None:
+        if (reason := refusal.earlier()) is not None:  # another worker of this server was
+            refusal.refuse(reason)  # refused: so is this one, without loading anything
+        try:
+            return _create_app(None)
+        except (ReleaseError, ConfigError) as err:
+            refusal.refuse(str(err))
+    return _create_app(config)
+
+
+def _create_app(config: Mapping[str, object] | None) -> Flask:
     settings = load_config(config)
     if settings["SERIES_DIR"]:
         from endpoint import series

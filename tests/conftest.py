@@ -41,6 +41,7 @@ from harness import (  # noqa: F401  (re-exported: test modules import these fro
     live_server,
     processes,
     reap,
+    run_production,
     senacs_kg,
     server_log,
     start_granian,

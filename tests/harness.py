@@ -134,6 +134,26 @@ def start_production(release: Path, store: Path, port: int, command: list[str],
     return _start([sys.executable, "-m", *command], env, port, ready_within)
 
 
+def run_production(release: Path, store: Path, command: list[str], seconds: float = 60,
+                   **variables: str) -> subprocess.CompletedProcess:
+    """``python -m command`` (gunicorn or granian) run to its end, for a start that is refused:
+    SENACS_KG_* ``variables`` as given (raw text), its output in the result, its temporary
+    files beside the store. Stopped with every process it started if it is still running
+    after ``seconds``."""
+    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store),
+               TMPDIR=str(store.parent))
+    env.update({f"SENACS_KG_{k}": v for k, v in variables.items()})
+    proc = subprocess.Popen([sys.executable, "-m", *command], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        stop(proc)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
 @contextmanager
 def live_server(release: Path, store: Path, start: Callable[..., subprocess.Popen] | None = None,
                 port: int | None = None, **settings) -> Iterator[str]:

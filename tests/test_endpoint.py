@@ -21,7 +21,17 @@ import xml.etree.ElementTree as ET
 import pyoxigraph as ox
 import pytest
 import requests
-from conftest import PRODUCTION_SERVERS, dump_bytes, free_port, live_server, start_server, stop
+from conftest import (
+    PRODUCTION_SERVERS,
+    dump_bytes,
+    free_port,
+    granian_command,
+    gunicorn_command,
+    live_server,
+    run_production,
+    start_server,
+    stop,
+)
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, RDFXML, TSV, TURTLE, XML, SPARQLWrapper
 
 TITLES = "SELECT ?title WHERE { ?a <http://purl.org/dc/terms/title> ?title } ORDER BY ?title"
@@ -351,21 +361,64 @@ def test_production_servers_serve_the_app(server, release_dir, tmp_path):
         stop(proc)
 
 
+def damaged_copy(release_dir, folder, same_size=False):
+    """A copy of the release whose canonical dump has one line more than its manifest says
+    (refused before the store is loaded), or one byte changed (found while it loads)."""
+    shutil.copytree(release_dir, folder)
+    dump = folder / "dataset.nt.gz"
+    data = bytearray(dump.read_bytes())
+    if same_size:
+        data[len(data) // 2] ^= 0xFF
+    else:
+        data += b"<urn:a> <urn:b> <urn:c> .\n"
+    dump.write_bytes(bytes(data))
+    return folder
+
+
 def test_a_damaged_release_is_refused_at_start(release_dir, tmp_path):
-    copy = tmp_path / "release"
-    for path in release_dir.rglob("*"):
-        if path.is_file():
-            target = copy / path.relative_to(release_dir)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
-    with (copy / "dataset.nt.gz").open("ab") as handle:
-        handle.write(b"<urn:a> <urn:b> <urn:c> .\n")
+    copy = damaged_copy(release_dir, tmp_path / "release")
     run = subprocess.run([sys.executable, "-m", "mapping.cli", "serve", "--release", str(copy),
                           "--store", str(tmp_path / "store"), "--port", str(free_port())],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert "damaged" in run.stderr and "dataset.nt.gz" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# A production server's workers each call create_app(); a refused start must stop the server
+# with its reason said once, in one line: never a traceback, never workers started again.
+PRODUCTION_COMMANDS = {"gunicorn": gunicorn_command, "granian": granian_command}
+
+
+@pytest.mark.parametrize("server_name", PRODUCTION_COMMANDS)
+def test_a_misspelt_setting_stops_a_production_server_in_one_line(server_name, release_dir,
+                                                                  tmp_path):
+    run = run_production(release_dir, tmp_path / "store",
+                         PRODUCTION_COMMANDS[server_name](free_port(), workers=4),
+                         QUERY_TIMOUT="5")
+    assert run.returncode != 0
+    said = [line for line in run.stderr.splitlines() if "senacs-kg:" in line]
+    assert said == ["senacs-kg: the server cannot start: environment: unknown setting "
+                    "SENACS_KG_QUERY_TIMOUT (did you mean SENACS_KG_QUERY_TIMEOUT?)"], said
+    assert "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("server_name", PRODUCTION_COMMANDS)
+def test_a_damaged_release_stops_a_production_server_in_one_line(server_name, release_dir,
+                                                                 tmp_path):
+    """granian as the README runs it, told to start failed workers again: the workers it
+    starts after the first refusal refuse at once, and it stops on that crash loop."""
+    copy = damaged_copy(release_dir, tmp_path / "release", same_size=True)
+    command = PRODUCTION_COMMANDS[server_name](free_port(), workers=2)
+    if server_name == "granian":
+        command.insert(-2, "--respawn-failed-workers")
+    run = run_production(copy, tmp_path / "store", command)
+    assert run.returncode != 0
+    said = [line for line in run.stderr.splitlines() if "senacs-kg:" in line]
+    assert len(said) == 1 and "damaged" in said[0] and "dataset.nt.gz" in said[0], run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert (run.stdout + run.stderr).count("crash loop detected") == (server_name == "granian")
+    assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
 
 
 def test_xml_results_are_well_formed(server):
