@@ -192,11 +192,12 @@ def gunicorn_command(port: int, workers: int = 2, threads: int = 4) -> list[str]
             str(threads), "--limit-request-line", GUNICORN_REQUEST_LINE, "endpoint:create_app()"]
 
 
-def granian_command(port: int, workers: int = 2) -> list[str]:
+def granian_command(port: int, workers: int = 2,
+                    kill_seconds: int = GRANIAN_KILL_SECONDS) -> list[str]:
     """``python -m`` arguments: the app under granian (Rust HTTP server, WSGI interface)."""
     return ["granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--blocking-threads", "32", "--workers-kill-timeout",
-            str(GRANIAN_KILL_SECONDS), "--factory", "endpoint:create_app"]
+            str(kill_seconds), "--factory", "endpoint:create_app"]
 
 
 def start_gunicorn(release: Path, store: Path, port: int, workers: int = 2,

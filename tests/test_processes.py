@@ -8,6 +8,7 @@ stays in the group of its leader, started with its own session) or by parent.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,7 +20,6 @@ import pytest
 import requests
 from conftest import (
     GONE_SECONDS,
-    GRANIAN_KILL_SECONDS,
     PRODUCTION_SERVERS,
     STOP_SECONDS,
     Process,
@@ -162,11 +162,13 @@ def test_sigterm_stops_a_production_server_and_all_its_processes(server, release
 
 def test_granian_stops_when_told_to_while_its_workers_load_the_app(release_dir, tmp_path):
     """A worker still in create_app keeps SIGTERM for itself (it inherited granian's own
-    handler) and then serves on: --workers-kill-timeout must end it."""
+    handler) and then serves on: --workers-kill-timeout must end it (here 3 s, not the
+    GRANIAN_KILL_SECONDS the other tests' servers get, so that the test waits less)."""
     port = free_port()
     env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release_dir),
                SENACS_KG_STORE_DIR=str(tmp_path / "store"))
-    command = granian_command(port)
+    kill_seconds = 3
+    command = granian_command(port, kill_seconds=kill_seconds)
     proc = subprocess.Popen([sys.executable, "-m", *command], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -176,8 +178,8 @@ def test_granian_stops_when_told_to_while_its_workers_load_the_app(release_dir, 
             time.sleep(0.02)
         started = time.monotonic()
         proc.terminate()
-        proc.wait(GRANIAN_KILL_SECONDS + 10)
-        assert time.monotonic() - started < GRANIAN_KILL_SECONDS + 10
+        proc.wait(kill_seconds + 10)
+        assert time.monotonic() - started < kill_seconds + 10
         assert not wait_gone(lambda: others_in_group(proc.pid), GONE_SECONDS)
     finally:
         end_group(proc.pid)
@@ -229,6 +231,11 @@ def test_leaves_processes_behind():
 def test_the_session_end_check_lists_and_kills_what_a_test_left(tmp_path):
     for name in ("conftest.py", "harness.py"):  # the check, and the helpers it imports
         (tmp_path / name).write_text((REPO_ROOT / "tests" / name).read_text())
+    # the same check with 1 s of grace instead of GONE_SECONDS (10): the sleeps never end
+    harness = tmp_path / "harness.py"
+    text = harness.read_text()
+    assert text.count("\nGONE_SECONDS = ") == 1
+    harness.write_text(re.sub(r"\nGONE_SECONDS = \d+", "\nGONE_SECONDS = 1", text))
     (tmp_path / "test_leaky.py").write_text(LEAKY_TEST)
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           str(tmp_path)], cwd=tmp_path, capture_output=True, text=True,
