@@ -1,21 +1,25 @@
-"""A start refused under a production server: the reason in one line, never a traceback, and
-the server stopped rather than starting the worker again and again.
+"""A start refused under a production server: the reason in one line, never a traceback.
 
 gunicorn and granian call ``create_app()`` in each of their worker processes, and print an
 exception raised there with its traceback. ``refuse(reason)`` prints the reason alone and
 ends the worker with gunicorn's "worker failed to boot" code (3), on which gunicorn's master
-stops; granian stops on a worker that ends while it starts, unless told to respawn failed
-workers, and then stops at its second quick failure in a row ("crash loop").
+stops; granian stops when a worker ends while it starts (unless told to respawn failed
+workers: see the README).
 
-The first refusal is written down for the worker's server (its master process), in a file of
-the temporary folder named after the master's process id and start time (a later master with
-a reused id is not taken for it), made with O_EXCL, read only if it is this user's own.
-Workers of that server started later (granian's respawns) refuse at once with its reason
-(``earlier()``), instead of loading the store again: a damaged release found after minutes of
-loading is not loaded again and again. Only the first worker to refuse says why. gunicorn's
-master, told by two workers that they failed to boot, raises its stop a second time while
-stopping, with a traceback of its own: so under gunicorn the others exit 0, the master being
-by then stopping.
+Said once per server. gunicorn's master, told by two workers that they failed to boot, raises
+its stop a second time while stopping, with a traceback of its own. So the first worker of a
+server to be refused writes the reason down, and the others then end without a word (exit 0
+under gunicorn, whose master is by then stopping). A worker that a server starts after that
+(a respawn) finds the reason and is refused at once, instead of loading the store again.
+
+Where it is written down: a file named after the server's main process (its process id and
+start time: a later process with a reused id is not taken for it) in a folder of this user's
+own, ``senacs-kg-UID`` in the temporary folder (mode 0700; one that is not a plain folder of
+this user's, closed to others, is not used). Only a worker whose parent runs the same program
+uses it (a gunicorn or granian worker): with ``gunicorn --preload`` or ``flask run`` the app is
+made in a process whose parent is a shell or init, which outlives the start, and a reason
+written down for it would refuse a later, mended start. Anything odd at a file's place (another
+user's, a link, a pipe, a folder) is taken for no reason written down: the worker says its own.
 """
 
 from __future__ import annotations
@@ -29,50 +33,92 @@ from typing import NoReturn
 
 BOOT_FAILED = 3  # gunicorn's WORKER_BOOT_ERROR: its master stops rather than respawn
 LONGEST = 4096  # bytes of a written-down reason read back
+SERVERS = ("gunicorn.arbiter", "granian")  # modules a production server's worker has loaded
 
 
 def refuse(reason: str) -> NoReturn:
-    """End this worker; the first of its server to refuse says ``reason`` on stderr."""
-    if not _write_down(reason):  # said already by another worker
-        raise SystemExit(0 if "gunicorn.arbiter" in sys.modules else BOOT_FAILED)
+    """End this worker; the first of its server to be refused says ``reason`` on stderr."""
+    marker = _marker(make=True)
+    if marker is not None and not _write_down(marker, reason) and _read(marker) is not None:
+        raise SystemExit(0 if "gunicorn.arbiter" in sys.modules else BOOT_FAILED)  # said
     print(f"senacs-kg: the server cannot start: {reason}", file=sys.stderr, flush=True)
     raise SystemExit(BOOT_FAILED)
 
 
 def earlier() -> str | None:
-    """The reason another worker of this server refused to start for, if one did."""
-    try:
-        handle = os.open(_marker(), os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        held = os.fstat(handle)
-        if held.st_uid != os.getuid() or not stat.S_ISREG(held.st_mode):
-            return None  # not written by this server: ignored
-        return os.read(handle, LONGEST).decode("utf-8", "replace") or None
-    finally:
-        os.close(handle)
+    """The reason another worker of this server was refused for, if one was."""
+    marker = _marker()
+    return (_read(marker) or None) if marker is not None else None
 
 
-def _write_down(reason: str) -> bool:
-    """Write the reason down for this server; whether no other worker had (True when that
-    cannot be known: saying the reason twice is better than not at all)."""
+def _write_down(marker: Path, reason: str) -> bool:
+    """Whether this worker wrote ``reason`` down first (True also when it cannot be written:
+    saying the reason twice is better than not at all)."""
     try:
-        handle = os.open(_marker(), os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+        handle = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600)
     except FileExistsError:
         return False
     except OSError:
         return True
     try:
         os.write(handle, reason.encode("utf-8")[:LONGEST])
-    finally:
+    except OSError:  # a full disk: a marker without its reason would silence the others
         os.close(handle)
+        marker.unlink(missing_ok=True)
+        return True
+    os.close(handle)
     return True
 
 
-def _marker() -> Path:
+def _read(marker: Path) -> str | None:
+    """What the marker says ("" while its writer has yet to write), or None if there is no
+    marker of this user's there: nothing, or something else (a pipe is not waited on)."""
+    try:
+        handle = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        held = os.fstat(handle)
+        if not stat.S_ISREG(held.st_mode) or held.st_uid != os.getuid():
+            return None
+        return os.read(handle, LONGEST).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(handle)
+
+
+def _marker(make: bool = False) -> Path | None:
+    """This server's marker, or None where none is used (see the module's text); its folder
+    is made if ``make`` (only a refusal makes it: a server that starts leaves nothing)."""
     master = os.getppid()
-    return Path(tempfile.gettempdir()) / f"senacs-kg-refused-{master}-{_started(master)}"
+    if not any(name in sys.modules for name in SERVERS) or not _same_program(master):
+        return None
+    folder = Path(tempfile.gettempdir()) / f"senacs-kg-{os.getuid()}"
+    try:
+        if make:
+            folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        held = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(held.st_mode) or held.st_uid != os.getuid() or held.st_mode & 0o077:
+        return None
+    return folder / f"refused-{master}-{_started(master)}"
+
+
+def _same_program(pid: int) -> bool:
+    """Whether process ``pid`` runs the program this one runs (a server's main process and
+    its worker do; a shell or init does not)."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe") == os.readlink("/proc/self/exe")
+    except OSError:
+        return False
 
 
 def _started(pid: int) -> str:

@@ -211,7 +211,7 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
         marker = store_dir / MARKER
         _refuse_foreign(store_dir, marker)
         if marker.is_file():
-            held = json.loads(marker.read_text(encoding="utf-8"))
+            held = _held(marker)
             if held.get("release") == release_id and held.get("base") == base \
                     and held.get("changes", []) == [c.id for c in changes] \
                     and held.get("compacted"):  # one loaded uncompacted is loaded again, once
@@ -225,6 +225,16 @@ def prepare_store(release_dir: Path, store_dir: Path, base: str, verify: bool = 
                 check.wait()  # a damaged file is the reason a load fails: said as such
             raise
     return release_id
+
+
+def _held(marker: Path) -> dict:
+    """What a store's marker says it holds; nothing (so it is loaded again) if the marker
+    cannot be read or is not a JSON object: the store is made from the release, never lost."""
+    try:
+        held = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return held if isinstance(held, dict) else {}
 
 
 def _refuse_foreign(store_dir: Path, marker: Path) -> None:
@@ -257,6 +267,9 @@ class _Verification:
         try:
             self.damaged = release.verify(self.release_dir) \
                 + _damaged_changesets(self.release_dir, changes)
+        except OSError as err:  # a file gone or unreadable while it was hashed
+            self.failed = ReleaseError(f"{self.release_dir}: its files could not be checked: "
+                                       f"{err.strerror or err} ({err.filename})")
         except Exception as err:  # noqa: BLE001 - raised in the loading thread by wait()
             self.failed = err
 

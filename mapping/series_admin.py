@@ -326,8 +326,9 @@ def _not_its_store(release_dir: Path, store: Path, marker: str | None) -> str | 
         ours = release.read_manifest(release_dir).get("release")
     except (OSError, ValueError, release.NotARelease):
         return f"{store} holds no {marker} naming this release: left alone"
-    if not isinstance(held, dict) or held.get("release") != ours:
-        return f"{store} is the store of another release ({held.get('release')!r}): left alone"
+    named = held.get("release") if isinstance(held, dict) else None
+    if named != ours:
+        return f"{store} is the store of another release ({named!r}): left alone"
     return None
 
 

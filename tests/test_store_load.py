@@ -164,6 +164,17 @@ def test_a_store_loaded_before_compaction_is_loaded_again(release_dir, tmp_path)
     assert json.loads(marker.read_text(encoding="utf-8"))["compacted"] is True
 
 
+@pytest.mark.parametrize("said", ["{not json", "[]", '"a store"', "\udcff"])
+def test_a_store_whose_marker_cannot_be_read_is_loaded_again(said, release_dir, tmp_path):
+    """Not a traceback at the server's start: the store is made from the release again."""
+    store_dir = tmp_path / "store"
+    release_id = embedded.prepare_store(release_dir, store_dir, B)
+    marker = store_dir / embedded.MARKER
+    marker.write_bytes(said.encode("utf-8", "surrogateescape"))
+    assert embedded.prepare_store(release_dir, store_dir, B) == release_id
+    assert json.loads(marker.read_text(encoding="utf-8"))["release"] == release_id
+
+
 def test_the_crc_of_pieces_combines_as_zlib_computes_the_whole():
     data = bytes(range(256)) * 1000
     for cut in (0, 1, 4095, 100_000, len(data)):
