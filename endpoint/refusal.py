@@ -14,11 +14,12 @@ under gunicorn, whose master is by then stopping). A worker that a server starts
 
 Where it is written down: a file named after the server's main process (its process id and
 start time: a later process with a reused id is not taken for it) in a folder of this user's
-own, ``senacs-kg-UID`` in the temporary folder (mode 0700; one that is not a plain folder of
-this user's, closed to others, is not used). Only a worker whose parent runs the same program
-uses it (a gunicorn or granian worker): with ``gunicorn --preload`` or ``flask run`` the app is
-made in a process whose parent is a shell or init, which outlives the start, and a reason
-written down for it would refuse a later, mended start. Anything odd at a file's place (another
+own, ``senacs-kg-UID`` in XDG_RUNTIME_DIR or else the temporary folder (mode 0700; one that is
+not a plain folder of this user's, closed to others, is not used: each worker then says its
+reason, and gunicorn may add its traceback). Only a worker whose parent is a gunicorn or granian
+main process running the same program uses it: with ``gunicorn --preload`` or ``flask run`` the
+app is made in a process whose parent is a shell, init or a supervisor, which outlives the start,
+and a reason written down for it would refuse a later, mended start. Anything odd at a file's place (another
 user's, a link, a pipe, a folder) is taken for no reason written down: the worker says its own.
 """
 
@@ -93,10 +94,11 @@ def _marker(make: bool = False) -> Path | None:
     """This server's marker, or None where none is used (see the module's text); its folder
     is made if ``make`` (only a refusal makes it: a server that starts leaves nothing)."""
     master = os.getppid()
-    if not any(name in sys.modules for name in SERVERS) or not _same_program(master):
+    if not any(name in sys.modules for name in SERVERS) or not _server_parent(master):
         return None
-    folder = Path(tempfile.gettempdir()) / f"senacs-kg-{os.getuid()}"
     try:
+        folder = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) \
+            / f"senacs-kg-{os.getuid()}"
         if make:
             folder.mkdir(mode=0o700)
     except FileExistsError:
@@ -112,13 +114,16 @@ def _marker(make: bool = False) -> Path | None:
     return folder / f"refused-{master}-{_started(master)}"
 
 
-def _same_program(pid: int) -> bool:
-    """Whether process ``pid`` runs the program this one runs (a server's main process and
-    its worker do; a shell or init does not)."""
+def _server_parent(pid: int) -> bool:
+    """Whether process ``pid`` is a gunicorn or granian main process running the program this
+    one runs, as a worker's parent is (a shell, init or a Python supervisor is not)."""
     try:
-        return os.readlink(f"/proc/{pid}/exe") == os.readlink("/proc/self/exe")
+        if os.readlink(f"/proc/{pid}/exe") != os.readlink("/proc/self/exe"):
+            return False
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
+    return any(os.path.basename(argument) in (b"gunicorn", b"granian") for argument in arguments)
 
 
 def _started(pid: int) -> str:

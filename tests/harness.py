@@ -140,7 +140,8 @@ def run_production(release: Path, store: Path, command: list[str], seconds: floa
     SENACS_KG_* ``variables`` as given (raw text), its output in the result, its temporary
     files beside the store. Stopped with every process it started if it is still running
     after ``seconds``."""
-    env = dict(os.environ, SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store),
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}  # notes in TMPDIR
+    env.update(SENACS_KG_RELEASE_DIR=str(release), SENACS_KG_STORE_DIR=str(store),
                TMPDIR=str(store.parent))
     env.update({f"SENACS_KG_{k}": v for k, v in variables.items()})
     proc = subprocess.Popen([sys.executable, "-m", *command], env=env,
