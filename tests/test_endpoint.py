@@ -386,7 +386,8 @@ def test_a_damaged_release_is_refused_at_start(release_dir, tmp_path):
 
 
 # A production server's workers each call create_app(); a refused start must stop the server
-# with its reason said once, in one line: never a traceback, never workers started again.
+# with its reason said once, in one line, never with a traceback (tests/test_refusal.py: how
+# the workers after the first know to keep silent).
 PRODUCTION_COMMANDS = {"gunicorn": gunicorn_command, "granian": granian_command}
 
 
