@@ -1,26 +1,13 @@
 """A start refused under a production server: the reason in one line, never a traceback.
 
-gunicorn and granian call ``create_app()`` in each of their worker processes, and print an
-exception raised there with its traceback. ``refuse(reason)`` prints the reason alone and
-ends the worker with gunicorn's "worker failed to boot" code (3), on which gunicorn's master
-stops; granian stops when a worker ends while it starts (unless told to respawn failed
-workers: see the README).
-
-Said once per server. gunicorn's master, told by two workers that they failed to boot, raises
-its stop a second time while stopping, with a traceback of its own. So the first worker of a
-server to be refused writes the reason down, and the others then end without a word (exit 0
-under gunicorn, whose master is by then stopping). A worker that a server starts after that
-(a respawn) finds the reason and is refused at once, instead of loading the store again.
-
-Where it is written down: a file named after the server's main process (its process id and
-start time: a later process with a reused id is not taken for it) in a folder of this user's
-own, ``senacs-kg-UID`` in XDG_RUNTIME_DIR or else the temporary folder (mode 0700; one that is
-not a plain folder of this user's, closed to others, is not used: each worker then says its
-reason, and gunicorn may add its traceback). Only a worker whose parent is a gunicorn or granian
-main process running the same program uses it: with ``gunicorn --preload`` or ``flask run`` the
-app is made in a process whose parent is a shell, init or a supervisor, which outlives the start,
-and a reason written down for it would refuse a later, mended start. Anything odd at a file's place (another
-user's, a link, a pipe, a folder) is taken for no reason written down: the worker says its own.
+gunicorn and granian call ``create_app()`` in each worker and print what it raises with its
+traceback. ``refuse`` prints the reason and exits 3, gunicorn's "worker failed to boot", on
+which it stops (granian stops on any worker ending while it starts). The first worker of a
+server to be refused writes the reason down in a note named after the server's main process;
+the others then end silently (gunicorn, told of two boot failures, adds a traceback of its
+own), and a worker started later is refused at once instead of loading the store again.
+The note is kept only by the worker of a gunicorn or granian main process, in a folder of the
+user's own, and anything odd in its place is ignored: see the README's "Production server".
 """
 
 from __future__ import annotations
@@ -111,7 +98,18 @@ def _marker(make: bool = False) -> Path | None:
         return None
     if not stat.S_ISDIR(held.st_mode) or held.st_uid != os.getuid() or held.st_mode & 0o077:
         return None
-    return folder / f"refused-{master}-{_started(master)}"
+    started, boot = _started(master), _boot()
+    if not started or not boot:  # the name must tell this server from any other, ever
+        return None
+    return folder / f"refused-{boot}-{master}-{started}"
+
+
+def _boot() -> str:
+    """This boot's id: a note of a main process from before a reboot is not this one's."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return ""
 
 
 def _server_parent(pid: int) -> bool:

@@ -268,8 +268,9 @@ class _Verification:
             self.damaged = release.verify(self.release_dir) \
                 + _damaged_changesets(self.release_dir, changes)
         except OSError as err:  # a file gone or unreadable while it was hashed
+            where = f" ({err.filename})" if err.filename else ""
             self.failed = ReleaseError(f"{self.release_dir}: its files could not be checked: "
-                                       f"{err.strerror or err} ({err.filename})")
+                                       f"{err.strerror or err}{where}")
         except Exception as err:  # noqa: BLE001 - raised in the loading thread by wait()
             self.failed = err
 

@@ -325,10 +325,11 @@ def _not_its_store(release_dir: Path, store: Path, marker: str | None) -> str | 
         held = json.loads((store / marker).read_text(encoding="utf-8"))
         ours = release.read_manifest(release_dir).get("release")
     except (OSError, ValueError, release.NotARelease):
+        held, ours = None, None
+    if not isinstance(held, dict) or ours is None:
         return f"{store} holds no {marker} naming this release: left alone"
-    named = held.get("release") if isinstance(held, dict) else None
-    if named != ours:
-        return f"{store} is the store of another release ({named!r}): left alone"
+    if held.get("release") != ours:
+        return f"{store} is the store of another release ({held.get('release')!r}): left alone"
     return None
 
 

@@ -34,9 +34,11 @@ else:
 # line, then starts each worker and says how it ended
 MAIN = """
 import json, os, subprocess, sys
-from endpoint import refusal
 folder = os.path.join(os.environ["TMPDIR"], f"senacs-kg-{os.getuid()}")
-print(os.path.join(folder, f"refused-{os.getpid()}-{refusal._started(os.getpid())}"), flush=True)
+with open("/proc/sys/kernel/random/boot_id") as boot, open("/proc/self/stat") as stat:
+    name = (f"refused-{boot.read().strip()}-{os.getpid()}-"
+            f"{stat.read().rsplit(')', 1)[1].split()[19]}")  # its start time, field 22
+print(os.path.join(folder, name), flush=True)
 sys.stdin.readline()
 for arguments in json.loads(sys.argv[2]):
     run = subprocess.run([sys.executable, "-c", sys.argv[3], *arguments], capture_output=True,

@@ -199,16 +199,20 @@ def test_a_store_folder_of_another_release_is_left_alone(series, tmp_path):
     assert f"{stores / '2024'} holds no senacs-kg-store.json naming this release" in run.stderr
 
 
-@pytest.mark.parametrize("marker", ['["2024"]', '{"release": "2025"}'])
-def test_a_store_whose_marker_names_no_such_release_is_left_alone(marker, series, tmp_path):
-    """A marker that is JSON but not this release's (a list, another release's id)."""
+@pytest.mark.parametrize(("marker", "why"), [
+    ('["2024"]', "holds no senacs-kg-store.json naming this release"),
+    ("{}", "is the store of another release (None)"),
+    ('{"release": "2025"}', "is the store of another release ('2025')")])
+def test_a_store_whose_marker_names_no_such_release_is_left_alone(marker, why, series,
+                                                                 tmp_path):
+    """A marker that is JSON but not this release's (a list, no id, another release's id)."""
     stores = tmp_path / "stores"
     (stores / "2024").mkdir(parents=True)
     (stores / "2024" / "senacs-kg-store.json").write_text(marker, encoding="utf-8")
     run = retire(series, "2024", "--store", str(stores))
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert (stores / "2024" / "senacs-kg-store.json").read_text(encoding="utf-8") == marker
-    assert f"{stores / '2024'} is the store of another release" in run.stderr
+    assert f"{stores / '2024'} {why}: left alone" in run.stderr
 
 
 def test_a_dry_run_says_what_it_would_remove_and_changes_nothing(series, tmp_path):
