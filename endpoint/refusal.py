@@ -87,12 +87,7 @@ def _marker(make: bool = False) -> Path | None:
         folder = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) \
             / f"senacs-kg-{os.getuid()}"
         if make:
-            folder.mkdir(mode=0o700)
-    except FileExistsError:
-        pass
-    except OSError:
-        return None
-    try:
+            folder.mkdir(mode=0o700, exist_ok=True)
         held = os.lstat(folder)
     except OSError:
         return None
