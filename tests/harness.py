@@ -50,6 +50,18 @@ def dump_lines(release_dir: Path):
     return gzip.open(release_dir / "dataset.nt.gz", "rt", encoding="utf-8", newline="\n")
 
 
+def appended(data: bytes) -> bytes:
+    """A damaged dump: a line after the gzip stream's end (it still loads; the size is not the
+    manifest's)."""
+    return data + b"<urn:a> <urn:b> <urn:c> .\n"
+
+
+def garbled(data: bytes) -> bytes:
+    """A damaged dump of the manifest's size: 64 bytes changed in its middle."""
+    middle = len(data) // 2
+    return data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 64]) + data[middle + 64:]
+
+
 def senacs_kg(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """``senacs-kg ARGS`` in a process of its own (``python -m mapping.cli``), where the point
     is the command as a user runs it: its exit status, its streams, its files."""

@@ -23,8 +23,10 @@ import pytest
 import requests
 from conftest import (
     PRODUCTION_SERVERS,
+    appended,
     dump_bytes,
     free_port,
+    garbled,
     granian_command,
     gunicorn_command,
     live_server,
@@ -361,17 +363,12 @@ def test_production_servers_serve_the_app(server, release_dir, tmp_path):
         stop(proc)
 
 
-def damaged_copy(release_dir, folder, same_size=False):
-    """A copy of the release whose canonical dump has one line more than its manifest says
-    (refused before the store is loaded), or one byte changed (found while it loads)."""
+def damaged_copy(release_dir, folder, damage=appended):
+    """A copy of the release whose canonical dump is damaged: ``appended`` is refused before
+    the store is loaded (its size), ``garbled`` while it loads."""
     shutil.copytree(release_dir, folder)
     dump = folder / "dataset.nt.gz"
-    data = bytearray(dump.read_bytes())
-    if same_size:
-        data[len(data) // 2] ^= 0xFF
-    else:
-        data += b"<urn:a> <urn:b> <urn:c> .\n"
-    dump.write_bytes(bytes(data))
+    dump.write_bytes(damage(dump.read_bytes()))
     return folder
 
 
@@ -408,8 +405,8 @@ def test_a_misspelt_setting_stops_a_production_server_in_one_line(server_name, r
 @pytest.mark.parametrize("server_name", PRODUCTION_COMMANDS)
 def test_a_damaged_release_stops_a_production_server_in_one_line(server_name, release_dir,
                                                                  tmp_path):
-    """Found while the store loads (one byte changed, the size as the manifest says)."""
-    copy = damaged_copy(release_dir, tmp_path / "release", same_size=True)
+    """Found while the store loads (the size as the manifest says)."""
+    copy = damaged_copy(release_dir, tmp_path / "release", garbled)
     run = run_production(copy, tmp_path / "store",
                          PRODUCTION_COMMANDS[server_name](free_port(), workers=2))
     assert run.returncode == REFUSED[server_name]

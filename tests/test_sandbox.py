@@ -3,13 +3,13 @@ past the guard, reaches nothing, and the client learns only that it was refused.
 
 from __future__ import annotations
 
-import gzip
 import itertools
 import multiprocessing
 import socket
 
 import pyoxigraph as ox
 import pytest
+from conftest import dump_lines
 from ssrf_variants import MARKER, Listener, all_variants
 
 from endpoint.store import EmbeddedStore, QueryError, QueryFailed, QueryRefused, prepare_store
@@ -27,7 +27,7 @@ def bare_store(release_dir, tmp_path_factory):
     depending on the worker process.
     """
     store_dir = tmp_path_factory.mktemp("sandbox") / "store"
-    with gzip.open(release_dir / "dataset.nt.gz", "rt", encoding="utf-8") as dump:
+    with dump_lines(release_dir) as dump:
         lines = "".join(itertools.islice(dump, 40))
     filled = ox.Store(str(store_dir))
     filled.load(lines.encode(), format=ox.RdfFormat.N_TRIPLES)

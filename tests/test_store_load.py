@@ -18,7 +18,7 @@ import zlib
 import pyoxigraph as ox
 import pytest
 import requests
-from harness import dump_bytes, live_server, senacs_kg
+from harness import appended, dump_bytes, garbled, live_server, senacs_kg
 
 from endpoint import dump_pieces, loader
 from endpoint import store as embedded
@@ -298,16 +298,7 @@ def test_a_range_of_the_plain_dump_is_served_from_its_flush_points(blocked_relea
             assert part.headers["Content-Range"] == f"bytes {start}-{start + 99}/{len(content)}"
 
 
-def _appended(data: bytes) -> bytes:
-    return data + b"<urn:a> <urn:b> <urn:c> .\n"  # after the gzip stream's end: still loads
-
-
-def _garbled(data: bytes) -> bytes:
-    middle = len(data) // 2
-    return data[:middle] + bytes(b ^ 0x5A for b in data[middle:middle + 64]) + data[middle + 64:]
-
-
-@pytest.mark.parametrize("damage", [_appended, _garbled])
+@pytest.mark.parametrize("damage", [appended, garbled])
 def test_a_damaged_release_leaves_the_store_it_would_replace(damage, release_dir, tmp_path):
     """Checked while it loads: whether the damaged file still loads (then is refused) or not
     (the load fails), the refusal names the damage and the old store stays."""
