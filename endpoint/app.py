@@ -3,8 +3,8 @@ the server state, the routes, the middleware, the warm-up."""
 
 from __future__ import annotations
 
-import atexit
 import json
+import multiprocessing.util
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -137,8 +137,16 @@ def store_chain(config: Mapping[str, object],
 
     guarded = guard_chain(config, store, None if config["STORE"] == "remote"
                           else int(config["QUERY_WORKERS"]), cached)
-    atexit.register(guarded.close)
+    on_exit(guarded.close)
     return guarded, release_id
+
+
+def on_exit(close: Callable[[], None]) -> None:
+    """Call ``close`` as this process ends: from ``atexit`` in a process of its own (``serve``,
+    a gunicorn worker) and from multiprocessing's own exit in a process it started (a granian
+    worker, which ends with ``os._exit`` and so never runs ``atexit``): the query workers
+    are told to stop and the federation's socket folder is removed."""
+    multiprocessing.util.Finalize(None, close, exitpriority=10)
 
 
 def guard_chain(config: Mapping[str, object], store: Store, workers: int | None,

@@ -38,7 +38,6 @@ and its dump unmapped (``SeriesServer._forget``), so that the space it freed is 
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import json
 import logging
@@ -623,7 +622,7 @@ def create_series_app(settings: Mapping[str, object]) -> Flask:
     headers.register(front)
     front.after_request(release_apps.cors)
     front.register_blueprint(bp)
-    atexit.register(running.close)
+    release_apps.on_exit(running.close)
     running.start()
     wsgi: Callable = running
     if running.caches != (None, None) and float(front.config["CACHE_RESPONSES_MB"]) > 0:

@@ -10,6 +10,7 @@ import argparse
 import codecs
 import errno
 import os
+import signal
 import socket
 import sys
 import time
@@ -379,8 +380,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"senacs-kg serve: {endpoint.announcement(app)} at http://{args.host}:{server.port}/sparql",
           file=sys.stderr, flush=True)
     server.log_startup()
-    server.serve_forever()  # returns on Ctrl-C
+    # SIGTERM (systemd, docker stop, kill) stops it as Ctrl-C does: serve_forever returns and
+    # the exit handlers run, which end the query workers and remove the federation's socket
+    # folder. Python's default for SIGTERM ends the process without them.
+    signal.signal(signal.SIGTERM, _interrupt)
+    server.serve_forever()  # returns on Ctrl-C or SIGTERM
     return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _serve_settings(args: argparse.Namespace) -> dict[str, object]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -158,6 +160,33 @@ def test_sigterm_stops_a_production_server_and_all_its_processes(server, release
         graceful = stop(proc)
     assert graceful, f"{server} did not stop within {STOP_SECONDS} s of SIGTERM"
     assert not others_in_group(proc.pid)
+
+
+@pytest.mark.parametrize("server", ["serve", *sorted(PRODUCTION_SERVERS)])
+def test_sigterm_leaves_no_federation_folder(server, release_dir, tmp_path, monkeypatch):
+    """With an allow-list each server process makes a folder for the federation's socket in
+    the temporary folder; a SIGTERM must remove it (it was left by ``senacs-kg serve``, whose
+    SIGTERM ended Python without its exit handlers)."""
+    # in /tmp itself: under pytest-xdist tmp_path is too deep for a socket's path
+    temporary = Path(tempfile.mkdtemp(prefix="sigterm-", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    port = free_port()
+    start = start_server if server == "serve" else PRODUCTION_SERVERS[server]
+    proc = start(release_dir, tmp_path / "store", port, WARM_CACHE=False,
+                 SERVICE_ALLOWLIST=["https://query.wikidata.org/sparql"])
+    try:
+        answer = requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": "ASK {}"},
+                              timeout=30)
+        assert answer.status_code == 200
+        assert [p.name for p in temporary.glob("senacs-kg-*/federation.sock")]
+    finally:
+        graceful = stop(proc)
+    left = sorted(p.name for p in temporary.iterdir())
+    shutil.rmtree(temporary)
+    assert graceful
+    assert proc.returncode == 0
+    assert left == []
 
 
 def test_granian_stops_when_told_to_while_its_workers_load_the_app(release_dir, tmp_path):
