@@ -287,7 +287,8 @@ class Forwarder:
 def _listen_unix(path: str) -> socket.socket:
     """A listening Unix socket at path, mode 0600 before anyone can connect."""
     if len(os.fsencode(path)) > 107:
-        raise FederationError(f"{path}: too long for a Unix socket (107 bytes at most)")
+        raise FederationError(f"{path}: too long for a Unix socket (107 bytes at most): set "
+                              "TMPDIR to a shorter folder")
     try:
         if stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)  # left by a server that died

@@ -559,7 +559,11 @@ class EmbeddedStore:
         except ValueError as err:
             raise ReleaseError(str(err)) from None
         self._run_dir = tempfile.mkdtemp(prefix="senacs-kg-")  # 0700, a short socket path
-        self._forwarder = federation.Forwarder(targets, Path(self._run_dir))
+        try:
+            self._forwarder = federation.Forwarder(targets, Path(self._run_dir))
+        except federation.FederationError as err:  # e.g. a TMPDIR too long for a socket's path
+            shutil.rmtree(self._run_dir, ignore_errors=True)
+            raise ReleaseError(f"SERVICE_ALLOWLIST: {err}") from None
         self._federation = (targets, self._forwarder.path)
 
     def _spawn(self) -> None:

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -414,6 +415,26 @@ def test_a_damaged_release_stops_a_production_server_in_one_line(server_name, re
     assert len(said) == 1 and "damaged" in said[0] and "dataset.nt.gz" in said[0], run.stderr
     assert "Traceback" not in run.stderr, run.stderr
     assert not (tmp_path / "store").exists() or not any((tmp_path / "store").iterdir())
+
+
+@pytest.mark.parametrize("server_name", PRODUCTION_COMMANDS)
+def test_a_temporary_folder_too_deep_for_the_federation_stops_a_server_in_one_line(
+        server_name, release_dir, tmp_path):
+    """The federation's socket is made in TMPDIR; a socket's path holds 107 bytes at most."""
+    deep = tmp_path / ("t" * 100)  # run_production's TMPDIR: the store's folder
+    deep.mkdir()  # (were it missing, the temporary folder would be /tmp)
+    run = run_production(release_dir, deep / "store",
+                         PRODUCTION_COMMANDS[server_name](free_port(), workers=2),
+                         SERVICE_ALLOWLIST='["https://query.wikidata.org/sparql"]')
+    assert run.returncode == REFUSED[server_name]
+    said = [line for line in run.stderr.splitlines() if "senacs-kg:" in line]
+    assert len(said) == 1, run.stderr
+    assert said[0].startswith("senacs-kg: the server cannot start: SERVICE_ALLOWLIST: ")
+    assert said[0].endswith("too long for a Unix socket (107 bytes at most): set TMPDIR to a "
+                            "shorter folder")
+    assert "Traceback" not in run.stderr, run.stderr
+    notes = "senacs-kg-" + str(os.getuid())  # the refusal's notes; no socket's folder is left
+    assert [p.name for p in deep.glob("senacs-kg-*")] == [notes]
 
 
 def test_xml_results_are_well_formed(server):
