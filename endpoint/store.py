@@ -18,6 +18,7 @@ given a query.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import multiprocessing
@@ -29,7 +30,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,6 +42,7 @@ MARKER = "senacs-kg-store.json"
 DEMOTE_AFTER = 1.0  # seconds a query runs at normal priority before it is demoted (nice 19)
 DEFAULT_GRAPH_NAME = "dataset"  # {base}dataset names the default graph in dataset parameters
 WORKER_STACK_MB = 64  # the query worker's stack: deep syntax trees that pass the guard fit in it
+STOPPING = (signal.SIGINT, signal.SIGTERM)  # what stops a server: held while a worker starts
 # A series' release: its changeset summary, and the series file in the release's parent folder
 CHANGES_SUMMARY = "changes/summary.ttl"
 SERIES_FILE = "series.json"
@@ -412,7 +414,18 @@ def _limit_resources(memory_mb: int) -> None:
 
 def _worker(store_dir: str, base: str, conn, parent: int, federation_args=None,
             byte_cap: int | None = None, memory_mb: int = 0) -> None:
-    """A query process: opens the store read-only and answers queries until told to stop.
+    """A query process (``_answer_queries``); it ends without a word when the server closes
+    its pipe, as a server stopping while its workers start does."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server ends it (Ctrl-C reaches the group)
+    try:
+        _answer_queries(store_dir, base, conn, parent, federation_args, byte_cap, memory_mb)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _answer_queries(store_dir: str, base: str, conn, parent: int, federation_args=None,
+                    byte_cap: int | None = None, memory_mb: int = 0) -> None:
+    """Opens the store read-only and answers queries until told to stop.
 
     It confines itself first, whatever a query will say: with no allow-list it can open no
     network socket at all (endpoint/sandbox.py); with one, it moves into a network namespace
@@ -517,7 +530,29 @@ class _Process:
     def kill(self) -> None:
         self.process.kill()
         self.process.join(5)
-        self.conn.close()
+        try:
+            self.conn.close()
+        except OSError:  # closed already, by a request thread racing the server's exit
+            pass
+
+
+@contextlib.contextmanager
+def _stops_deferred() -> Iterator[None]:
+    """Ctrl-C or SIGTERM taken while a new worker reads what it is to run would leave it to
+    print multiprocessing's traceback (EOFError): in the main thread (the one Python signal
+    handlers run in) they are held until the block ends, then handled as they would have been."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {number: signal.signal(number, lambda n, _: held.append(n)) for number in STOPPING}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in held[:1]:
+            signal.raise_signal(number)
 
 
 class EmbeddedStore:
@@ -536,16 +571,21 @@ class EmbeddedStore:
         self._idle: queue.Queue[_Process] = queue.Queue()
         self._all: list[_Process] = []
         self._lock = threading.Lock()
+        self._closed = False  # then no worker is started again (request threads outlive it)
         self._forwarder, self._run_dir, self._federation = None, None, None
-        if service_allowlist:
-            self._start_forwarder(list(service_allowlist))
         try:
+            if service_allowlist:
+                self._start_forwarder(list(service_allowlist))
             for _ in range(max(1, workers)):
                 self._spawn()
             for proc in list(self._all):
                 if not proc.wait_ready(60):
                     raise ReleaseError(f"{store_dir}: a query worker could not open the store")
-        except ReleaseError:
+        except (EOFError, OSError):  # a worker ended before it said it was ready
+            self.close()
+            raise ReleaseError(f"{store_dir}: a query worker ended before it opened the "
+                               "store") from None
+        except BaseException:  # a ReleaseError, or Ctrl-C (SIGTERM) while the workers start
             self.close()
             raise
 
@@ -558,25 +598,31 @@ class EmbeddedStore:
             targets = federation.parse_allowlist(allowlist)
         except ValueError as err:
             raise ReleaseError(str(err)) from None
-        self._run_dir = tempfile.mkdtemp(prefix="senacs-kg-")  # 0700, a short socket path
         try:
+            self._run_dir = tempfile.mkdtemp(prefix="senacs-kg-")  # 0700, a short socket path
             self._forwarder = federation.Forwarder(targets, Path(self._run_dir))
-        except federation.FederationError as err:  # e.g. a TMPDIR too long for a socket's path
-            shutil.rmtree(self._run_dir, ignore_errors=True)
+        except (federation.FederationError, OSError, RuntimeError) as err:
+            # e.g. a TMPDIR too long for a socket's path, not writable, or no thread left
+            if self._run_dir is not None:
+                shutil.rmtree(self._run_dir, ignore_errors=True)
             raise ReleaseError(f"SERVICE_ALLOWLIST: {err}") from None
         self._federation = (targets, self._forwarder.path)
 
     def _spawn(self) -> None:
-        proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
-                        self.byte_cap, self.memory_mb)
         with self._lock:
+            if self._closed:
+                return
+            with _stops_deferred():
+                proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
+                                self.byte_cap, self.memory_mb)
             self._all.append(proc)
         self._idle.put(proc)
 
     def _replace(self, proc: _Process) -> None:
         proc.kill()
         with self._lock:
-            self._all.remove(proc)
+            if proc in self._all:
+                self._all.remove(proc)
         self._spawn()
 
     def _checkout(self, timeout: float, deadline: float) -> _Process:
@@ -644,20 +690,26 @@ class EmbeddedStore:
         raise QueryError(rest[0])
 
     def close(self) -> None:
+        """Stop the query workers, then the forwarder, and remove its socket's folder
+        (whatever the workers did; also while request threads still query)."""
         with self._lock:
+            self._closed = True
             procs = list(self._all)
-        for proc in procs:
-            try:
-                proc.conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
-            proc.process.join(2)
-            if proc.process.is_alive():
-                proc.kill()
-        if self._forwarder is not None:
-            self._forwarder.close()
-            shutil.rmtree(self._run_dir, ignore_errors=True)
-            self._forwarder = None
+        try:
+            for proc in procs:
+                try:
+                    proc.conn.send(None)
+                except (BrokenPipeError, OSError):
+                    pass
+                proc.process.join(2)
+                if proc.process.is_alive():
+                    proc.kill()
+        finally:
+            if self._forwarder is not None:
+                self._forwarder.close()
+                self._forwarder = None
+            if self._run_dir is not None:
+                shutil.rmtree(self._run_dir, ignore_errors=True)
 
 
 # -- a remote SPARQL endpoint ----------------------------------------------------------------------

@@ -369,6 +369,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     listener = _listen(args.host, args.port)
     if listener is None:
         return EXIT_USAGE
+    # SIGTERM (systemd, docker stop, kill) stops it as Ctrl-C does, from here on: a load in
+    # progress is stopped and its files removed; once serving, serve_forever returns and the
+    # exit handlers run (they end the query workers and remove the federation's socket
+    # folder). Python's default for SIGTERM ends the process without them.
+    signal.signal(signal.SIGTERM, _interrupt)
     with listener:
         try:
             app = endpoint.create_app(_serve_settings(args))
@@ -380,16 +385,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"senacs-kg serve: {endpoint.announcement(app)} at http://{args.host}:{server.port}/sparql",
           file=sys.stderr, flush=True)
     server.log_startup()
-    # SIGTERM (systemd, docker stop, kill) stops it as Ctrl-C does: serve_forever returns and
-    # the exit handlers run, which end the query workers and remove the federation's socket
-    # folder. Python's default for SIGTERM ends the process without them.
-    signal.signal(signal.SIGTERM, _interrupt)
     server.serve_forever()  # returns on Ctrl-C or SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends it at once
     return EXIT_OK
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C is (serve): the same clean-up, its own exit status."""
+
+
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def _serve_settings(args: argparse.Namespace) -> dict[str, object]:
@@ -702,6 +708,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except UsageError as err:
         parser.error(str(err))  # prints usage and exits with status 2
+    except Terminated:
+        print("senacs-kg: stopped by SIGTERM", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("senacs-kg: interrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ stays in the group of its leader, started with its own session) or by parent.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -162,31 +164,101 @@ def test_sigterm_stops_a_production_server_and_all_its_processes(server, release
     assert not others_in_group(proc.pid)
 
 
+ALLOWLIST = ["https://query.wikidata.org/sparql"]  # a SERVICE allow-list: a socket's folder
+
+
+@pytest.fixture
+def socket_tmpdir(monkeypatch) -> Iterator[Path]:
+    """TMPDIR for the servers the test starts: a new folder in /tmp itself (under pytest-xdist
+    tmp_path is too deep for a socket's path), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="sigterm-", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.mark.parametrize("server", ["serve", *sorted(PRODUCTION_SERVERS)])
-def test_sigterm_leaves_no_federation_folder(server, release_dir, tmp_path, monkeypatch):
+def test_sigterm_leaves_no_federation_folder(server, release_dir, tmp_path, socket_tmpdir):
     """With an allow-list each server process makes a folder for the federation's socket in
     the temporary folder; a SIGTERM must remove it (it was left by ``senacs-kg serve``, whose
-    SIGTERM ended Python without its exit handlers)."""
-    # in /tmp itself: under pytest-xdist tmp_path is too deep for a socket's path
-    temporary = Path(tempfile.mkdtemp(prefix="sigterm-", dir="/tmp"))
-    monkeypatch.setenv("TMPDIR", str(temporary))
-    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    SIGTERM ended Python without its exit handlers, and by granian's workers, which end
+    without ``atexit``)."""
     port = free_port()
     start = start_server if server == "serve" else PRODUCTION_SERVERS[server]
     proc = start(release_dir, tmp_path / "store", port, WARM_CACHE=False,
-                 SERVICE_ALLOWLIST=["https://query.wikidata.org/sparql"])
+                 SERVICE_ALLOWLIST=ALLOWLIST)
     try:
         answer = requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": "ASK {}"},
                               timeout=30)
         assert answer.status_code == 200
-        assert [p.name for p in temporary.glob("senacs-kg-*/federation.sock")]
+        assert [p.name for p in socket_tmpdir.glob("senacs-kg-*/federation.sock")]
     finally:
         graceful = stop(proc)
-    left = sorted(p.name for p in temporary.iterdir())
-    shutil.rmtree(temporary)
     assert graceful
     assert proc.returncode == 0
-    assert left == []
+    assert sorted(p.name for p in socket_tmpdir.iterdir()) == []
+
+
+def test_sigterm_while_queries_run_stops_serve_cleanly(release_dir, tmp_path, socket_tmpdir):
+    """serve's request threads outlive its main loop: a query whose worker is stopped under it
+    must neither start another worker nor break the clean-up (it printed tracebacks, and at
+    times left the socket's folder)."""
+    port = free_port()
+    proc = start_server(release_dir, tmp_path / "store", port, WARM_CACHE=False,
+                        QUERY_TIMEOUT=60, SERVICE_ALLOWLIST=ALLOWLIST)
+
+    def runaway() -> None:
+        try:
+            requests.post(f"http://127.0.0.1:{port}/sparql", data={"query": RUNAWAY}, timeout=90)
+        except requests.RequestException:
+            pass  # the server stops under it
+
+    clients = [threading.Thread(target=runaway) for _ in range(5)]
+    try:
+        for client in clients:
+            client.start()
+        deadline = time.monotonic() + 30
+        while not [p for p in others_in_group(proc.pid) if p.state == "R"]:
+            assert time.monotonic() < deadline, "no runaway query ever ran"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        proc.terminate()
+        proc.wait(STOP_SECONDS)
+        proc.log.seek(0)
+        said = proc.log.read()
+    finally:
+        stop(proc)
+        for client in clients:
+            client.join(100)
+    assert proc.returncode == 0
+    assert "Traceback" not in said, said
+    assert sorted(p.name for p in socket_tmpdir.iterdir()) == []
+
+
+def test_sigterm_while_serve_starts_stops_it_and_leaves_nothing(release_dir, tmp_path,
+                                                                socket_tmpdir):
+    """A SIGTERM once the socket's folder exists, while the query workers start: stopped as
+    Ctrl-C would stop it, with its own exit status (143) and no folder left."""
+    env = dict(os.environ, SENACS_KG_SERVICE_ALLOWLIST=json.dumps(ALLOWLIST))
+    proc = subprocess.Popen([sys.executable, "-m", "mapping.cli", "serve", "--release",
+                             str(release_dir), "--store", str(tmp_path / "store"), "--port",
+                             str(free_port())], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(socket_tmpdir.glob("senacs-kg-*")):
+            assert proc.poll() is None and time.monotonic() < deadline, "no folder was made"
+            time.sleep(0.005)
+        proc.terminate()
+        _, said = proc.communicate(timeout=30)
+    finally:
+        end_group(proc.pid)
+        proc.wait(10)
+    assert said.strip().splitlines()[-1] == "senacs-kg: stopped by SIGTERM", said
+    assert proc.returncode == 143
+    assert "Traceback" not in said, said
+    assert sorted(p.name for p in socket_tmpdir.iterdir()) == []
 
 
 def test_granian_stops_when_told_to_while_its_workers_load_the_app(release_dir, tmp_path):
