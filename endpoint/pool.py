@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from endpoint.store import Answer, Overloaded, Store
+from endpoint.store import Answer, Overloaded, ReleaseError, Store
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,10 @@ class StorePool:
         try:
             slot.store = self._opener(release_id)
         except Exception as err:  # noqa: BLE001 (every reason is logged; the client gets a 503)
-            log.exception("the store of release %s could not be opened", release_id)
+            if isinstance(err, ReleaseError):  # explained in its message: no traceback
+                log.error("the store of release %s could not be opened: %s", release_id, err)
+            else:
+                log.exception("the store of release %s could not be opened", release_id)
             slot.failed = err
             with self._cond:
                 if self._slots.get(release_id) is slot:

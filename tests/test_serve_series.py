@@ -16,7 +16,7 @@ import time
 
 import pytest
 import requests
-from conftest import SEED, descendants, run_cli
+from conftest import SEED, descendants, free_port, run_cli, senacs_kg
 from rdflib import Graph
 from serve_series_helper import series_server, shared_series, write_series
 from SPARQLWrapper import JSON, SPARQLWrapper
@@ -257,3 +257,23 @@ def test_the_server_reads_release_ids_in_the_order_the_series_writes_them(tmp_pa
     assert [e["id"] for e in entries] == ids and latest == "2025-10"
     with pytest.raises(SeriesError, match="unique and sorted"):  # text order is not the series'
         _entries(series_json(sorted(ids)), tmp_path / "series.json")
+
+
+def test_a_temporary_folder_too_deep_for_the_federation_stops_the_series_without_a_traceback(
+        series, tmp_path):
+    """The series opens its latest release's store through its pool of stores, which logged
+    any failure with its traceback; one explained in its message is one line."""
+    deep = tmp_path / ("t" * 100)
+    deep.mkdir()
+    env = dict(os.environ, TMPDIR=str(deep),
+               SENACS_KG_SERVICE_ALLOWLIST='["https://query.wikidata.org/sparql"]')
+    env.pop("XDG_RUNTIME_DIR", None)
+    run = senacs_kg("serve", "--series", str(series.folder), "--store", str(tmp_path / "store"),
+                    "--port", str(free_port()), timeout=120, env=env)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    said = run.stderr.strip().splitlines()[-1]
+    assert said.startswith("senacs-kg serve: release 2025: "), said
+    assert said.endswith("too long for a Unix socket (107 bytes at most): set TMPDIR to a "
+                         "shorter folder"), said
+    assert not list(deep.glob("senacs-kg-*"))
