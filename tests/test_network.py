@@ -6,7 +6,6 @@ import csv
 import gc
 import tempfile
 from collections import defaultdict
-from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -138,10 +137,11 @@ def test_a_release_where_no_partner_resolves_has_an_empty_network(tmp_path):
     assert networks.structures.number_of_nodes() == networks.partners.number_of_nodes() == 0
 
 
-def test_a_release_is_read_through_its_network_triples_on_disk(release_dir):
-    before = set(Path(tempfile.gettempdir()).glob("senacs-kg-network-*"))
+def test_a_release_is_read_through_its_network_triples_on_disk(release_dir, tmp_path,
+                                                               monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # not /tmp, which others share
     select = release_select(release_dir)
-    (work,) = set(Path(tempfile.gettempdir()).glob("senacs-kg-network-*")) - before
+    (work,) = tmp_path.glob("senacs-kg-network-*")
     rows = select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
     dump_lines = dump_bytes(release_dir).count(b"\n")
     assert 0 < int(rows[0]["n"]) < dump_lines / 3  # only what the analysis reads
