@@ -545,7 +545,8 @@ def _stops_deferred() -> Iterator[None]:
         yield
         return
     held: list[int] = []
-    previous = {number: signal.signal(number, lambda n, _: held.append(n)) for number in STOPPING}
+    previous = {number: signal.signal(number, lambda n, _: held.append(n)) for number in STOPPING
+                if signal.getsignal(number) is not None}  # None: set outside Python, left as is
     try:
         yield
     finally:
@@ -612,10 +613,10 @@ class EmbeddedStore:
         with self._lock:
             if self._closed:
                 return
-            with _stops_deferred():
+            with _stops_deferred():  # (and taken once the process is listed, for close())
                 proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
                                 self.byte_cap, self.memory_mb)
-            self._all.append(proc)
+                self._all.append(proc)
         self._idle.put(proc)
 
     def _replace(self, proc: _Process) -> None:
