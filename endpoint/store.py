@@ -42,7 +42,9 @@ MARKER = "senacs-kg-store.json"
 DEMOTE_AFTER = 1.0  # seconds a query runs at normal priority before it is demoted (nice 19)
 DEFAULT_GRAPH_NAME = "dataset"  # {base}dataset names the default graph in dataset parameters
 WORKER_STACK_MB = 64  # the query worker's stack: deep syntax trees that pass the guard fit in it
-STOPPING = (signal.SIGINT, signal.SIGTERM)  # what stops a server: held while a worker starts
+# what stops a server (gunicorn's master sends its workers SIGQUIT on Ctrl-C): held while a
+# worker process is started
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 # A series' release: its changeset summary, and the series file in the release's parent folder
 CHANGES_SUMMARY = "changes/summary.ttl"
 SERIES_FILE = "series.json"
@@ -538,9 +540,11 @@ class _Process:
 
 @contextlib.contextmanager
 def _stops_deferred() -> Iterator[None]:
-    """Ctrl-C or SIGTERM taken while a new worker reads what it is to run would leave it to
-    print multiprocessing's traceback (EOFError): in the main thread (the one Python signal
-    handlers run in) they are held until the block ends, then handled as they would have been."""
+    """A stop (``STOPPING``) taken in the middle of a step that must be whole: while a new
+    worker reads what it is to run (it would print multiprocessing's EOFError traceback), or
+    before the socket's folder is known to ``close()``. In the main thread (the one Python
+    signal handlers run in) it is held until the block ends, then handled as it would have
+    been."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -554,6 +558,24 @@ def _stops_deferred() -> Iterator[None]:
             signal.signal(number, handler)
         for number in held[:1]:
             signal.raise_signal(number)
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored while a worker process is started, so that it starts with SIGINT
+    ignored (an ignored signal stays so across exec, and Python leaves it so): Ctrl-C reaches
+    the whole process group, and while the worker imports it printed a KeyboardInterrupt
+    traceback. A Ctrl-C in these few milliseconds (about 12 a worker) is lost: the next one
+    stops the server. In the main thread only, where signal handlers can be set."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is None):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class EmbeddedStore:
@@ -600,8 +622,9 @@ class EmbeddedStore:
         except ValueError as err:
             raise ReleaseError(str(err)) from None
         try:
-            self._run_dir = tempfile.mkdtemp(prefix="senacs-kg-")  # 0700, a short socket path
-            self._forwarder = federation.Forwarder(targets, Path(self._run_dir))
+            with _stops_deferred():  # a stop is taken once close() knows the folder
+                self._run_dir = tempfile.mkdtemp(prefix="senacs-kg-")  # 0700, a short path
+                self._forwarder = federation.Forwarder(targets, Path(self._run_dir))
         except (federation.FederationError, OSError, RuntimeError) as err:
             # e.g. a TMPDIR too long for a socket's path, not writable, or no thread left
             if self._run_dir is not None:
@@ -614,8 +637,9 @@ class EmbeddedStore:
             if self._closed:
                 return
             with _stops_deferred():  # (and taken once the process is listed, for close())
-                proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
-                                self.byte_cap, self.memory_mb)
+                with _interrupts_ignored():
+                    proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
+                                    self.byte_cap, self.memory_mb)
                 self._all.append(proc)
         self._idle.put(proc)
 
@@ -706,11 +730,14 @@ class EmbeddedStore:
                 if proc.process.is_alive():
                     proc.kill()
         finally:
-            if self._forwarder is not None:
-                self._forwarder.close()
-                self._forwarder = None
-            if self._run_dir is not None:
-                shutil.rmtree(self._run_dir, ignore_errors=True)
+            with _stops_deferred():  # not left half-removed by a stop that comes meanwhile
+                try:
+                    if self._forwarder is not None:
+                        self._forwarder.close()
+                        self._forwarder = None
+                finally:
+                    if self._run_dir is not None:
+                        shutil.rmtree(self._run_dir, ignore_errors=True)
 
 
 # -- a remote SPARQL endpoint ----------------------------------------------------------------------
