@@ -560,24 +560,6 @@ def _stops_deferred() -> Iterator[None]:
             signal.raise_signal(number)
 
 
-@contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """SIGINT ignored while a worker process is started, so that it starts with SIGINT
-    ignored (an ignored signal stays so across exec, and Python leaves it so): Ctrl-C reaches
-    the whole process group, and while the worker imports it printed a KeyboardInterrupt
-    traceback. A Ctrl-C in these few milliseconds (about 12 a worker) is lost: the next one
-    stops the server. In the main thread only, where signal handlers can be set."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is None):
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 class EmbeddedStore:
     """The release in an on-disk Oxigraph store, queried by a pool of worker processes.
 
@@ -637,9 +619,8 @@ class EmbeddedStore:
             if self._closed:
                 return
             with _stops_deferred():  # (and taken once the process is listed, for close())
-                with _interrupts_ignored():
-                    proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
-                                    self.byte_cap, self.memory_mb)
+                proc = _Process(self._ctx, self.store_dir, self.base, self._federation,
+                                self.byte_cap, self.memory_mb)
                 self._all.append(proc)
         self._idle.put(proc)
 

@@ -239,7 +239,8 @@ def test_sigterm_while_queries_run_stops_serve_cleanly(release_dir, tmp_path, so
 def test_sigterm_while_serve_starts_stops_it_and_leaves_nothing(release_dir, tmp_path,
                                                                 socket_tmpdir):
     """A SIGTERM once the socket's folder exists, while the query workers start: stopped as
-    Ctrl-C would stop it, with its own exit status (143) and no folder left."""
+    Ctrl-C would stop it, with its own exit status (143) and one line, no traceback (a
+    worker being spawned printed one), no folder left."""
     env = dict(os.environ, SENACS_KG_SERVICE_ALLOWLIST=json.dumps(ALLOWLIST))
     proc = subprocess.Popen([sys.executable, "-m", "mapping.cli", "serve", "--release",
                              str(release_dir), "--store", str(tmp_path / "store"), "--port",
