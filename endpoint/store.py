@@ -608,9 +608,8 @@ class EmbeddedStore:
                 self._run_dir = tempfile.mkdtemp(prefix="senacs-kg-")  # 0700, a short path
                 self._forwarder = federation.Forwarder(targets, Path(self._run_dir))
         except (federation.FederationError, OSError, RuntimeError) as err:
-            # e.g. a TMPDIR too long for a socket's path, not writable, or no thread left
-            if self._run_dir is not None:
-                shutil.rmtree(self._run_dir, ignore_errors=True)
+            # e.g. a TMPDIR too long for a socket's path, not writable, or no thread left;
+            # the folder, if made, is removed by close() (__init__)
             raise ReleaseError(f"SERVICE_ALLOWLIST: {err}") from None
         self._federation = (targets, self._forwarder.path)
 
@@ -627,8 +626,7 @@ class EmbeddedStore:
     def _replace(self, proc: _Process) -> None:
         proc.kill()
         with self._lock:
-            if proc in self._all:
-                self._all.remove(proc)
+            self._all.remove(proc)
         self._spawn()
 
     def _checkout(self, timeout: float, deadline: float) -> _Process:
