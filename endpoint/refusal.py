@@ -29,7 +29,11 @@ def refuse(reason: str) -> NoReturn:
     marker = _marker(make=True)
     if marker is not None and not _write_down(marker, reason) and _read(marker) is not None:
         raise SystemExit(0 if "gunicorn.arbiter" in sys.modules else BOOT_FAILED)  # said
-    print(f"senacs-kg: the server cannot start: {reason}", file=sys.stderr, flush=True)
+    # one write(2), line end included: print() may write the line and its end apart, and
+    # another worker's log line then came between them
+    sys.stderr.flush()
+    os.write(sys.stderr.fileno(), f"senacs-kg: the server cannot start: {reason}\n".encode(
+        sys.stderr.encoding or "utf-8", "replace"))
     raise SystemExit(BOOT_FAILED)
 
 
