@@ -7,6 +7,7 @@ stays in the group of its leader, started with its own session) or by parent.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from conftest import (
     PRODUCTION_SERVERS,
     STOP_SECONDS,
     Process,
+    descendants,
     free_port,
     generate_export,
     granian_command,
@@ -186,18 +188,38 @@ def test_sigterm_leaves_no_federation_folder(server, release_dir, tmp_path, sock
     without ``atexit``)."""
     port = free_port()
     start = start_server if server == "serve" else PRODUCTION_SERVERS[server]
-    proc = start(release_dir, tmp_path / "store", port, WARM_CACHE=False,
+    store = tmp_path / "store"
+    proc = start(release_dir, store, port, WARM_CACHE=False, QUERY_WORKERS=2,
                  SERVICE_ALLOWLIST=ALLOWLIST)
     try:
         answer = requests.get(f"http://127.0.0.1:{port}/sparql", params={"query": "ASK {}"},
                               timeout=30)
         assert answer.status_code == 200
-        assert [p.name for p in socket_tmpdir.glob("senacs-kg-*/federation.sock")]
+        # every server process done with create_app (a granian worker still in it keeps
+        # SIGTERM and is killed at last, which leaves its folder): each has its 2 query
+        # workers, and each of those has opened the store, the last step before it is ready
+        servers = 1 if server == "serve" else 2
+        deadline = time.monotonic() + 60
+        while len([p for p in descendants(proc.pid) if "spawn_main" in p.command
+                   and _has_open(p.pid, store)]) < 2 * servers:
+            assert time.monotonic() < deadline, "the query workers never opened the store"
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert len(list(socket_tmpdir.glob("senacs-kg-*/federation.sock"))) == servers
     finally:
         graceful = stop(proc)
     assert graceful
     assert proc.returncode == 0
     assert sorted(p.name for p in socket_tmpdir.iterdir()) == []
+
+
+def _has_open(pid: int, folder: Path) -> bool:
+    """Whether process ``pid`` has a file of ``folder`` open."""
+    try:
+        return any(os.readlink(fd).startswith(f"{folder}/")
+                   for fd in glob.glob(f"/proc/{pid}/fd/*"))
+    except OSError:  # ended, or a descriptor closed meanwhile
+        return False
 
 
 def test_sigterm_while_queries_run_stops_serve_cleanly(release_dir, tmp_path, socket_tmpdir):
